@@ -1,0 +1,169 @@
+#include "core/chatwoot_api.hpp"
+
+#include "core/json.hpp"
+
+namespace chatwoot::core {
+
+std::string ConnectionReport::to_json_text(const std::string& origin) const {
+    Json out = Json::object();
+    out.set("ok", Json::boolean(ok));
+    out.set("status", Json::integer(status));
+    out.set("account_id", account_id > 0 ? Json::integer(account_id) : Json::null());
+    if (!account_name.empty()) out.set("account_name", account_name);
+    if (user_id > 0) out.set("user_id", Json::integer(user_id));
+    if (!user_role.empty()) out.set("role", user_role);
+    if (inbox) {
+        Json summary = Json::object();
+        summary.set("id", Json::integer(inbox->id));
+        summary.set("name", inbox->name);
+        summary.set("channel_type", inbox->channel_type);
+        out.set("inbox", summary);
+    } else {
+        out.set("inbox", Json::null());
+    }
+    out.set("erro", erro.empty() ? Json::null() : Json::string(erro));
+    if (!aviso.empty()) out.set("aviso", aviso);
+    if (!origin.empty()) out.set("origem", origin);
+    return out.dump();
+}
+
+HttpRequest ChatwootApi::base_request(const std::string& method, const std::string& url, const std::string& body) const {
+    HttpRequest request;
+    request.method = method;
+    request.url = url;
+    request.body = body;
+    request.timeout_ms = config_.timeout_ms;
+    request.connect_timeout_ms = std::min<long>(config_.timeout_ms, 3000);
+    request.verify_tls = config_.verify_tls;
+    request.headers = {"api_access_token: " + config_.api_key, "Accept: application/json"};
+    if (!body.empty()) request.headers.emplace_back("Content-Type: application/json");
+    return request;
+}
+
+HttpRequest ChatwootApi::account_request(const std::string& method, const std::string& path, const std::string& body) const {
+    return base_request(method,
+                        normalized_base_url(config_.api_url) + "/api/v1/accounts/" +
+                            std::to_string(config_.account_id) + path,
+                        body);
+}
+
+HttpRequest ChatwootApi::profile_request() const {
+    return base_request("GET", normalized_base_url(config_.api_url) + "/api/v1/profile", {});
+}
+
+static std::string error_field(const Json& body) {
+    for (const char* key : {"error", "message"}) {
+        if (auto text = body[key].as_string()) return *text;
+    }
+    return {};
+}
+
+bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport& report, const char* what,
+                                 Json& parsed) const {
+    report.status = response.status;
+    std::string base = normalized_base_url(config_.api_url);
+    switch (response.error) {
+        case TransportError::none: break;
+        case TransportError::timed_out:
+            report.erro = "sem resposta de " + base + " em " + std::to_string(config_.timeout_ms) + " ms (" + what + ")";
+            return false;
+        case TransportError::connect_failed:
+            report.erro = "não foi possível conectar a " + base + ": " + response.error_text;
+            return false;
+        case TransportError::tls_failed:
+            report.erro = "falha de TLS com " + base + " (certificado verificado): " + response.error_text;
+            return false;
+        case TransportError::aborted:
+            report.erro = "teste cancelado";
+            return false;
+        default:
+            report.erro = "conexão com " + base + " falhou: " + response.error_text;
+            return false;
+    }
+    std::string parse_error;
+    parsed = Json::parse(response.body, &parse_error);
+    if (response.status == 401) {
+        std::string detail = parsed ? error_field(parsed) : std::string();
+        if (detail == "You are not authorized to access this account")
+            report.erro = "o token não tem acesso à conta " + std::to_string(config_.account_id) + " (401)";
+        else
+            report.erro = "token de API inválido (401" + (detail.empty() ? std::string() : ": " + detail) + ")";
+        return false;
+    }
+    if (response.status == 404) {
+        report.erro = std::string(what) + ": não encontrado (404): verifique account_id e api_url";
+        return false;
+    }
+    if (response.status == 429) {
+        report.erro = "Chatwoot limitou as requisições (429); tente de novo em instantes";
+        return false;
+    }
+    if (response.status < 200 || response.status >= 300) {
+        std::string detail = parsed ? error_field(parsed) : std::string();
+        report.erro = std::string(what) + ": HTTP " + std::to_string(response.status) +
+                      (detail.empty() ? std::string() : ": " + detail);
+        return false;
+    }
+    if (!parsed) {
+        report.erro = std::string(what) + ": a resposta não é JSON (content-type " +
+                      (response.content_type.empty() ? std::string("ausente") : response.content_type) +
+                      "); api_url aponta para o Chatwoot?";
+        return false;
+    }
+    return true;
+}
+
+ConnectionReport ChatwootApi::test_connection() {
+    ConnectionReport report;
+    report.account_id = config_.account_id;
+    Json profile;
+    if (!check_response(transport_.send(profile_request()), report, "perfil do token", profile)) {
+        report.erro = redact(report.erro, config_.api_key);
+        return report;
+    }
+    report.user_id = profile["id"].as_integer().value_or(0);
+    Json accounts = profile["accounts"];
+    for (std::size_t i = 0; i < accounts.size(); ++i) {
+        Json account = accounts.at(i);
+        if (account["id"].as_integer().value_or(-1) == config_.account_id) {
+            report.account_name = account["name"].as_string().value_or("");
+            report.user_role = account["role"].as_string().value_or("");
+        }
+    }
+
+    Json inboxes;
+    if (!check_response(transport_.send(account_request("GET", "/inboxes")), report,
+                        ("conta " + std::to_string(config_.account_id)).c_str(), inboxes)) {
+        report.erro = redact(report.erro, config_.api_key);
+        return report;
+    }
+    Json list = inboxes["payload"];
+    if (!list.is_array()) {
+        report.erro = "resposta inesperada de /inboxes: falta o array payload";
+        return report;
+    }
+    if (config_.default_inbox_id) {
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            Json inbox = list.at(i);
+            if (inbox["id"].as_integer().value_or(-1) == *config_.default_inbox_id) {
+                report.inbox = ConnectionReport::Inbox{*config_.default_inbox_id,
+                                                       inbox["name"].as_string().value_or(""),
+                                                       inbox["channel_type"].as_string().value_or("")};
+            }
+        }
+        if (!report.inbox) {
+            report.erro = "inbox " + std::to_string(*config_.default_inbox_id) + " não existe na conta " +
+                          std::to_string(config_.account_id);
+            return report;
+        }
+    }
+    if (!report.user_role.empty() && report.user_role != "administrator") {
+        // Works, but deleting contacts and managing agents need an administrator's token.
+        report.aviso = "o token é de um usuário '" + report.user_role +
+                       "'; use o token de um administrador para todas as operações";
+    }
+    report.ok = true;
+    return report;
+}
+
+}  // namespace chatwoot::core

@@ -1,0 +1,58 @@
+// The Chatwoot Application API calls the extension makes, built on an
+// HttpTransport. Knows URLs, the auth header and response shapes
+// (see shared/reference/chatwoot-api.md); knows nothing about PostgreSQL.
+#pragma once
+#include "core/connection_config.hpp"
+#include "core/http_client.hpp"
+
+#include <optional>
+#include <string>
+
+namespace chatwoot::core {
+
+class Json;  // core/json.hpp; kept out of this header so PostgreSQL files can include it
+
+// What chatwoot.testar_conexao() reports: {ok, status, account_id, inbox, erro}.
+struct ConnectionReport {
+    bool ok = false;
+    long status = 0;                  // last HTTP status seen, 0 if none
+    std::int64_t account_id = 0;
+    std::string account_name;
+    std::int64_t user_id = 0;         // the token's user: recognises our own echoes later
+    std::string user_role;            // "administrator" or "agent" in this account
+    struct Inbox {
+        std::int64_t id = 0;
+        std::string name;
+        std::string channel_type;
+    };
+    std::optional<Inbox> inbox;       // the default inbox, when one is configured
+    std::string erro;                 // Portuguese, safe to show (never contains the key)
+    std::string aviso;                // a warning when ok (e.g. not an administrator token)
+    // {"ok":..,"status":..,"account_id":..,"inbox":..,"erro":..} plus `extra` members
+    // (a JSON object's inner text, e.g. "\"origem\":\"guc\""), as JSON text.
+    std::string to_json_text(const std::string& extra_origin = {}) const;
+};
+
+class ChatwootApi {
+public:
+    ChatwootApi(ConnectionConfig config, HttpTransport& transport)
+        : config_(std::move(config)), transport_(transport) {}
+
+    // GET /api/v1/profile, then the default inbox (or the inbox list) of the account.
+    ConnectionReport test_connection();
+
+    // A request to the account-scoped API: path relative to /api/v1/accounts/{id}.
+    HttpRequest account_request(const std::string& method, const std::string& path, const std::string& body = {}) const;
+    HttpRequest profile_request() const;
+
+private:
+    HttpRequest base_request(const std::string& method, const std::string& url, const std::string& body) const;
+    // Fills report.erro and returns false when the response is not a usable JSON answer.
+    bool check_response(const HttpResponse& response, ConnectionReport& report, const char* what,
+                        Json& parsed) const;
+
+    ConnectionConfig config_;
+    HttpTransport& transport_;
+};
+
+}  // namespace chatwoot::core

@@ -1,0 +1,75 @@
+#include "core/json.hpp"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace chatwoot::core {
+
+json_t* Json::new_jansson_object() {
+    using Constructor = json_t* (*)();
+    static const Constructor constructor = [] {
+        void* library = dlopen("libjansson.so.4", RTLD_NOW | RTLD_NOLOAD);
+        void* symbol = library ? dlsym(library, "json_object") : nullptr;
+        return symbol ? reinterpret_cast<Constructor>(symbol) : &json_object;
+    }();
+    return constructor();
+}
+
+Json Json::parse(std::string_view text, std::string* error) {
+    json_error_t err;
+    json_t* value = json_loadb(text.data(), text.size(), JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!value && error) *error = err.text;
+    return adopt(value);
+}
+
+Json Json::operator[](const char* key) const {
+    if (!json_is_object(value_)) return Json();
+    return borrow(json_object_get(value_, key));
+}
+
+Json Json::at(std::size_t index) const {
+    if (!json_is_array(value_)) return Json();
+    return borrow(json_array_get(value_, index));
+}
+
+std::size_t Json::size() const {
+    if (json_is_array(value_)) return json_array_size(value_);
+    if (json_is_object(value_)) return json_object_size(value_);
+    return 0;
+}
+
+std::optional<std::string> Json::as_string() const {
+    if (!json_is_string(value_)) return std::nullopt;
+    return std::string(json_string_value(value_), json_string_length(value_));
+}
+
+std::optional<std::int64_t> Json::as_integer() const {
+    if (!json_is_integer(value_)) return std::nullopt;
+    return static_cast<std::int64_t>(json_integer_value(value_));
+}
+
+std::optional<bool> Json::as_bool() const {
+    if (!json_is_boolean(value_)) return std::nullopt;
+    return json_is_true(value_);
+}
+
+Json& Json::set(const char* key, Json value) {
+    if (json_is_object(value_)) json_object_set(value_, key, value.get() ? value.get() : json_null());
+    return *this;
+}
+
+Json& Json::append(Json value) {
+    if (json_is_array(value_)) json_array_append(value_, value.get() ? value.get() : json_null());
+    return *this;
+}
+
+std::string Json::dump() const {
+    if (!value_) return "null";
+    std::unique_ptr<char, decltype(&std::free)> text(
+        json_dumps(value_, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER), &std::free);
+    return text ? std::string(text.get()) : std::string("null");
+}
+
+}  // namespace chatwoot::core

@@ -1,0 +1,29 @@
+// chatwoot_sync.* configuration parameters (GUCs).
+#pragma once
+
+namespace chatwoot::pg {
+
+struct Settings {
+    char* database_name;     // comma-separated databases the launcher serves
+    int max_concurrency;     // requests in flight per worker
+    int batch_size;          // jobs claimed per cycle
+    int poll_interval_ms;    // fallback wake-up when no commit woke us
+    int request_timeout_ms;  // whole HTTP request
+    int max_attempts;        // then a job goes to 'morto'
+    int retention_s;         // how long 'concluido' jobs are kept
+    bool tls_verify;         // verify Chatwoot's certificate
+    // Deprecated fallback connection (used only when chatwoot.integracoes has no active row).
+    char* api_url;
+    char* api_key;           // superuser-only, hidden from SHOW ALL, masked in SHOW
+    int account_id;
+    int default_inbox_id;
+};
+
+extern Settings settings;
+
+void define_settings();
+
+// Is `database_name` one of the databases in chatwoot_sync.database_name?
+bool database_listed(const char* database_name);
+
+}  // namespace chatwoot::pg

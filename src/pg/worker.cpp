@@ -1,0 +1,165 @@
+// The per-database worker. Its loop: wait on the latch (woken at commit or by the
+// fallback poll), check the extension is still installed, do one bounded cycle
+// of work in short transactions, record progress in the registry.
+//
+// An ERROR inside a cycle does not kill the worker: like autovacuum, it returns
+// to the sigsetjmp point below, records the error, aborts the transaction and
+// carries on after a pause. SIGTERM (die) and postmaster death end it.
+#include "pg/launcher.hpp"
+#include "pg/settings.hpp"
+#include "pg/worker_registry.hpp"
+
+namespace chatwoot::pg {
+
+static WorkerSlot* my_slot = nullptr;
+static volatile sig_atomic_t got_sigterm = false;
+
+// SIGTERM: remember it was asked (so the slot says 'parado', not 'falhou'), then
+// the standard handler, which lets CHECK_FOR_INTERRUPTS end the process.
+static void on_sigterm(SIGNAL_ARGS) {
+    got_sigterm = true;
+    die(postgres_signal_arg);
+}
+static MemoryContext cycle_context = nullptr;
+
+static void set_state(WorkerState state) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    my_slot->state = state;
+    LWLockRelease(registry->lock);
+}
+
+static void record_error(const char* message) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    strlcpy(my_slot->last_error, message ? message : "erro desconhecido", kErrorLength);
+    LWLockRelease(registry->lock);
+}
+
+static void release_slot(int code, Datum) {
+    if (!my_slot) return;
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    if (my_slot->pid == MyProcPid) {
+        my_slot->pid = 0;
+        if (my_slot->state != WorkerState::no_extension)
+            my_slot->state = (code == 0 || got_sigterm) ? WorkerState::stopped : WorkerState::failed;
+    }
+    LWLockRelease(registry->lock);
+}
+
+// Takes this database's slot. Returns false when another live worker holds it
+// (the launcher and the postmaster may both have started one after a crash).
+static bool claim_slot(Oid database_oid, const char* database_name) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    WorkerSlot* slot = find_or_take_slot(database_oid, database_name);
+    if (slot == nullptr || (slot->pid != 0 && slot->pid != MyProcPid && BackendPidGetProc(slot->pid) != nullptr)) {
+        LWLockRelease(registry->lock);
+        return false;
+    }
+    slot->pid = MyProcPid;
+    slot->state = WorkerState::idle;
+    slot->started_at = GetCurrentTimestamp();
+    slot->last_loop_at = 0;
+    slot->in_flight = 0;
+    slot->poll_interval_ms = settings.poll_interval_ms;
+    slot->last_error[0] = '\0';
+    my_slot = slot;
+    LWLockRelease(registry->lock);
+    return true;
+}
+
+// One cycle. Returns false when the extension is gone and the worker should exit.
+static bool run_cycle() {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    bool installed = OidIsValid(get_extension_oid("chatwoot_sync", true));
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+    pgstat_report_stat(false);
+    return installed;
+}
+
+}  // namespace chatwoot::pg
+
+using namespace chatwoot::pg;
+
+extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
+    Oid database_oid = DatumGetObjectId(main_arg);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, on_sigterm);
+    BackgroundWorkerUnblockSignals();
+    BackgroundWorkerInitializeConnectionByOid(database_oid, InvalidOid, 0);
+    pgstat_report_appname("chatwoot_sync worker");
+
+    char database_name[NAMEDATALEN];
+    StartTransactionCommand();
+    char* name = get_database_name(database_oid);
+    strlcpy(database_name, name ? name : "?", NAMEDATALEN);
+    CommitTransactionCommand();
+
+    if (!claim_slot(database_oid, database_name)) {
+        ereport(LOG, (errmsg("chatwoot_sync: a worker already serves database \"%s\"; exiting", database_name)));
+        proc_exit(0);  // exit code 0: the postmaster does not restart a duplicate
+    }
+    before_shmem_exit(release_slot, 0);
+    ereport(LOG, (errmsg("chatwoot_sync worker started for database \"%s\"", database_name)));
+
+    cycle_context = AllocSetContextCreate(TopMemoryContext, "chatwoot_sync cycle", ALLOCSET_DEFAULT_SIZES);
+
+    sigjmp_buf error_recovery;
+    if (sigsetjmp(error_recovery, 1) != 0) {
+        // An ERROR escaped a cycle: report it, clean up, and go on after a pause.
+        HOLD_INTERRUPTS();
+        EmitErrorReport();
+        MemoryContextSwitchTo(TopMemoryContext);
+        ErrorData* error = CopyErrorData();
+        record_error(error->message);
+        FreeErrorData(error);
+        AbortCurrentTransaction();
+        FlushErrorState();
+        MemoryContextReset(cycle_context);
+        RESUME_INTERRUPTS();
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+    PG_exception_stack = &error_recovery;
+
+    for (;;) {
+        CHECK_FOR_INTERRUPTS();
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+            LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+            my_slot->config_reloads++;
+            my_slot->poll_interval_ms = settings.poll_interval_ms;
+            LWLockRelease(registry->lock);
+            if (!database_listed(database_name)) {
+                ereport(LOG, (errmsg("chatwoot_sync: database \"%s\" left chatwoot_sync.database_name; worker exits",
+                                     database_name)));
+                proc_exit(0);
+            }
+        }
+
+        MemoryContext previous = MemoryContextSwitchTo(cycle_context);
+        set_state(WorkerState::working);
+        pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
+        bool installed = run_cycle();
+        MemoryContextSwitchTo(previous);
+        MemoryContextReset(cycle_context);
+
+        if (!installed) {
+            ereport(LOG, (errmsg("chatwoot_sync is not installed in database \"%s\"; worker exits until CREATE EXTENSION",
+                                 database_name)));
+            set_state(WorkerState::no_extension);
+            proc_exit(0);
+        }
+        LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+        my_slot->state = WorkerState::idle;
+        my_slot->last_loop_at = GetCurrentTimestamp();
+        LWLockRelease(registry->lock);
+        pgstat_report_activity(STATE_IDLE, nullptr);
+
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.poll_interval_ms,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+    }
+}

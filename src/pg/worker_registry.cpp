@@ -1,0 +1,130 @@
+#include "pg/worker_registry.hpp"
+
+namespace chatwoot::pg {
+
+Registry* registry = nullptr;
+
+const char* state_name(WorkerState state) {
+    switch (state) {
+        case WorkerState::free: return "livre";
+        case WorkerState::starting: return "iniciando";
+        case WorkerState::idle: return "ocioso";
+        case WorkerState::working: return "trabalhando";
+        case WorkerState::no_extension: return "sem_extensao";
+        case WorkerState::stopped: return "parado";
+        case WorkerState::failed: return "falhou";
+    }
+    return "desconhecido";
+}
+
+static shmem_request_hook_type previous_shmem_request = nullptr;
+static shmem_startup_hook_type previous_shmem_startup = nullptr;
+
+static void on_shmem_request() {
+    if (previous_shmem_request) previous_shmem_request();
+    RequestAddinShmemSpace(MAXALIGN(sizeof(Registry)));
+    RequestNamedLWLockTranche("chatwoot_sync", 1);
+}
+
+static void on_shmem_startup() {
+    if (previous_shmem_startup) previous_shmem_startup();
+    LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+    bool found = false;
+    registry = static_cast<Registry*>(ShmemInitStruct("chatwoot_sync registry", sizeof(Registry), &found));
+    if (!found) {
+        memset(registry, 0, sizeof(Registry));
+        registry->lock = &(GetNamedLWLockTranche("chatwoot_sync"))->lock;
+        pg_atomic_init_u32(&registry->rescan_requested, 0);
+    }
+    LWLockRelease(AddinShmemInitLock);
+}
+
+void request_registry_shmem() {
+    previous_shmem_request = shmem_request_hook;
+    shmem_request_hook = on_shmem_request;
+}
+
+void attach_registry_shmem() {
+    previous_shmem_startup = shmem_startup_hook;
+    shmem_startup_hook = on_shmem_startup;
+}
+
+WorkerSlot* find_slot(Oid database_oid) {
+    for (auto& slot : registry->slots)
+        if (slot.state != WorkerState::free && slot.database_oid == database_oid) return &slot;
+    return nullptr;
+}
+
+WorkerSlot* find_or_take_slot(Oid database_oid, const char* database_name) {
+    if (WorkerSlot* existing = find_slot(database_oid)) return existing;
+    for (auto& slot : registry->slots) {
+        if (slot.state == WorkerState::free) {
+            memset(&slot, 0, sizeof(slot));
+            slot.database_oid = database_oid;
+            strlcpy(slot.database_name, database_name, NAMEDATALEN);
+            slot.state = WorkerState::stopped;
+            return &slot;
+        }
+    }
+    return nullptr;
+}
+
+void wake_launcher() {
+    if (!registry) return;
+    pg_atomic_write_u32(&registry->rescan_requested, 1);
+    LWLockAcquire(registry->lock, LW_SHARED);
+    Latch* latch = registry->launcher_latch;
+    if (latch) SetLatch(latch);
+    LWLockRelease(registry->lock);
+}
+
+bool wake_worker() {
+    if (!registry) return false;
+    bool woken = false;
+    LWLockAcquire(registry->lock, LW_SHARED);
+    WorkerSlot* slot = find_slot(MyDatabaseId);
+    if (slot && slot->pid != 0) {
+        if (PGPROC* proc = BackendPidGetProc(slot->pid)) {
+            SetLatch(&proc->procLatch);
+            woken = true;
+        }
+    }
+    LWLockRelease(registry->lock);
+    return woken;
+}
+
+// Wake-ups requested by this transaction, delivered only if it commits: a
+// rolled-back CREATE EXTENSION must not start a worker.
+static bool launcher_wake_pending = false;
+static bool worker_wake_pending = false;
+
+static void wake_on_commit(XactEvent event, void*) {
+    if (event == XACT_EVENT_COMMIT) {
+        if (launcher_wake_pending) wake_launcher();
+        if (worker_wake_pending) wake_worker();
+    }
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
+        launcher_wake_pending = false;
+        worker_wake_pending = false;
+    }
+}
+
+static void ensure_commit_callback() {
+    static bool registered = false;
+    if (!registered) {
+        RegisterXactCallback(wake_on_commit, nullptr);
+        registered = true;
+    }
+}
+
+void wake_launcher_at_commit() {
+    ensure_commit_callback();
+    launcher_wake_pending = true;
+}
+
+void wake_worker_at_commit() {
+    ensure_commit_callback();
+    worker_wake_pending = true;
+}
+
+}  // namespace chatwoot::pg
