@@ -98,12 +98,24 @@ static void start_missing_workers(bool recheck_all) {
     }
     CommitTransactionCommand();
 
+    // Forget idle slots of databases that were dropped or left the list.
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    for (auto& slot : registry->slots) {
+        if (slot.state == WorkerState::free || slot.pid != 0 || slot.state == WorkerState::starting) continue;
+        bool listed = false;
+        for (int i = 0; i < target_count; ++i) listed = listed || targets[i].oid == slot.database_oid;
+        if (!listed) memset(&slot, 0, sizeof(slot));
+    }
+    LWLockRelease(registry->lock);
+
     for (int i = 0; i < target_count; ++i) {
         LWLockAcquire(registry->lock, LW_EXCLUSIVE);
         WorkerSlot* slot = find_or_take_slot(targets[i].oid, targets[i].name);
         bool start = false;
         if (slot == nullptr) {
             ereport(WARNING, (errmsg("chatwoot_sync: no free worker slot for database \"%s\"", targets[i].name)));
+        } else if (slot->stop_requested) {
+            start = false;  // its database is being dropped
         } else if (slot->pid != 0 && BackendPidGetProc(slot->pid) != nullptr) {
             start = false;  // running
         } else if (slot->state == WorkerState::starting) {

@@ -7,6 +7,8 @@
 extern "C" {
 #include "catalog/objectaccess.h"
 #include "catalog/pg_extension.h"
+#include "nodes/parsenodes.h"
+#include "tcop/utility.h"
 
 PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
@@ -28,6 +30,41 @@ void register_launcher() {
 }
 
 static object_access_hook_type previous_object_access = nullptr;
+static ProcessUtility_hook_type previous_utility = nullptr;
+
+static void run_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
+                        ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
+    if (previous_utility)
+        previous_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+    else
+        standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
+
+// DROP DATABASE of a served database: our worker is connected to it and would make
+// the drop fail ("being accessed by other users"). Stop it first, for good; if the
+// drop fails, let the launcher start it again. (C only: no C++ objects here.)
+static void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
+                       ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
+    Oid stopped = InvalidOid;
+    if (registry != nullptr && IsA(pstmt->utilityStmt, DropdbStmt)) {
+        auto* stmt = reinterpret_cast<DropdbStmt*>(pstmt->utilityStmt);
+        Oid database_oid = get_database_oid(stmt->dbname, true);
+        if (OidIsValid(database_oid) && stop_worker_for_database(database_oid, 5000)) stopped = database_oid;
+    }
+    if (!OidIsValid(stopped)) {
+        run_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+        return;
+    }
+    PG_TRY();
+    { run_utility(pstmt, query, read_only_tree, context, params, env, dest, qc); }
+    PG_CATCH();
+    {
+        allow_worker_for_database(stopped);
+        wake_launcher();
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+}
 
 // DROP EXTENSION chatwoot_sync: wake this database's worker at commit so it
 // notices at once and exits, instead of at its next poll.
@@ -44,6 +81,8 @@ void _PG_init(void) {
     if (!process_shared_preload_libraries_in_progress) return;  // functions work; no worker without preload
     request_registry_shmem();
     attach_registry_shmem();
+    previous_utility = ProcessUtility_hook;
+    ProcessUtility_hook = on_utility;
     previous_object_access = object_access_hook;
     object_access_hook = on_object_access;
     register_launcher();

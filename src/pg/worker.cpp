@@ -50,7 +50,8 @@ static void release_slot(int code, Datum) {
 static bool claim_slot(Oid database_oid, const char* database_name) {
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     WorkerSlot* slot = find_or_take_slot(database_oid, database_name);
-    if (slot == nullptr || (slot->pid != 0 && slot->pid != MyProcPid && BackendPidGetProc(slot->pid) != nullptr)) {
+    if (slot == nullptr || slot->stop_requested ||
+        (slot->pid != 0 && slot->pid != MyProcPid && BackendPidGetProc(slot->pid) != nullptr)) {
         LWLockRelease(registry->lock);
         return false;
     }
@@ -97,7 +98,8 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     CommitTransactionCommand();
 
     if (!claim_slot(database_oid, database_name)) {
-        ereport(LOG, (errmsg("chatwoot_sync: a worker already serves database \"%s\"; exiting", database_name)));
+        ereport(LOG, (errmsg("chatwoot_sync: database \"%s\" is served by another worker or being dropped; exiting",
+                             database_name)));
         proc_exit(0);  // exit code 0: the postmaster does not restart a duplicate
     }
     before_shmem_exit(release_slot, 0);
@@ -125,6 +127,10 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
 
     for (;;) {
         CHECK_FOR_INTERRUPTS();
+        if (my_slot->stop_requested) {
+            ereport(LOG, (errmsg("chatwoot_sync: database \"%s\" is being dropped; worker exits", database_name)));
+            proc_exit(0);
+        }
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);

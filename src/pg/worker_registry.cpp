@@ -93,6 +93,34 @@ bool wake_worker() {
     return woken;
 }
 
+bool stop_worker_for_database(Oid database_oid, int timeout_ms) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    WorkerSlot* slot = find_slot(database_oid);
+    pid_t pid = 0;
+    if (slot) {
+        slot->stop_requested = true;
+        pid = slot->pid;
+        if (pid != 0) {
+            if (PGPROC* proc = BackendPidGetProc(pid)) SetLatch(&proc->procLatch);
+        }
+    }
+    LWLockRelease(registry->lock);
+    if (!slot) return false;
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+    while (pid != 0 && BackendPidGetProc(pid) != nullptr && GetCurrentTimestamp() < deadline) {
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+    return true;
+}
+
+void allow_worker_for_database(Oid database_oid) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    if (WorkerSlot* slot = find_slot(database_oid)) slot->stop_requested = false;
+    LWLockRelease(registry->lock);
+}
+
 // Wake-ups requested by this transaction, delivered only if it commits: a
 // rolled-back CREATE EXTENSION must not start a worker.
 static bool launcher_wake_pending = false;

@@ -35,6 +35,7 @@ struct WorkerSlot {
     char last_error[kErrorLength];
     int config_reloads;        // SIGHUPs the worker has applied
     int poll_interval_ms;      // the fallback poll it currently uses
+    bool stop_requested;       // DROP DATABASE in progress: exit 0 and stay stopped
 };
 
 struct Registry {
@@ -59,6 +60,12 @@ WorkerSlot* find_or_take_slot(Oid database_oid, const char* database_name);
 // Ask the launcher to look at the databases again (now, or at commit of the current transaction).
 void wake_launcher();
 void wake_launcher_at_commit();
+
+// Asks the worker of `database_oid` to exit for good (DROP DATABASE) and waits up
+// to `timeout_ms` for it. Returns true when a slot for that database existed.
+bool stop_worker_for_database(Oid database_oid, int timeout_ms);
+// Undoes stop_worker_for_database (the DROP DATABASE failed).
+void allow_worker_for_database(Oid database_oid);
 
 // Set the latch of the current database's worker (now, or at commit).
 bool wake_worker();

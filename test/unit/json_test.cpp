@@ -1,0 +1,48 @@
+#include "core/json.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace chatwoot::core;
+
+TEST(Json, ParsesAndReadsNestedValues) {
+    Json doc = Json::parse(R"({"payload":{"contact":{"id":42,"name":"Ana","blocked":false}},"list":[1,2,3]})");
+    ASSERT_TRUE(doc);
+    EXPECT_EQ(doc["payload"]["contact"]["id"].as_integer(), 42);
+    EXPECT_EQ(doc["payload"]["contact"]["name"].as_string(), "Ana");
+    EXPECT_EQ(doc["payload"]["contact"]["blocked"].as_bool(), false);
+    EXPECT_EQ(doc["list"].size(), 3u);
+    EXPECT_EQ(doc["list"].at(2).as_integer(), 3);
+}
+
+TEST(Json, MissingMembersAreEmptyNotCrashes) {
+    Json doc = Json::parse(R"({"a":1})");
+    EXPECT_FALSE(doc["nope"]);
+    EXPECT_FALSE(doc["nope"]["deeper"]);
+    EXPECT_FALSE(doc["a"]["b"]);
+    EXPECT_EQ(doc["a"].as_string(), std::nullopt);
+    EXPECT_FALSE(doc["a"].at(0));
+}
+
+TEST(Json, ReportsParseErrors) {
+    std::string error;
+    Json doc = Json::parse("<html>502 Bad Gateway</html>", &error);
+    EXPECT_FALSE(doc);
+    EXPECT_FALSE(error.empty());
+}
+
+TEST(Json, BuildsCompactJsonInInsertionOrder) {
+    Json body = Json::object();
+    body.set("name", "José \"Zé\" Silva");
+    body.set("id", std::int64_t{7});
+    body.set("tags", Json::array().append(Json::string("a")).append(Json::null()));
+    EXPECT_EQ(body.dump(), R"({"name":"José \"Zé\" Silva","id":7,"tags":["a",null]})");
+}
+
+TEST(Json, CopiesShareAndOutliveTheOriginal) {
+    Json inner;
+    {
+        Json doc = Json::parse(R"({"x":{"y":"z"}})");
+        inner = doc["x"];
+    }
+    EXPECT_EQ(inner["y"].as_string(), "z");
+}
