@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# `make demo`: builds, starts a private PostgreSQL and the Chatwoot simulator, and
+# walks through what chatwoot_sync does so far, narrating each step.
+# KEEP=1 leaves the cluster and the simulator running and prints how to connect.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+source test/lib/cluster.sh
+source test/lib/simulator.sh
+
+DEMO_DIR=/tmp/chatwoot_sync_demo
+KEEP="${KEEP:-0}"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run_sql() { printf '\033[2mzattar=# %s\033[0m\n' "$1"; psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "$1"; }
+
+finish() {
+  if [ "$KEEP" = 1 ]; then return; fi
+  sim_stop_all
+  cluster_stop "$DEMO_DIR" fast
+}
+trap finish EXIT
+
+if [ -f "$DEMO_DIR/data/postmaster.pid" ]; then
+  echo "stopping a previous demo left running with KEEP=1"
+  bash scripts/demo-stop.sh >/dev/null 2>&1 || true
+fi
+rm -rf "$DEMO_DIR"
+
+step "Build and install the extension, the core library and the Chatwoot simulator"
+make -j2 >/dev/null && make install >/dev/null
+cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/cmake -j2 --target chatwoot-sim >/dev/null
+echo "ok"
+
+step "Start a private PostgreSQL 15 with shared_preload_libraries = 'chatwoot_sync'"
+PORT=$(free_port)
+cluster_init "$DEMO_DIR" "$PORT" "chatwoot_sync.database_name = 'zattar'"
+cluster_start "$DEMO_DIR"
+echo "PostgreSQL on 127.0.0.1:$PORT, data in $DEMO_DIR/data"
+
+step "Start the Chatwoot simulator (a faithful stand-in: Chatwoot cannot run here)"
+sim_start
+echo "$SIM_PID" > "$DEMO_DIR/simulator.pid"
+echo "Chatwoot API on $SIM_URL, control API on $SIM_CONTROL (token: sim-admin-token, account 1, inbox 1)"
+
+step "The law firm's database, with tables shaped like the Zattar app's"
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE zattar"
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql
+run_sql "SELECT id, tipo_pessoa, nome, ddd_celular, numero_celular FROM clientes ORDER BY id"
+
+step "CREATE EXTENSION: the launcher notices the commit and starts this database's worker"
+run_sql "CREATE EXTENSION chatwoot_sync"
+run_sql "SELECT chatwoot.aguardar_worker(10000) AS worker_pronto"
+run_sql "SELECT processo, banco, pid, estado, ultimo_ciclo_em FROM chatwoot.worker_status()"
+run_sql "SELECT pid, backend_type, datname, state FROM pg_stat_activity WHERE backend_type LIKE 'chatwoot%'"
+
+step "Connect the Chatwoot account and test the connection"
+run_sql "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1) AS integracao_id"
+run_sql "SELECT jsonb_pretty(chatwoot.testar_conexao())"
+
+step "A wrong token, an unknown account, and Chatwoot down give clear answers, never a hang"
+run_sql "SELECT chatwoot.configurar('$SIM_URL', 'token-errado', 1, 1, 'errado')"
+run_sql "SELECT chatwoot.testar_conexao((SELECT id FROM chatwoot.integracoes WHERE nome = 'errado')) ->> 'erro' AS erro"
+run_sql "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 999, NULL, 'conta_inexistente')"
+run_sql "SELECT chatwoot.testar_conexao((SELECT id FROM chatwoot.integracoes WHERE nome = 'conta_inexistente')) ->> 'erro' AS erro"
+sim_faults '{"down": true}'
+run_sql "SELECT chatwoot.testar_conexao() ->> 'erro' AS erro"
+sim_faults '{"down": false}'
+run_sql "SELECT chatwoot.testar_conexao() ->> 'ok' AS ok_de_novo"
+run_sql "DELETE FROM chatwoot.integracoes WHERE nome <> 'padrao'"
+
+step "The app's role sees the connection but never the key"
+run_sql "CREATE ROLE app_zattar LOGIN"
+run_sql "SELECT chatwoot.conceder_acesso_app('app_zattar')"
+printf '\033[2mzattar=> SELECT api_key FROM chatwoot.integracoes  -- as app_zattar\033[0m\n'
+psql -X -q -h 127.0.0.1 -p "$PORT" -U app_zattar -d zattar -c "SELECT api_key FROM chatwoot.integracoes" 2>&1 || true
+psql -X -q -h 127.0.0.1 -p "$PORT" -U app_zattar -d zattar -c "SELECT id, nome, api_url, account_id FROM chatwoot.integracoes"
+
+step "What the simulator received"
+curl -s "$SIM_CONTROL/__sim/requests" | head -c 600; echo
+
+if [ "$KEEP" = 1 ]; then
+  step "Left running (KEEP=1)"
+  echo "psql:       psql -h 127.0.0.1 -p $PORT -U postgres zattar"
+  echo "simulator:  $SIM_URL  (control: $SIM_CONTROL/__sim/requests, /__sim/faults)"
+  echo "stop:       bash scripts/demo-stop.sh"
+  trap - EXIT
+else
+  step "Done: cluster and simulator stopped (run 'make demo KEEP=1' to keep them up)"
+fi
