@@ -19,7 +19,7 @@ PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(CURDIR)/src
 PG_CXXFLAGS = -MMD -MP -std=c++17 -Wno-missing-field-initializers -Wno-register
 
-SHLIB_LINK  = -lstdc++ -lcurl -ljansson -lcrypto -ldl
+SHLIB_LINK  = -lstdc++ -lcurl -ljansson -lphonenumber -lcrypto -ldl
 
 # The server was built with LLVM JIT; we ship no bitcode (C++ gains nothing from it
 # and it would need clang at build time).
