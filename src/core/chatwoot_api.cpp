@@ -27,30 +27,6 @@ std::string ConnectionReport::to_json_text(const std::string& origin) const {
     return out.dump();
 }
 
-HttpRequest ChatwootApi::base_request(const std::string& method, const std::string& url, const std::string& body) const {
-    HttpRequest request;
-    request.method = method;
-    request.url = url;
-    request.body = body;
-    request.timeout_ms = config_.timeout_ms;
-    request.connect_timeout_ms = std::min<long>(config_.timeout_ms, 3000);
-    request.verify_tls = config_.verify_tls;
-    request.headers = {"api_access_token: " + config_.api_key, "Accept: application/json"};
-    if (!body.empty()) request.headers.emplace_back("Content-Type: application/json");
-    return request;
-}
-
-HttpRequest ChatwootApi::account_request(const std::string& method, const std::string& path, const std::string& body) const {
-    return base_request(method,
-                        normalized_base_url(config_.api_url) + "/api/v1/accounts/" +
-                            std::to_string(config_.account_id) + path,
-                        body);
-}
-
-HttpRequest ChatwootApi::profile_request() const {
-    return base_request("GET", normalized_base_url(config_.api_url) + "/api/v1/profile", {});
-}
-
 static std::string error_field(const Json& body) {
     for (const char* key : {"error", "message"}) {
         if (auto text = body[key].as_string()) return *text;
@@ -117,7 +93,7 @@ ConnectionReport ChatwootApi::test_connection() {
     ConnectionReport report;
     report.account_id = config_.account_id;
     Json profile;
-    if (!check_response(transport_.send(profile_request()), report, "perfil do token", profile)) {
+    if (!check_response(transport_.send(requests_.profile()), report, "perfil do token", profile)) {
         report.erro = redact(report.erro, config_.api_key);
         return report;
     }
@@ -132,7 +108,7 @@ ConnectionReport ChatwootApi::test_connection() {
     }
 
     Json inboxes;
-    if (!check_response(transport_.send(account_request("GET", "/inboxes")), report,
+    if (!check_response(transport_.send(requests_.account("GET", "/inboxes")), report,
                         ("conta " + std::to_string(config_.account_id)).c_str(), inboxes)) {
         report.erro = redact(report.erro, config_.api_key);
         return report;

@@ -4,6 +4,7 @@
 #pragma once
 #include "core/connection_config.hpp"
 #include "core/http_client.hpp"
+#include "core/request_factory.hpp"
 
 #include <optional>
 #include <string>
@@ -36,22 +37,20 @@ struct ConnectionReport {
 class ChatwootApi {
 public:
     ChatwootApi(ConnectionConfig config, HttpTransport& transport)
-        : config_(std::move(config)), transport_(transport) {}
+        : config_(config), requests_(std::move(config)), transport_(transport) {}
 
     // GET /api/v1/profile, then the default inbox (or the inbox list) of the account.
     ConnectionReport test_connection();
 
-    // A request to the account-scoped API: path relative to /api/v1/accounts/{id}.
-    HttpRequest account_request(const std::string& method, const std::string& path, const std::string& body = {}) const;
-    HttpRequest profile_request() const;
+    const RequestFactory& requests() const { return requests_; }
 
 private:
-    HttpRequest base_request(const std::string& method, const std::string& url, const std::string& body) const;
     // Fills report.erro and returns false when the response is not a usable JSON answer.
     bool check_response(const HttpResponse& response, ConnectionReport& report, const char* what,
                         Json& parsed) const;
 
     ConnectionConfig config_;
+    RequestFactory requests_;
     HttpTransport& transport_;
 };
 

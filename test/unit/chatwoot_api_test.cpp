@@ -50,7 +50,7 @@ ConnectionConfig config_with_inbox(std::optional<std::int64_t> inbox = 1) {
 TEST(ChatwootApi, RequestsCarryTheTokenHeaderAndAccountPath) {
     ScriptedTransport t;
     ChatwootApi api(config_with_inbox(), t);
-    HttpRequest r = api.account_request("POST", "/contacts", R"({"name":"x"})");
+    HttpRequest r = api.requests().account("POST", "/contacts", R"({"name":"x"})");
     EXPECT_EQ(r.url, "http://chat.test/api/v1/accounts/1/contacts");
     EXPECT_EQ(r.method, "POST");
     EXPECT_EQ(r.timeout_ms, 1500);

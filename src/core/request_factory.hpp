@@ -1,0 +1,27 @@
+// Builds the HTTP requests of Chatwoot's Application API for one connection:
+// URL, auth header, JSON headers, timeouts, TLS verification.
+#pragma once
+#include "core/connection_config.hpp"
+#include "core/http_client.hpp"
+
+#include <string>
+
+namespace chatwoot::core {
+
+class RequestFactory {
+public:
+    explicit RequestFactory(ConnectionConfig config) : config_(std::move(config)) {}
+
+    // `path` is relative to /api/v1/accounts/{account_id}, e.g. "/contacts/filter".
+    HttpRequest account(const std::string& method, const std::string& path, const std::string& body = {}) const;
+    // GET /api/v1/profile: who the token belongs to.
+    HttpRequest profile() const;
+
+    const ConnectionConfig& config() const { return config_; }
+
+private:
+    HttpRequest make(const std::string& method, const std::string& url, const std::string& body) const;
+    ConnectionConfig config_;
+};
+
+}  // namespace chatwoot::core
