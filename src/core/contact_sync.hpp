@@ -12,6 +12,7 @@
 //
 // Every step is safe to repeat: a retried job looks up before it creates.
 #pragma once
+#include "core/concurrent_runner.hpp"
 #include "core/contact_draft.hpp"
 #include "core/http_client.hpp"
 #include "core/request_factory.hpp"
@@ -38,14 +39,14 @@ struct ContactSyncResult {
     std::string snapshot_json;               // what Chatwoot now holds for us (dados_sincronizados)
 };
 
-class ContactSync {
+class ContactSync final : public HttpOperation {
 public:
     ContactSync(const RequestFactory& requests, ContactDraft draft, std::optional<std::int64_t> mapped_contact_id,
                 std::optional<std::int64_t> inbox_id);
 
     // The request to send now; empty once finished().
-    std::optional<HttpRequest> next_request() const;
-    void on_response(const HttpResponse& response);
+    std::optional<HttpRequest> next_request() const override;
+    void on_response(const HttpResponse& response) override;
     bool finished() const { return state_ == State::done; }
     const ContactSyncResult& result() const { return result_; }
 
