@@ -189,3 +189,30 @@ void ContactSync::handle_create(const HttpResponse& response) {
 }
 
 }  // namespace chatwoot::core
+
+namespace chatwoot::core {
+
+std::optional<HttpRequest> ContactDeactivation::next_request() const {
+    if (done_) return std::nullopt;
+    if (delete_) return requests_.account("DELETE", "/contacts/" + std::to_string(contact_id_));
+    return requests_.account("PUT", "/contacts/" + std::to_string(contact_id_),
+                             R"({"custom_attributes":{"ativo":false}})");
+}
+
+void ContactDeactivation::on_response(const HttpResponse& response) {
+    done_ = true;
+    ++result_.requests;
+    result_.contact_id = contact_id_;
+    Verdict verdict = classify_response(response);
+    result_.throttled = verdict.throttled;
+    result_.retry_after = verdict.retry_after;
+    if (verdict.outcome == Outcome::success || response.status == 404) {
+        result_.outcome = Outcome::success;  // already gone counts as done
+        result_.notes = response.status == 404 ? "contato já não existia no Chatwoot" : "";
+        return;
+    }
+    result_.outcome = verdict.outcome;
+    result_.error = verdict.reason;
+}
+
+}  // namespace chatwoot::core

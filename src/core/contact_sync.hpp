@@ -71,3 +71,26 @@ private:
 };
 
 }  // namespace chatwoot::core
+
+namespace chatwoot::core {
+
+// A party was deleted (or desincronizar was called): tell Chatwoot it is inactive
+// (custom attribute ativo = false), or delete the contact when the operator opted
+// in (erasure requests under LGPD). One request; a 404 counts as done.
+class ContactDeactivation final : public HttpOperation {
+public:
+    ContactDeactivation(const RequestFactory& requests, std::int64_t contact_id, bool delete_contact)
+        : requests_(requests), contact_id_(contact_id), delete_(delete_contact) {}
+    std::optional<HttpRequest> next_request() const override;
+    void on_response(const HttpResponse& response) override;
+    const ContactSyncResult& result() const { return result_; }
+
+private:
+    const RequestFactory& requests_;
+    std::int64_t contact_id_;
+    bool delete_;
+    bool done_ = false;
+    ContactSyncResult result_;
+};
+
+}  // namespace chatwoot::core

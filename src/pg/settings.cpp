@@ -39,6 +39,10 @@ void define_settings() {
     DefineCustomBoolVariable("chatwoot_sync.tls_verify", "Verify the TLS certificate of Chatwoot.", nullptr,
                              &settings.tls_verify, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
+    DefineCustomBoolVariable("chatwoot_sync.delete_contacts",
+                             "Delete the Chatwoot contact when its party is deleted (default: only mark it inactive).",
+                             nullptr, &settings.delete_contacts, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+
     DefineCustomStringVariable("chatwoot_sync.api_url",
                                "Deprecated fallback: Chatwoot URL used when chatwoot.integracoes is empty.", nullptr,
                                &settings.api_url, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);

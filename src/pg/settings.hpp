@@ -12,6 +12,7 @@ struct Settings {
     int max_attempts;        // then a job goes to 'morto'
     int retention_s;         // how long 'concluido' jobs are kept
     bool tls_verify;         // verify Chatwoot's certificate
+    bool delete_contacts;    // a deleted party deletes its Chatwoot contact (opt-in, LGPD erasure)
     // Deprecated fallback connection (used only when chatwoot.integracoes has no active row).
     char* api_url;
     char* api_key;           // superuser-only, hidden from SHOW ALL, masked in SHOW

@@ -6,12 +6,14 @@
 // to the sigsetjmp point below, records the error, aborts the transaction and
 // carries on after a pause. SIGTERM (die) and postmaster death end it.
 #include "pg/launcher.hpp"
+#include "pg/queue_drain.hpp"
 #include "pg/settings.hpp"
 #include "pg/worker_registry.hpp"
 
 namespace chatwoot::pg {
 
 static WorkerSlot* my_slot = nullptr;
+static int consecutive_errors = 0;  // backs the worker off while a cycle keeps failing
 static volatile sig_atomic_t got_sigterm = false;
 
 // SIGTERM: remember it was asked (so the slot says 'parado', not 'falhou'), then
@@ -31,6 +33,29 @@ static void set_state(WorkerState state) {
 static void record_error(const char* message) {
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     strlcpy(my_slot->last_error, message ? message : "erro desconhecido", kErrorLength);
+    LWLockRelease(registry->lock);
+}
+
+WorkerSlot* my_worker_slot() { return my_slot; }
+
+void set_worker_error(const char* message) { record_error(message); }
+
+void add_jobs_done(int jobs) {
+    TimestampTz now = GetCurrentTimestamp();
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    my_slot->jobs_done += jobs;
+    my_slot->window_jobs += jobs;
+    if (my_slot->window_start == 0) my_slot->window_start = now;
+    long secs;
+    int usecs;
+    TimestampDifference(my_slot->window_start, now, &secs, &usecs);
+    double elapsed = secs + usecs / 1e6;
+    if (elapsed >= 10.0) {
+        my_slot->throughput = my_slot->window_jobs / elapsed;
+        my_slot->window_start = now;
+        my_slot->window_jobs = 0;
+    }
+    if (jobs > 0) my_slot->last_error[0] = '\0';
     LWLockRelease(registry->lock);
 }
 
@@ -62,6 +87,9 @@ static bool claim_slot(Oid database_oid, const char* database_name) {
     slot->in_flight = 0;
     slot->poll_interval_ms = settings.poll_interval_ms;
     slot->last_error[0] = '\0';
+    slot->window_start = 0;
+    slot->window_jobs = 0;
+    slot->throughput = 0;
     my_slot = slot;
     LWLockRelease(registry->lock);
     return true;
@@ -120,7 +148,9 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         FlushErrorState();
         MemoryContextReset(cycle_context);
         RESUME_INTERRUPTS();
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000, PG_WAIT_EXTENSION);
+        consecutive_errors = consecutive_errors < 6 ? consecutive_errors + 1 : 6;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L << consecutive_errors,
+                        PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
     }
     PG_exception_stack = &error_recovery;
@@ -149,6 +179,8 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         set_state(WorkerState::working);
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
         bool installed = run_cycle();
+        DrainOutcome drained{0, false, 0};
+        if (installed) drained = run_drain_cycle();
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
 
@@ -164,8 +196,11 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         LWLockRelease(registry->lock);
         pgstat_report_activity(STATE_IDLE, nullptr);
 
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, settings.poll_interval_ms,
-                        PG_WAIT_EXTENSION);
+        consecutive_errors = 0;
+        if (drained.backlog && drained.pause_ms == 0) continue;  // more work waiting: no sleep
+        long wait_ms = settings.poll_interval_ms;
+        if (drained.pause_ms > 0 && drained.pause_ms < wait_ms) wait_ms = drained.pause_ms;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
     }
 }

@@ -25,7 +25,7 @@ static Datum nullable_timestamp(TimestampTz value, bool* isnull) {
 }
 
 CHATWOOT_FUNCTION(chatwoot_worker_status) {
-    constexpr int kColumns = 11;
+    constexpr int kColumns = 12;
     InitMaterializedSRF(fcinfo, 0);
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     if (registry == nullptr) return (Datum)0;  // not preloaded: no workers to report
@@ -73,6 +73,7 @@ CHATWOOT_FUNCTION(chatwoot_worker_status) {
         nulls[8] = slot.last_error[0] == '\0';
         values[9] = Int32GetDatum(slot.config_reloads);
         values[10] = Int32GetDatum(slot.poll_interval_ms);
+        values[11] = Float8GetDatum(slot.throughput);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return (Datum)0;

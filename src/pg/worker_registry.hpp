@@ -36,6 +36,9 @@ struct WorkerSlot {
     int config_reloads;        // SIGHUPs the worker has applied
     int poll_interval_ms;      // the fallback poll it currently uses
     bool stop_requested;       // DROP DATABASE in progress: exit 0 and stay stopped
+    TimestampTz window_start;  // throughput: jobs finished since window_start...
+    int64 window_jobs;
+    double throughput;         // ...and the rate of the last full window (jobs/s)
 };
 
 struct Registry {
@@ -66,6 +69,11 @@ void wake_launcher_at_commit();
 bool stop_worker_for_database(Oid database_oid, int timeout_ms);
 // Undoes stop_worker_for_database (the DROP DATABASE failed).
 void allow_worker_for_database(Oid database_oid);
+
+// For the running worker process (worker.cpp): its own slot and bookkeeping.
+WorkerSlot* my_worker_slot();
+void set_worker_error(const char* message);
+void add_jobs_done(int jobs);
 
 // Set the latch of the current database's worker (now, or at commit).
 bool wake_worker();

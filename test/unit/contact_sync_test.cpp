@@ -190,3 +190,25 @@ TEST(ContactSync, ValidationErrorIsPermanentWithChatwootsMessage) {
     EXPECT_EQ(d.sync.result().outcome, Outcome::permanent);
     EXPECT_NE(d.sync.result().error.find("Phone number should be in e164 format"), std::string::npos);
 }
+
+TEST(ContactDeactivation, PushesAtivoFalseOrDeletesWhenOptedIn) {
+    RequestFactory factory(config());
+    ContactDeactivation soft(factory, 12, false);
+    auto r = soft.next_request();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->method, "PUT");
+    EXPECT_NE(r->url.find("/contacts/12"), std::string::npos);
+    EXPECT_EQ(Json::parse(r->body)["custom_attributes"]["ativo"].as_bool(), false);
+    soft.on_response(reply(200, R"({"payload":{"id":12}})"));
+    EXPECT_FALSE(soft.next_request());
+    EXPECT_EQ(soft.result().outcome, Outcome::success);
+
+    ContactDeactivation hard(factory, 12, true);
+    EXPECT_EQ(hard.next_request()->method, "DELETE");
+    hard.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    EXPECT_EQ(hard.result().outcome, Outcome::success);
+
+    ContactDeactivation failing(factory, 12, false);
+    failing.on_response(reply(503, ""));
+    EXPECT_EQ(failing.result().outcome, Outcome::retry);
+}
