@@ -12,7 +12,7 @@ PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress suites (sql/ + expected/), run against the private cluster by test/run.sh.
-REGRESS      = boundary configuration worker_status
+REGRESS      = boundary configuration worker_status contacts_queue
 REGRESS_OPTS = --outputdir=$(CURDIR)/build/regress
 
 PG_CONFIG ?= pg_config

@@ -314,6 +314,7 @@ CREATE FUNCTION chatwoot.sincronizar_parte(tipo_entidade text, entidade_id bigin
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     v_id bigint;
 BEGIN
@@ -336,6 +337,7 @@ CREATE FUNCTION chatwoot.desincronizar(tipo_entidade text, entidade_id bigint) R
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 BEGIN
     UPDATE chatwoot.partes_chatwoot p SET sincronizado = false
      WHERE p.tipo_entidade = desincronizar.tipo_entidade AND p.entidade_id = desincronizar.entidade_id;

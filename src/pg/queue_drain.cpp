@@ -305,6 +305,9 @@ DrainOutcome drain_cycle() {
     housekeeping();
     Connection conn = load_connection();
     std::vector<Job> jobs;
+    bool waiting_work = false;
+    if (!conn.found)
+        waiting_work = !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
     if (conn.found) {
         int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
         jobs = claim_jobs(settings.batch_size, lease);
@@ -312,7 +315,9 @@ DrainOutcome drain_cycle() {
     }
     commit_worker_transaction();
     if (!conn.found) {
-        pg_call([] { set_worker_error("nenhuma integração ativa: use chatwoot.configurar(...)"); });
+        // Jobs wait (nothing is lost) until a connection is configured; say why.
+        if (waiting_work)
+            pg_call([] { set_worker_error("há trabalhos pendentes mas nenhuma integração ativa: use chatwoot.configurar(...)"); });
         return outcome;
     }
     if (jobs.empty()) return outcome;
