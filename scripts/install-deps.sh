@@ -9,7 +9,7 @@ packages=(
   postgresql-15-pgq3
   libcurl4-openssl-dev libjansson-dev libssl-dev libphonenumber-dev libmicrohttpd-dev
   googletest libgtest-dev
-  curl wrk openssl procps iproute2
+  curl jq wrk openssl procps iproute2
 )
 
 missing=()

@@ -147,6 +147,11 @@ BEGIN
                    'ON chatwoot.integracoes TO %s', papel);
     EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.testar_conexao(bigint) TO %s', papel);
     EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.worker_status() TO %s', papel);
+    EXECUTE format('GRANT SELECT ON chatwoot.partes_chatwoot, chatwoot.fila_resumo, chatwoot.erros_sincronizacao TO %s',
+                   papel);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.sincronizar_parte(text, bigint), '
+                   'chatwoot.desincronizar(text, bigint), chatwoot.sincronizar_app_para_chatwoot(text, boolean), '
+                   'chatwoot.reprocessar(bigint), chatwoot.reprocessar_falhas() TO %s', papel);
     IF pode_configurar THEN
         EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.configurar(text, text, integer, integer, text, text) TO %s',
                        papel);
@@ -154,6 +159,11 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION chatwoot.conceder_acesso_app(regrole, boolean) FROM PUBLIC;
 
+-- Monitoring is for pg_monitor and roles granted through conceder_acesso_app;
+-- waking or waiting on the worker is for the owner (and tests).
+REVOKE ALL ON FUNCTION chatwoot.worker_status() FROM PUBLIC;
+REVOKE ALL ON FUNCTION chatwoot.aguardar_worker(integer, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION chatwoot.acordar_worker() FROM PUBLIC;
 GRANT USAGE ON SCHEMA chatwoot TO pg_monitor;
 GRANT EXECUTE ON FUNCTION chatwoot.worker_status() TO pg_monitor;
 
@@ -229,8 +239,10 @@ COMMENT ON TABLE chatwoot.fila IS
 -- commit. Both in C; neither can make the app's statement fail.
 CREATE FUNCTION chatwoot._registrar_mudanca() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_registrar_mudanca';
+-- SECURITY DEFINER: the app's role writes its tables, and must not need (nor get)
+-- any privilege on chatwoot.fila for its changes to be queued.
 CREATE FUNCTION chatwoot._enfileirar_mudancas() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_enfileirar_mudancas';
+    LANGUAGE c SECURITY DEFINER AS 'MODULE_PATHNAME', 'chatwoot_enfileirar_mudancas';
 
 -- Default mapping: the Zattar party tables (shared/design/zattar-tables.md).
 CREATE FUNCTION chatwoot.mapeamento_padrao() RETURNS jsonb
@@ -311,7 +323,7 @@ CREATE FUNCTION chatwoot._acordar_no_commit() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_acordar_no_commit';
 
 CREATE FUNCTION chatwoot.sincronizar_parte(tipo_entidade text, entidade_id bigint) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -334,7 +346,7 @@ END $$;
 -- Soft unsync: the mapping is kept but marked not synced, and Chatwoot is told the
 -- party is inactive (custom attribute ativo = false). Nothing is deleted.
 CREATE FUNCTION chatwoot.desincronizar(tipo_entidade text, entidade_id bigint) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -351,7 +363,7 @@ END $$;
 -- Queues every tracked party (of one kind, or 'todos'). Returns how many were queued.
 CREATE FUNCTION chatwoot.sincronizar_app_para_chatwoot(tipo_entidade text DEFAULT 'todos',
                                                        apenas_ativos boolean DEFAULT true) RETURNS bigint
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -378,7 +390,7 @@ END $$;
 -- Dead letters back to the queue, attempts reset. A job superseded by a newer
 -- pending one for the same party is simply dropped (the newer one sends fresher data).
 CREATE FUNCTION chatwoot.reprocessar(job_id bigint) RETURNS boolean
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -401,7 +413,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION chatwoot.reprocessar_falhas() RETURNS bigint
-    LANGUAGE sql
+    LANGUAGE sql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT count(*) FILTER (WHERE chatwoot.reprocessar(id))
@@ -434,6 +446,10 @@ SELECT 'campo', NULL, p.tipo_entidade, p.entidade_id, NULL, NULL, p.erro_sincron
  WHERE p.erro_sincronizacao IS NOT NULL;
 
 GRANT SELECT ON chatwoot.fila_resumo, chatwoot.erros_sincronizacao TO pg_monitor;
+REVOKE ALL ON FUNCTION chatwoot.rastrear(regclass, text, jsonb), chatwoot.parar_rastreamento(regclass, boolean),
+    chatwoot.sincronizar_parte(text, bigint), chatwoot.desincronizar(text, bigint),
+    chatwoot.sincronizar_app_para_chatwoot(text, boolean), chatwoot.reprocessar(bigint),
+    chatwoot.reprocessar_falhas(), chatwoot._acordar_no_commit() FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Internal: proves the C++/PostgreSQL error boundary (see src/pg/boundary.hpp)

@@ -41,6 +41,18 @@ VALUES ('pf', repeat('Ç', 300), '123', '"not-an-array"', 'xx', '0000'),
        ('pj', 'EMPRESA', NULL, '{"a": 1}', '11', '98765-4321');
 SELECT count(*) AS clientes FROM clientes;
 
+-- The app's own role needs no privilege on the chatwoot schema for its changes to be queued.
+CREATE ROLE regress_chatwoot_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON clientes TO regress_chatwoot_app;
+SET ROLE regress_chatwoot_app;
+INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Inserido pelo app');
+SELECT count(*) FROM chatwoot.fila;
+RESET ROLE;
+SELECT count(*) AS job_do_app FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id
+ WHERE f.tipo_entidade = 'cliente' AND c.nome = 'Inserido pelo app';
+DELETE FROM clientes WHERE nome = 'Inserido pelo app';
+DELETE FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND tipo = 'desativar_contato' AND entidade_id > 8;
+
 -- A bulk statement becomes one 'lote' job (expanded later by the worker).
 BEGIN;
 INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo)
@@ -77,5 +89,6 @@ INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) VALUES ('pf', 'Ningu
 SELECT count(*) AS jobs FROM chatwoot.fila;
 
 DROP TABLE contratos, usuarios, cargos, terceiros, partes_contrarias, clientes;
+DROP ROLE regress_chatwoot_app;
 DROP TYPE tipo_pessoa;
 DELETE FROM chatwoot.rastreamentos;

@@ -12,6 +12,7 @@
 //
 // Plain C-style code with no C++ objects, so PostgreSQL errors may unwind freely.
 #include "pg/boundary.hpp"
+#include "pg/settings.hpp"
 #include "pg/worker_registry.hpp"
 
 extern "C" {
@@ -78,9 +79,11 @@ const TriggerColumns* columns_for(Trigger* trigger, TupleDesc desc) {
 }
 
 // Ids recorded in this transaction, per table and operation.
+enum class Change { insert, update, remove };
+
 struct PendingIds {
     Oid relid;
-    bool deletion;
+    Change change;
     char tipo_entidade[NAMEDATALEN];
     int64* ids;
     int count;
@@ -97,16 +100,16 @@ void forget_pending(XactEvent event, void*) {
         pending = nullptr;  // its memory goes with TopTransactionContext
 }
 
-PendingIds* pending_for(Oid relid, bool deletion, const char* tipo_entidade) {
+PendingIds* pending_for(Oid relid, Change change, const char* tipo_entidade) {
     for (PendingIds* p = pending; p; p = p->next)
-        if (p->relid == relid && p->deletion == deletion) return p;
+        if (p->relid == relid && p->change == change) return p;
     if (!xact_callback_registered) {
         RegisterXactCallback(forget_pending, nullptr);
         xact_callback_registered = true;
     }
     auto* p = static_cast<PendingIds*>(MemoryContextAllocZero(TopTransactionContext, sizeof(PendingIds)));
     p->relid = relid;
-    p->deletion = deletion;
+    p->change = change;
     strlcpy(p->tipo_entidade, tipo_entidade, NAMEDATALEN);
     p->capacity = 64;
     p->ids = static_cast<int64*>(MemoryContextAlloc(TopTransactionContext, sizeof(int64) * p->capacity));
@@ -149,9 +152,33 @@ bool watched_column_changed(HeapTuple before, HeapTuple after, TupleDesc desc, c
 }
 
 // Queues `p` with one INSERT; in a subtransaction so nothing here fails the app.
+//  * inserts and deletions are due at once (a deletion turns a pending upsert into
+//    a deactivation);
+//  * updates are debounced: due chatwoot_sync.update_debounce from now, and each
+//    further update pushes a not-yet-due job forward (at most 30 s after it was
+//    queued), so a burst of edits to one party becomes one request.
 void queue_ids(PendingIds* p) {
-    static SPIPlanPtr insert_parties = nullptr;
+    static SPIPlanPtr plans[3] = {nullptr, nullptr, nullptr};
     static SPIPlanPtr insert_lote = nullptr;
+    static const char* const sql[3] = {
+        // insert
+        "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id) "
+        "SELECT 'upsert_contato', $1, i FROM unnest($2) AS i "
+        "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' "
+        "DO UPDATE SET tipo = 'upsert_contato', executar_apos = least(f.executar_apos, now()), atualizado_em = now()",
+        // update
+        "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id, executar_apos) "
+        "SELECT 'upsert_contato', $1, i, now() + make_interval(secs => $3 / 1000.0) FROM unnest($2) AS i "
+        "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' "
+        "DO UPDATE SET atualizado_em = now(), executar_apos = CASE WHEN f.executar_apos <= now() "
+        "  THEN f.executar_apos ELSE least(EXCLUDED.executar_apos, f.criado_em + interval '30 seconds') END",
+        // remove
+        "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id) "
+        "SELECT 'desativar_contato', $1, i FROM unnest($2) AS i "
+        "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' "
+        "DO UPDATE SET tipo = 'desativar_contato', executar_apos = least(f.executar_apos, now()), atualizado_em = now()",
+    };
+    int which = static_cast<int>(p->change);
 
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
@@ -160,33 +187,27 @@ void queue_ids(PendingIds* p) {
     PG_TRY();
     {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        Oid types[3] = {TEXTOID, TEXTOID, INT8ARRAYOID};
-        if (insert_parties == nullptr) {
-            SPIPlanPtr plan = SPI_prepare(
-                "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id) "
-                "SELECT $1, $2, i FROM unnest($3) AS i "
-                "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' "
-                "DO UPDATE SET tipo = EXCLUDED.tipo, atualizado_em = now() WHERE f.tipo IS DISTINCT FROM EXCLUDED.tipo",
-                3, types);
+        Oid types[3] = {TEXTOID, INT8ARRAYOID, INT4OID};
+        if (plans[which] == nullptr) {
+            SPIPlanPtr plan = SPI_prepare(sql[which], which == 1 ? 3 : 2, types);
             if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the queue insert");
-            insert_parties = plan;
+            plans[which] = plan;
         }
         if (insert_lote == nullptr) {
             SPIPlanPtr plan = SPI_prepare(
                 "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, ids) VALUES ('lote', $1, 0, $2)", 2,
-                types + 1);
+                types);
             if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the batch insert");
             insert_lote = plan;
         }
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * p->count));
         for (int i = 0; i < p->count; ++i) elems[i] = Int64GetDatum(p->ids[i]);
         ArrayType* ids = construct_array(elems, p->count, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-        const char* kind = p->deletion ? "desativar_contato" : "upsert_contato";
-        Datum values[3] = {CStringGetTextDatum(kind), CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids)};
-        bool bulk = p->count > kLoteThreshold && !p->deletion;
-        int rc = bulk ? SPI_execute_plan(insert_lote, values + 1, nullptr, false, 0)
-                      : SPI_execute_plan(insert_parties, values, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT && rc != SPI_OK_INSERT_RETURNING) elog(ERROR, "queue insert failed: %d", rc);
+        Datum values[3] = {CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids),
+                           Int32GetDatum(chatwoot::pg::settings.update_debounce_ms)};
+        bool bulk = p->count > kLoteThreshold && p->change == Change::insert;
+        int rc = SPI_execute_plan(bulk ? insert_lote : plans[which], values, nullptr, false, 0);
+        if (rc != SPI_OK_INSERT) elog(ERROR, "queue insert failed: %d", rc);
         SPI_finish();
         ReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);
@@ -207,7 +228,7 @@ void queue_ids(PendingIds* p) {
                                  p->tipo_entidade, error->message),
                           errhint("The app's statement succeeded; requeue with chatwoot.sincronizar_app_para_chatwoot().")));
         FreeErrorData(error);
-        insert_parties = nullptr;  // re-prepare next time (the plans may be what broke)
+        for (auto& plan : plans) plan = nullptr;  // re-prepare next time (the plans may be what broke)
         insert_lote = nullptr;
     }
     PG_END_TRY();
@@ -234,7 +255,7 @@ extern "C" Datum chatwoot_registrar_mudanca(PG_FUNCTION_ARGS) {
 
     if (TRIGGER_FIRED_BY_INSERT(td->tg_event)) {
         int64 id = id_of(td->tg_trigtuple, desc, cols, &isnull);
-        if (!isnull) record(pending_for(relid, false, tipo_entidade), id);
+        if (!isnull) record(pending_for(relid, Change::insert, tipo_entidade), id);
         return PointerGetDatum(td->tg_trigtuple);
     }
     if (TRIGGER_FIRED_BY_UPDATE(td->tg_event)) {
@@ -242,16 +263,16 @@ extern "C" Datum chatwoot_registrar_mudanca(PG_FUNCTION_ARGS) {
         int64 old_id = id_of(td->tg_trigtuple, desc, cols, &old_null);
         int64 new_id = id_of(td->tg_newtuple, desc, cols, &isnull);
         if (!isnull && (old_null || old_id != new_id)) {
-            record(pending_for(relid, false, tipo_entidade), new_id);
-            if (!old_null) record(pending_for(relid, true, tipo_entidade), old_id);
+            record(pending_for(relid, Change::insert, tipo_entidade), new_id);
+            if (!old_null) record(pending_for(relid, Change::remove, tipo_entidade), old_id);
         } else if (!isnull && watched_column_changed(td->tg_trigtuple, td->tg_newtuple, desc, cols)) {
-            record(pending_for(relid, false, tipo_entidade), new_id);
+            record(pending_for(relid, Change::update, tipo_entidade), new_id);
         }
         return PointerGetDatum(td->tg_newtuple);
     }
     if (TRIGGER_FIRED_BY_DELETE(td->tg_event)) {
         int64 id = id_of(td->tg_trigtuple, desc, cols, &isnull);
-        if (!isnull) record(pending_for(relid, true, tipo_entidade), id);
+        if (!isnull) record(pending_for(relid, Change::remove, tipo_entidade), id);
         return PointerGetDatum(td->tg_trigtuple);
     }
     return PointerGetDatum(td->tg_trigtuple);

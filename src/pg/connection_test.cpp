@@ -19,7 +19,7 @@ struct StoredConnection {
     bool found;
     bool from_settings;
     char* api_url;
-    char* api_key;
+    const char* api_key;
     int64 account_id;
     bool has_inbox;
     int64 inbox_id;

@@ -83,17 +83,21 @@ Connection load_connection() {
     return conn;
 }
 
-void housekeeping() {
+// `startup`: this worker just started, so every job still 'processando' belongs to a
+// worker that died (one worker per database): requeue them all now instead of
+// waiting for their leases to expire.
+void housekeeping(bool startup) {
     // Leases of a worker that died mid-batch: back to pendente (or dropped when a
     // newer pending job for the same party exists: it will send fresher data).
-    sql_exec(
-        "DELETE FROM chatwoot.fila f WHERE f.estado = 'processando' AND f.bloqueado_ate < now() "
-        "AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
-        "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)");
-    sql_exec(
-        "UPDATE chatwoot.fila SET estado = 'pendente', bloqueado_ate = NULL, atualizado_em = now(), "
-        "ultimo_erro = 'lease expirado (worker interrompido); reenfileirado' "
-        "WHERE estado = 'processando' AND bloqueado_ate < now()");
+    const char* expired = startup ? "f.estado = 'processando'" : "f.estado = 'processando' AND f.bloqueado_ate < now()";
+    std::string drop = std::string("DELETE FROM chatwoot.fila f WHERE ") + expired +
+                       " AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
+                       "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)";
+    sql_exec(drop.c_str());
+    std::string requeue = std::string("UPDATE chatwoot.fila f SET estado = 'pendente', bloqueado_ate = NULL, "
+                                      "atualizado_em = now(), ultimo_erro = 'worker interrompido durante o envio; "
+                                      "reenfileirado' WHERE ") + expired;
+    sql_exec(requeue.c_str());
     // One bulk statement's ids become one job per party.
     sql_exec(
         "WITH lote AS (DELETE FROM chatwoot.fila WHERE id = (SELECT id FROM chatwoot.fila "
@@ -292,7 +296,7 @@ void set_in_flight(std::int64_t n) {
 
 DrainOutcome drain_cycle() {
     ++state.cycles;
-    DrainOutcome outcome{0, false, 0};
+    DrainOutcome outcome{0, false, 0, -1};
     auto now = Clock::now();
     if (now < state.paused_until) {
         outcome.pause_ms = std::chrono::duration_cast<std::chrono::milliseconds>(state.paused_until - now).count();
@@ -302,7 +306,7 @@ DrainOutcome drain_cycle() {
     if (state.concurrency <= 0 || state.concurrency > max_concurrency) state.concurrency = max_concurrency;
 
     begin_worker_transaction("chatwoot_sync: reivindicando trabalhos");
-    housekeeping();
+    housekeeping(state.cycles == 1);
     Connection conn = load_connection();
     std::vector<Job> jobs;
     bool waiting_work = false;
@@ -312,6 +316,11 @@ DrainOutcome drain_cycle() {
         int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
         jobs = claim_jobs(settings.batch_size, lease);
         if (!jobs.empty()) load_parties(jobs);
+        // Debounced jobs are due later: sleep no longer than until the first one.
+        auto due = sql_rows(
+            "SELECT greatest(0, ceil(extract(epoch FROM min(executar_apos) - clock_timestamp()) * 1000))::bigint "
+            "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote'");
+        if (!due.empty() && due[0][0]) outcome.next_due_ms = to_int(due[0][0]);
     }
     commit_worker_transaction();
     if (!conn.found) {
@@ -402,7 +411,7 @@ DrainOutcome drain_cycle() {
 }  // namespace
 
 DrainOutcome run_drain_cycle() {
-    DrainOutcome result{0, false, 0};
+    DrainOutcome result{0, false, 0, -1};
     DrainOutcome* out = &result;
     cpp_entry("drain_cycle", [out] {
         *out = drain_cycle();

@@ -10,11 +10,34 @@ namespace chatwoot::pg {
 
 Settings settings;
 
-// SHOW prints a placeholder for the key, even to superusers, so it cannot land in
-// a log, a screen share or a support ticket by accident.
-static const char* show_api_key() {
-    return (settings.api_key && settings.api_key[0]) ? "********" : "";
+// chatwoot_sync.api_key never holds the key as its value: the check hook moves the
+// key into the hook's private `extra` and stores a constant placeholder instead. So
+// the value never changes as far as PostgreSQL can see, and nothing prints it: not
+// the "parameter changed to" line of a reload, not SHOW, not pg_settings.
+static const char* kHiddenKey = "(oculto)";
+
+// PostgreSQL 15 frees GUC strings and `extra` with free(): allocate them with malloc().
+static bool check_api_key(char** newval, void** extra, GucSource) {
+    const char* real = (*newval && strcmp(*newval, kHiddenKey) != 0) ? *newval : "";
+    size_t length = strlen(real);
+    char* key = static_cast<char*>(malloc(length + 1));
+    char* placeholder = static_cast<char*>(malloc(strlen(kHiddenKey) + 1));
+    if (!key || !placeholder) {
+        free(key);
+        free(placeholder);
+        return false;
+    }
+    memcpy(key, real, length + 1);
+    strcpy(placeholder, kHiddenKey);
+    free(*newval);
+    *newval = placeholder;
+    *extra = key;
+    return true;
 }
+
+static void assign_api_key(const char*, void* extra) { settings.api_key = static_cast<const char*>(extra); }
+
+static const char* show_api_key() { return (settings.api_key && settings.api_key[0]) ? "********" : ""; }
 
 void define_settings() {
     DefineCustomStringVariable("chatwoot_sync.database_name",
@@ -39,6 +62,10 @@ void define_settings() {
     DefineCustomBoolVariable("chatwoot_sync.tls_verify", "Verify the TLS certificate of Chatwoot.", nullptr,
                              &settings.tls_verify, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
 
+    DefineCustomIntVariable("chatwoot_sync.update_debounce",
+                            "How long the sync of an UPDATE waits for further edits of the same party.", nullptr,
+                            &settings.update_debounce_ms, 1000, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+                            nullptr);
     DefineCustomBoolVariable("chatwoot_sync.delete_contacts",
                              "Delete the Chatwoot contact when its party is deleted (default: only mark it inactive).",
                              nullptr, &settings.delete_contacts, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
@@ -48,9 +75,9 @@ void define_settings() {
                                &settings.api_url, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomStringVariable("chatwoot_sync.api_key",
                                "Deprecated fallback: Chatwoot api_access_token used when chatwoot.integracoes is empty.",
-                               nullptr, &settings.api_key, "", PGC_SUSET,
-                               GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, nullptr, nullptr,
-                               show_api_key);
+                               nullptr, &settings.api_key_placeholder, kHiddenKey, PGC_SUSET,
+                               GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE, check_api_key,
+                               assign_api_key, show_api_key);
     DefineCustomIntVariable("chatwoot_sync.account_id", "Deprecated fallback: Chatwoot account id.", nullptr,
                             &settings.account_id, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.default_inbox_id", "Deprecated fallback: Chatwoot inbox id.", nullptr,

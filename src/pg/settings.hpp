@@ -12,10 +12,12 @@ struct Settings {
     int max_attempts;        // then a job goes to 'morto'
     int retention_s;         // how long 'concluido' jobs are kept
     bool tls_verify;         // verify Chatwoot's certificate
+    int update_debounce_ms;  // an UPDATE's sync waits this long, so bursts of edits coalesce
     bool delete_contacts;    // a deleted party deletes its Chatwoot contact (opt-in, LGPD erasure)
     // Deprecated fallback connection (used only when chatwoot.integracoes has no active row).
     char* api_url;
-    char* api_key;           // superuser-only, hidden from SHOW ALL, masked in SHOW
+    char* api_key_placeholder;     // what PostgreSQL stores for chatwoot_sync.api_key: always "(oculto)"
+    const char* api_key;           // the real key (kept by the GUC hooks, never stored as the value)
     int account_id;
     int default_inbox_id;
 };

@@ -179,7 +179,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         set_state(WorkerState::working);
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
         bool installed = run_cycle();
-        DrainOutcome drained{0, false, 0};
+        DrainOutcome drained{0, false, 0, -1};
         if (installed) drained = run_drain_cycle();
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
@@ -200,6 +200,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         if (drained.backlog && drained.pause_ms == 0) continue;  // more work waiting: no sleep
         long wait_ms = settings.poll_interval_ms;
         if (drained.pause_ms > 0 && drained.pause_ms < wait_ms) wait_ms = drained.pause_ms;
+        if (drained.next_due_ms >= 0 && drained.next_due_ms < wait_ms) wait_ms = drained.next_due_ms + 1;
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
     }

@@ -1,0 +1,130 @@
+-- The SQL contract of chatwoot_sync 0.1.0: schema, table, functions and their signatures.
+BEGIN;
+SELECT plan(74);
+
+SELECT has_schema('chatwoot', 'schema chatwoot exists');
+SELECT has_extension('chatwoot_sync', 'extension chatwoot_sync is installed');
+SELECT is((SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+            WHERE e.extname = 'chatwoot_sync'), 'chatwoot', 'the extension lives in schema chatwoot');
+SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'chatwoot_sync'), false,
+          'the extension is not relocatable');
+
+-- chatwoot.integracoes
+SELECT has_table('chatwoot', 'integracoes', 'table chatwoot.integracoes exists');
+SELECT columns_are('chatwoot', 'integracoes',
+    ARRAY['id', 'nome', 'api_url', 'api_key', 'account_id', 'default_inbox_id', 'webhook_secret',
+          'ativo', 'created_at', 'updated_at'],
+    'integracoes has exactly the contract columns');
+SELECT col_type_is('chatwoot', 'integracoes', 'id', 'bigint', 'id is bigint');
+SELECT col_type_is('chatwoot', 'integracoes', 'nome', 'text', 'nome is text');
+SELECT col_type_is('chatwoot', 'integracoes', 'api_url', 'text', 'api_url is text');
+SELECT col_type_is('chatwoot', 'integracoes', 'api_key', 'text', 'api_key is text');
+SELECT col_type_is('chatwoot', 'integracoes', 'account_id', 'integer', 'account_id is integer');
+SELECT col_type_is('chatwoot', 'integracoes', 'default_inbox_id', 'integer', 'default_inbox_id is integer');
+SELECT col_type_is('chatwoot', 'integracoes', 'webhook_secret', 'text', 'webhook_secret is text');
+SELECT col_type_is('chatwoot', 'integracoes', 'ativo', 'boolean', 'ativo is boolean');
+SELECT col_type_is('chatwoot', 'integracoes', 'created_at', 'timestamp with time zone', 'created_at is timestamptz');
+SELECT col_type_is('chatwoot', 'integracoes', 'updated_at', 'timestamp with time zone', 'updated_at is timestamptz');
+SELECT col_is_pk('chatwoot', 'integracoes', 'id', 'id is the primary key');
+SELECT col_is_unique('chatwoot', 'integracoes', 'nome', 'nome is unique');
+SELECT col_not_null('chatwoot', 'integracoes', 'nome', 'nome is NOT NULL');
+SELECT col_not_null('chatwoot', 'integracoes', 'api_url', 'api_url is NOT NULL');
+SELECT col_not_null('chatwoot', 'integracoes', 'api_key', 'api_key is NOT NULL');
+SELECT col_not_null('chatwoot', 'integracoes', 'account_id', 'account_id is NOT NULL');
+SELECT col_not_null('chatwoot', 'integracoes', 'ativo', 'ativo is NOT NULL');
+SELECT col_not_null('chatwoot', 'integracoes', 'created_at', 'created_at is NOT NULL');
+SELECT col_not_null('chatwoot', 'integracoes', 'updated_at', 'updated_at is NOT NULL');
+SELECT col_is_null('chatwoot', 'integracoes', 'default_inbox_id', 'default_inbox_id is nullable');
+SELECT col_is_null('chatwoot', 'integracoes', 'webhook_secret', 'webhook_secret is nullable');
+SELECT col_default_is('chatwoot', 'integracoes', 'ativo', 'true', 'ativo defaults to true');
+SELECT has_trigger('chatwoot', 'integracoes', 'integracoes_updated_at', 'integracoes has the updated_at trigger');
+SELECT ok((SELECT 'chatwoot.integracoes'::regclass::oid = ANY (extconfig) FROM pg_extension WHERE extname = 'chatwoot_sync'),
+          'integracoes is dumped with the extension (pg_extension_config_dump)');
+
+-- Functions: existence with argument types
+SELECT has_function('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
+                    'configurar(text, text, integer, integer, text, text) exists');
+SELECT has_function('chatwoot', 'testar_conexao', ARRAY['bigint'], 'testar_conexao(bigint) exists');
+SELECT has_function('chatwoot', 'worker_status', ARRAY[]::name[], 'worker_status() exists');
+SELECT has_function('chatwoot', 'aguardar_worker', ARRAY['integer', 'timestamp with time zone'],
+                    'aguardar_worker(integer, timestamptz) exists');
+SELECT has_function('chatwoot', 'acordar_worker', ARRAY[]::name[], 'acordar_worker() exists');
+SELECT has_function('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'boolean'],
+                    'conceder_acesso_app(regrole, boolean) exists');
+SELECT has_function('chatwoot', '_testar_fronteira', ARRAY['text'], '_testar_fronteira(text) exists');
+SELECT has_function('chatwoot', '_fronteira_destrutores', ARRAY[]::name[], '_fronteira_destrutores() exists');
+SELECT has_function('chatwoot', '_registrar_instalacao', ARRAY[]::name[], '_registrar_instalacao() exists');
+
+-- Return types
+SELECT function_returns('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'], 'bigint',
+                        'configurar returns bigint');
+SELECT function_returns('chatwoot', 'testar_conexao', ARRAY['bigint'], 'jsonb', 'testar_conexao returns jsonb');
+SELECT function_returns('chatwoot', 'worker_status', ARRAY[]::name[], 'setof record', 'worker_status returns setof record');
+SELECT function_returns('chatwoot', 'aguardar_worker', ARRAY['integer', 'timestamp with time zone'], 'boolean',
+                        'aguardar_worker returns boolean');
+SELECT function_returns('chatwoot', 'acordar_worker', ARRAY[]::name[], 'boolean', 'acordar_worker returns boolean');
+SELECT function_returns('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'boolean'], 'void',
+                        'conceder_acesso_app returns void');
+SELECT function_returns('chatwoot', '_testar_fronteira', ARRAY['text'], 'text', '_testar_fronteira returns text');
+SELECT function_returns('chatwoot', '_fronteira_destrutores', ARRAY[]::name[], 'bigint',
+                        '_fronteira_destrutores returns bigint');
+
+-- Parameter names and defaults (callers use named arguments)
+SELECT is(pg_get_function_arguments('chatwoot.configurar(text, text, integer, integer, text, text)'::regprocedure),
+          'api_url text, api_key text, account_id integer, default_inbox_id integer DEFAULT NULL::integer, '
+          'nome text DEFAULT ''padrao''::text, webhook_secret text DEFAULT NULL::text',
+          'configurar parameters and defaults');
+SELECT is(pg_get_function_arguments('chatwoot.testar_conexao(bigint)'::regprocedure),
+          'integracao_id bigint DEFAULT NULL::bigint', 'testar_conexao(integracao_id DEFAULT NULL)');
+SELECT is(pg_get_function_arguments('chatwoot.aguardar_worker(integer, timestamptz)'::regprocedure),
+          'timeout_ms integer DEFAULT 10000, desde timestamp with time zone DEFAULT NULL::timestamp with time zone',
+          'aguardar_worker(timeout_ms DEFAULT 10000, desde DEFAULT NULL)');
+SELECT is(pg_get_function_arguments('chatwoot.conceder_acesso_app(regrole, boolean)'::regprocedure),
+          'papel regrole, pode_configurar boolean DEFAULT false', 'conceder_acesso_app(papel, pode_configurar DEFAULT false)');
+-- The monitoring columns of the foundation, in order (later issues may append columns).
+SELECT alike(pg_get_function_arguments('chatwoot.worker_status()'::regprocedure),
+          'OUT processo text, OUT banco text, OUT pid integer, OUT estado text, '
+          'OUT iniciado_em timestamp with time zone, OUT ultimo_ciclo_em timestamp with time zone, '
+          'OUT jobs_processados bigint, OUT em_andamento bigint, OUT ultimo_erro text, '
+          'OUT recargas_config integer, OUT intervalo_poll_ms integer%',
+          'worker_status output columns, in order, with their types');
+
+-- Security definer where the caller must not see the secrets
+SELECT is_definer('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
+                  'configurar is SECURITY DEFINER');
+SELECT is_definer('chatwoot', 'testar_conexao', ARRAY['bigint'], 'testar_conexao is SECURITY DEFINER');
+SELECT isnt_definer('chatwoot', 'worker_status', ARRAY[]::name[], 'worker_status is not SECURITY DEFINER');
+SELECT isnt_definer('chatwoot', 'aguardar_worker', ARRAY['integer', 'timestamp with time zone'],
+                    'aguardar_worker is not SECURITY DEFINER');
+SELECT isnt_definer('chatwoot', 'acordar_worker', ARRAY[]::name[], 'acordar_worker is not SECURITY DEFINER');
+SELECT isnt_definer('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'boolean'],
+                    'conceder_acesso_app is not SECURITY DEFINER');
+SELECT isnt_definer('chatwoot', '_testar_fronteira', ARRAY['text'], '_testar_fronteira is not SECURITY DEFINER');
+SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
+            WHERE oid = 'chatwoot.configurar(text, text, integer, integer, text, text)'::regprocedure),
+          'configurar (SECURITY DEFINER) pins search_path = pg_catalog, pg_temp');
+SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
+            WHERE oid = 'chatwoot.testar_conexao(bigint)'::regprocedure),
+          'testar_conexao (SECURITY DEFINER) pins search_path = pg_catalog, pg_temp');
+SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
+            WHERE oid = 'chatwoot.conceder_acesso_app(regrole, boolean)'::regprocedure),
+          'conceder_acesso_app pins search_path = pg_catalog, pg_temp');
+
+-- Languages
+SELECT function_lang_is('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'], 'plpgsql',
+                        'configurar is PL/pgSQL');
+SELECT function_lang_is('chatwoot', 'testar_conexao', ARRAY['bigint'], 'c', 'testar_conexao is C');
+SELECT function_lang_is('chatwoot', 'worker_status', ARRAY[]::name[], 'c', 'worker_status is C');
+SELECT function_lang_is('chatwoot', 'aguardar_worker', ARRAY['integer', 'timestamp with time zone'], 'c', 'aguardar_worker is C');
+SELECT function_lang_is('chatwoot', 'acordar_worker', ARRAY[]::name[], 'c', 'acordar_worker is C');
+SELECT function_lang_is('chatwoot', '_testar_fronteira', ARRAY['text'], 'c', '_testar_fronteira is C');
+SELECT function_lang_is('chatwoot', '_registrar_instalacao', ARRAY[]::name[], 'c', '_registrar_instalacao is C');
+SELECT is_strict('chatwoot', '_testar_fronteira', ARRAY['text'], '_testar_fronteira is STRICT');
+SELECT is(chatwoot._testar_fronteira(NULL), NULL, '_testar_fronteira(NULL) is NULL (strict)');
+SELECT volatility_is('chatwoot', 'testar_conexao', ARRAY['bigint'], 'volatile', 'testar_conexao is VOLATILE');
+SELECT volatility_is('chatwoot', 'worker_status', ARRAY[]::name[], 'volatile', 'worker_status is VOLATILE');
+SELECT is((SELECT proretset FROM pg_proc WHERE oid = 'chatwoot.worker_status()'::regprocedure), true,
+          'worker_status returns a set');
+
+SELECT * FROM finish();
+ROLLBACK;
