@@ -28,9 +28,14 @@ SELECT is((SELECT backend_type || '/' || application_name || '/' || datname FROM
             WHERE pid = (SELECT pid FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = current_database())),
           'chatwoot_sync worker/chatwoot_sync worker/' || current_database(),
           'the worker pid is the chatwoot_sync worker connected to this database');
+-- The moment is taken before each wake-up: the worker may finish its cycle before
+-- the next statement starts.
+CREATE TEMP TABLE momento (antes timestamptz);
+INSERT INTO momento SELECT clock_timestamp();
 SELECT ok(chatwoot.acordar_worker(), 'acordar_worker: true when the worker runs');
-SELECT ok(chatwoot.aguardar_worker(3000, clock_timestamp()), 'after acordar_worker the worker completes a new cycle');
-SELECT ok(chatwoot.acordar_worker() AND chatwoot.aguardar_worker(3000, clock_timestamp()),
+SELECT ok(chatwoot.aguardar_worker(3000, (SELECT antes FROM momento)), 'after acordar_worker the worker completes a new cycle');
+UPDATE momento SET antes = clock_timestamp();
+SELECT ok(chatwoot.acordar_worker() AND chatwoot.aguardar_worker(3000, (SELECT antes FROM momento)),
           'and again (each wake-up gives a cycle)');
 SELECT is(chatwoot.aguardar_worker(200, clock_timestamp() + interval '1 hour'), false,
           'aguardar_worker times out (false) when no cycle can satisfy desde');
