@@ -77,8 +77,31 @@ printf '\033[2mzattar=> SELECT api_key FROM chatwoot.integracoes  -- as app_zatt
 psql -X -q -h 127.0.0.1 -p "$PORT" -U app_zattar -d zattar -c "SELECT api_key FROM chatwoot.integracoes" 2>&1 || true
 psql -X -q -h 127.0.0.1 -p "$PORT" -U app_zattar -d zattar -c "SELECT id, nome, api_url, account_id FROM chatwoot.integracoes"
 
-step "What the simulator received"
-curl -s "$SIM_CONTROL/__sim/requests" | head -c 600; echo
+step "Track the law firm's party tables: clients, opposing parties, third parties"
+run_sql "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'), chatwoot.rastrear('terceiros', 'terceiro')"
+run_sql "SELECT chatwoot.sincronizar_app_para_chatwoot() AS partes_enfileiradas"
+sleep 2
+run_sql "SELECT tipo_entidade, entidade_id, chatwoot_contact_id, sincronizado, erro_sincronizacao FROM chatwoot.partes_chatwoot ORDER BY 1, 2"
+echo "Contacts now in the simulator:"
+curl -s "$SIM_CONTROL/__sim/accounts/1/contacts" | jq -r '.[] | "  #\(.id)  \(.identifier)  \(.name)  \(.phone_number // "-")  \(.email // "-")"'
+
+step "The app inserts 300 new clients (one of them with an impossible phone): the worker drains the queue"
+run_sql "INSERT INTO clientes (tipo_pessoa, nome, emails, ddd_celular, numero_celular) SELECT 'pf', 'Cliente Demo ' || g, jsonb_build_array('demo' || g || '@example.com'), '11', (930000000 + g)::text FROM generate_series(1, 299) g"
+run_sql "INSERT INTO clientes (tipo_pessoa, nome, ddd_celular, numero_celular) VALUES ('pf', 'Telefone Impossível', '11', '123')"
+for i in 1 2 3 4 5 6; do
+  psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "SELECT 'fila: ' || string_agg(estado || '=' || quantidade, ', ' ORDER BY estado) FROM chatwoot.fila_resumo"
+  sleep 0.5
+done
+run_sql "SELECT estado, tipo, quantidade, por_segundo_5min FROM chatwoot.fila_resumo ORDER BY 1, 2"
+run_sql "SELECT processo, banco, estado, jobs_processados, em_andamento, round(vazao_por_segundo::numeric, 1) AS vazao FROM chatwoot.worker_status()"
+run_sql "SELECT origem, tipo_entidade, entidade_id, erro FROM chatwoot.erros_sincronizacao"
+echo "Contacts in the simulator: $(curl -s "$SIM_CONTROL/__sim/accounts/1/contacts" | jq length)"
+
+step "An edit of a mapped field becomes one PUT; an edit of anything else, nothing"
+run_sql "UPDATE clientes SET nome = 'MARIA APARECIDA DOS SANTOS SILVA' WHERE id = 1"
+run_sql "UPDATE clientes SET updated_at = now() WHERE id = 2"
+sleep 2
+curl -s "$SIM_CONTROL/__sim/requests" | jq -r '.[-3:][] | "  \(.method) \(.path) -> \(.status)"'
 
 if [ "$KEEP" = 1 ]; then
   step "Left running (KEEP=1)"
