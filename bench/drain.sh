@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# P2, P3 and P8, side by side in one run against the simulator:
+#  P2  requests/s the worker sustains (new contacts, then updates) as a share of what
+#      wrk gets from the same simulator in the same run; requests per contact; the
+#      same at 50 ms of added latency against 0.9 x max_concurrency / 50 ms.
+#  P3  commit -> first request latency for single-row INSERTs (p50, p99).
+#  P8  an update storm: 100,000 UPDATEs spread over 1,000 clients -> requests sent.
+# Usage: bench/drain.sh [NEW_CONTACTS] [STORM_UPDATES]
+source "$(dirname "$0")/lib.sh"
+N=${1:-20000}
+STORM=${2:-100000}
+CONC=16
+bench_setup "chatwoot_sync.max_concurrency = $CONC" "chatwoot_sync.batch_size = 200" "chatwoot_sync.poll_interval = '1s'" >/dev/null
+sq "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
+sq "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
+sq "DELETE FROM clientes WHERE id > 0" >/dev/null 2>&1 || sq "DELETE FROM contratos; DELETE FROM clientes" >/dev/null
+wait_drained 30
+sim_requests() { curl -sf "$SIM_CONTROL/__sim/requests" | jq length; }
+clear_requests() { curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null; }
+
+echo "== wrk against the same simulator (GET contact, $CONC connections, 10 s)"
+sq "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Alvo wrk', '[\"wrk@example.com\"]')" >/dev/null
+wait_drained 30
+cid=$(sq "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot LIMIT 1")
+wrk_rps=$(wrk -t2 -c$CONC -d10s -H 'api_access_token: sim-admin-token' "$SIM_URL/api/v1/accounts/1/contacts/$cid" \
+  | awk '/Requests\/sec/ {print $2}')
+echo "wrk: $wrk_rps req/s"
+
+echo "== P2: $N new contacts, 0 ms added latency"
+clear_requests
+t0=$(now_ms)
+sq "INSERT INTO clientes (tipo_pessoa, nome, emails, ddd_celular, numero_celular)
+    SELECT 'pf', 'Bench ' || g, jsonb_build_array('bench' || g || '@example.com'), '11', (900000000 + g)::text
+      FROM generate_series(1, $N) g" >/dev/null
+wait_drained 600
+t1=$(now_ms)
+reqs=$(sim_requests)
+secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')
+new_rps=$(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}')
+echo "new contacts: $N in ${secs}s = $(awk -v n=$N -v s=$secs 'BEGIN {printf "%.0f", n / s}') contacts/s," \
+     "$reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per contact), $new_rps req/s" \
+     "= $(awk -v a=$new_rps -v b=$wrk_rps 'BEGIN {printf "%.0f", 100 * a / b}') % of wrk"
+
+echo "== P2: $N updates (one statement; debounce 1 s included in the wall time)"
+clear_requests
+t0=$(now_ms)
+sq "UPDATE clientes SET nome = nome || ' (atualizado)' WHERE nome LIKE 'Bench %'" >/dev/null
+wait_drained 600
+t1=$(now_ms)
+reqs=$(sim_requests)
+secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000 - 1}')
+echo "updates: $N -> $reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per update)," \
+     "$(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s after the debounce"
+
+echo "== P2: 2,000 new contacts at 50 ms added latency"
+sim_faults '{"latency_ms": 50}'
+clear_requests
+t0=$(now_ms)
+sq "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Lento ' || g FROM generate_series(1, 2000) g" >/dev/null
+wait_drained 600
+t1=$(now_ms)
+sim_clear_faults
+reqs=$(sim_requests)
+secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')
+echo "50 ms: $reqs requests in ${secs}s = $(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s;" \
+     "target 0.9 x $CONC / 0.050 = $(awk -v c=$CONC 'BEGIN {printf "%.0f", 0.9 * c / 0.05}') req/s"
+
+echo "== P3: commit -> first request, 200 single-row INSERTs, 20 ms apart"
+clear_requests
+coproc PQ { psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar 2>&1; }
+: > "$BENCH_DIR/commits"
+for i in $(seq 1 200); do
+  # clock_timestamp() is taken before COMMIT: the measured latency can only be longer than the real one.
+  echo "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Latencia $i') RETURNING id, (extract(epoch FROM clock_timestamp()) * 1000)::numeric(20,3);" >&"${PQ[1]}"
+  read -r line <&"${PQ[0]}"
+  echo "$line" >> "$BENCH_DIR/commits"
+  sleep 0.02
+done
+echo '\q' >&"${PQ[1]}"
+wait_drained 60
+curl -sf "$SIM_CONTROL/__sim/requests" \
+  | jq -r '.[] | select(.path | endswith("/contacts/filter")) | [(.body | capture("zattar_cliente_(?<id>[0-9]+)").id), (.at_ms - .duration_ms)] | @tsv' \
+  | sort -k1,1 -k2,2n | awk '!seen[$1]++' > "$BENCH_DIR/first_requests"
+join -t $'\t' <(tr '|' '\t' < "$BENCH_DIR/commits" | sort -k1,1) <(sort -k1,1 "$BENCH_DIR/first_requests") \
+  | awk -F'\t' '{print $3 - $2}' | sort -n > "$BENCH_DIR/latencies"
+count=$(wc -l < "$BENCH_DIR/latencies")
+p50=$(awk -v n=$count 'NR == int(n * 0.50 + 0.5) {print}' "$BENCH_DIR/latencies")
+p99=$(awk -v n=$count 'NR == int(n * 0.99 + 0.5) {print}' "$BENCH_DIR/latencies")
+echo "latency over $count commits: p50 ${p50} ms, p99 ${p99} ms, max $(tail -1 "$BENCH_DIR/latencies") ms"
+
+echo "== P8: $STORM UPDATEs, each its own transaction, spread over 1,000 clients"
+sq "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Tempestade ' || g FROM generate_series(1, 1000) g" >/dev/null
+wait_drained 120
+ids=$(sq "SELECT min(id) FROM clientes WHERE nome LIKE 'Tempestade %'")
+clear_requests
+awk -v n=$STORM -v base=$ids 'BEGIN { srand(42); for (i = 1; i <= n; i++) printf "UPDATE clientes SET nome = %cTempestade %d v%d%c WHERE id = %d;\n", 39, i % 1000, i, 39, base + int(rand() * 1000) }' > "$BENCH_DIR/storm.sql"
+t0=$(now_ms)
+psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -f "$BENCH_DIR/storm.sql" >/dev/null
+t1=$(now_ms)
+wait_drained 300
+reqs=$(sim_requests)
+echo "storm: $STORM UPDATEs in $(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')s -> $reqs requests to Chatwoot (target <= 1,100)"

@@ -1,0 +1,30 @@
+# Shared set-up for the benchmarks (sourced): a private cluster and the simulator,
+# stopped on exit. Benchmarks print their figures; docs/BENCHMARKS.md records them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+source test/lib/cluster.sh
+source test/lib/simulator.sh
+
+bench_setup() {  # bench_setup NAME [extra postgresql.conf lines...]
+  make -j2 >/dev/null && make install >/dev/null
+  cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build build/cmake -j2 --target chatwoot-sim >/dev/null
+  BENCH_DIR=$(mktemp -d /tmp/chatwoot_sync_bench.XXXXXX); chmod 755 "$BENCH_DIR"
+  PORT=$(free_port)
+  cluster_init "$BENCH_DIR/pg" "$PORT" "chatwoot_sync.database_name = 'zattar'" "$@" >/dev/null
+  cluster_start "$BENCH_DIR/pg"
+  trap 'sim_stop_all; cluster_stop_all; rm -rf "$BENCH_DIR"' EXIT
+  sim_start
+  psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE zattar"
+  psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
+  psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "CREATE EXTENSION chatwoot_sync" >/dev/null
+}
+sq() { psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "$1"; }
+drained() { [ "$(sq "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente','processando')")" = 0 ]; }
+wait_drained() {  # wait_drained TIMEOUT_S
+  local deadline=$((SECONDS + $1))
+  while ! drained; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.05; done
+}
+now_ms() { date +%s%3N; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
