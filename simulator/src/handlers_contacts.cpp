@@ -144,9 +144,55 @@ HttpResponse contacts_search(ApiCtx& c) {
     return payload_list(meta, list.begin() + from, list.begin() + to, c.s, include_contact_inboxes(c.params));
 }
 
+// A filter that only ORs equal_to conditions on identifier, e-mail and phone (what a
+// sync client sends to find a contact) is answered from the unique-key indexes, so
+// lookups stay fast with many contacts. The full evaluator then runs on the few
+// candidates, so the answer is exactly what the scan would give.
+std::optional<std::vector<const Contact*>> indexed_candidates(ApiCtx& c, json_t* payload) {
+    if (!json_is_array(payload) || json_array_size(payload) == 0) return std::nullopt;
+    std::vector<const Contact*> found;
+    size_t i;
+    json_t* h;
+    json_array_foreach(payload, i, h) {
+        if (!json_is_object(h)) return std::nullopt;
+        auto key = json_scalar_text(json_object_get(h, "attribute_key")).value_or("");
+        auto op = json_scalar_text(json_object_get(h, "filter_operator")).value_or("");
+        auto qo = json_scalar_text(json_object_get(h, "query_operator"));
+        json_t* values = json_object_get(h, "values");
+        if (op != "equal_to" || !json_is_array(values) || json_array_size(values) == 0) return std::nullopt;
+        if (qo && *qo != "OR" && *qo != "or") return std::nullopt;
+        auto value = json_scalar_text(json_array_get(values, 0));
+        if (!value) return std::nullopt;
+        const std::unordered_map<std::string, std::int64_t>* index = nullptr;
+        std::string wanted;
+        if (key == "identifier") {
+            index = &c.s.contact_identifier_lower_idx;
+            wanted = fold_case(*value);
+        } else if (key == "email") {
+            index = &c.s.contact_email_idx;
+            wanted = fold_case(*value);
+        } else if (key == "phone_number") {
+            index = &c.s.contact_phone_idx;
+            std::string digits = *value;
+            digits.erase(std::remove(digits.begin(), digits.end(), '+'), digits.end());
+            wanted = "+" + digits;
+        } else {
+            return std::nullopt;
+        }
+        auto it = index->find(Store::key(c.account_id(), wanted));
+        if (it == index->end()) continue;
+        const Contact* ct = c.s.contact(c.account_id(), it->second);
+        if (ct && std::find(found.begin(), found.end(), ct) == found.end()) found.push_back(ct);
+    }
+    std::sort(found.begin(), found.end(), [](const Contact* a, const Contact* b) { return a->id < b->id; });
+    return found;
+}
+
 HttpResponse contacts_filter(ApiCtx& c) {
-    std::vector<const Contact*> list = account_contacts(c, true);
-    if (auto err = filter_contacts(list, c.params.raw("payload"))) return unprocessable_error(*err);
+    json_t* payload = c.params.raw("payload");
+    auto fast = indexed_candidates(c, payload);
+    std::vector<const Contact*> list = fast ? *fast : account_contacts(c, true);
+    if (auto err = filter_contacts(list, payload)) return unprocessable_error(*err);
     return paged(c, list);
 }
 

@@ -32,7 +32,10 @@ std::string Store::key(std::int64_t account_id, const std::string& value) {
 
 void Store::index_contact(const Contact& c) {
     if (c.email && !c.email->empty()) contact_email_idx[key(c.account_id, *c.email)] = c.id;
-    if (c.identifier && !c.identifier->empty()) contact_identifier_idx[key(c.account_id, *c.identifier)] = c.id;
+    if (c.identifier && !c.identifier->empty()) {
+        contact_identifier_idx[key(c.account_id, *c.identifier)] = c.id;
+        contact_identifier_lower_idx[key(c.account_id, fold_case(*c.identifier))] = c.id;
+    }
     if (c.phone_number && !c.phone_number->empty()) contact_phone_idx[key(c.account_id, *c.phone_number)] = c.id;
 }
 
@@ -44,6 +47,10 @@ void Store::unindex_contact(const Contact& c) {
     };
     drop(contact_email_idx, c.email);
     drop(contact_identifier_idx, c.identifier);
+    if (c.identifier && !c.identifier->empty()) {
+        auto it = contact_identifier_lower_idx.find(key(c.account_id, fold_case(*c.identifier)));
+        if (it != contact_identifier_lower_idx.end() && it->second == c.id) contact_identifier_lower_idx.erase(it);
+    }
     drop(contact_phone_idx, c.phone_number);
 }
 
@@ -180,6 +187,7 @@ void Store::reset(const SeedConfig& cfg) {
     webhooks.clear();
     contact_email_idx.clear();
     contact_identifier_idx.clear();
+    contact_identifier_lower_idx.clear();
     contact_phone_idx.clear();
     next_user_id = next_inbox_id = next_channel_id = next_contact_id = next_contact_inbox_id = next_conversation_id =
         next_message_id = next_webhook_id = 1;

@@ -163,6 +163,7 @@ public:
     // Per-account unique keys of contacts, mirroring Chatwoot's validations.
     std::unordered_map<std::string, std::int64_t> contact_email_idx;
     std::unordered_map<std::string, std::int64_t> contact_identifier_idx;
+    std::unordered_map<std::string, std::int64_t> contact_identifier_lower_idx;  // filter compares lower-cased
     std::unordered_map<std::string, std::int64_t> contact_phone_idx;
 
     std::int64_t next_user_id = 1, next_inbox_id = 1, next_channel_id = 1, next_contact_id = 1,
