@@ -41,14 +41,14 @@ echo "new contacts: $N in ${secs}s = $(awk -v n=$N -v s=$secs 'BEGIN {printf "%.
      "$reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per contact), $new_rps req/s" \
      "= $(awk -v a=$new_rps -v b=$wrk_rps 'BEGIN {printf "%.0f", 100 * a / b}') % of wrk"
 
-echo "== P2: $N updates (one statement; debounce 1 s included in the wall time)"
+echo "== P2: $N updates (one statement; the 3 s update debounce is taken out of the wall time)"
 clear_requests
 t0=$(now_ms)
 sq "UPDATE clientes SET nome = nome || ' (atualizado)' WHERE nome LIKE 'Bench %'" >/dev/null
 wait_drained 600
 t1=$(now_ms)
 reqs=$(sim_requests)
-secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000 - 1}')
+secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000 - 3}')
 echo "updates: $N -> $reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per update)," \
      "$(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s after the debounce"
 

@@ -231,6 +231,7 @@ CREATE UNIQUE INDEX fila_um_pendente_por_parte ON chatwoot.fila (tipo_entidade, 
 CREATE INDEX fila_a_executar ON chatwoot.fila (executar_apos, id) WHERE estado = 'pendente';
 CREATE INDEX fila_em_processamento ON chatwoot.fila (tipo_entidade, entidade_id) WHERE estado = 'processando';
 CREATE INDEX fila_concluidos ON chatwoot.fila (concluido_em) WHERE estado = 'concluido';
+CREATE INDEX fila_lotes ON chatwoot.fila (id) WHERE tipo = 'lote' AND estado = 'pendente';
 COMMENT ON TABLE chatwoot.fila IS
     'Outbox of sync work. estado: pendente (waiting, incl. scheduled retries), processando (leased by the worker), concluido, morto (dead letter).';
 

@@ -155,8 +155,9 @@ bool watched_column_changed(HeapTuple before, HeapTuple after, TupleDesc desc, c
 //  * inserts and deletions are due at once (a deletion turns a pending upsert into
 //    a deactivation);
 //  * updates are debounced: due chatwoot_sync.update_debounce from now, and each
-//    further update pushes a not-yet-due job forward (at most 30 s after it was
-//    queued), so a burst of edits to one party becomes one request.
+//    further update pushes a not-yet-due job forward (but never later than
+//    chatwoot_sync.update_max_wait after it was queued), so a burst of edits to one
+//    party becomes one request.
 void queue_ids(PendingIds* p) {
     static SPIPlanPtr plans[3] = {nullptr, nullptr, nullptr};
     static SPIPlanPtr insert_lote = nullptr;
@@ -171,7 +172,7 @@ void queue_ids(PendingIds* p) {
         "SELECT 'upsert_contato', $1, i, now() + make_interval(secs => $3 / 1000.0) FROM unnest($2) AS i "
         "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' "
         "DO UPDATE SET atualizado_em = now(), executar_apos = CASE WHEN f.executar_apos <= now() "
-        "  THEN f.executar_apos ELSE least(EXCLUDED.executar_apos, f.criado_em + interval '30 seconds') END",
+        "  THEN f.executar_apos ELSE least(EXCLUDED.executar_apos, f.criado_em + make_interval(secs => $4 / 1000.0)) END",
         // remove
         "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id) "
         "SELECT 'desativar_contato', $1, i FROM unnest($2) AS i "
@@ -187,9 +188,9 @@ void queue_ids(PendingIds* p) {
     PG_TRY();
     {
         if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        Oid types[3] = {TEXTOID, INT8ARRAYOID, INT4OID};
+        Oid types[4] = {TEXTOID, INT8ARRAYOID, INT4OID, INT4OID};
         if (plans[which] == nullptr) {
-            SPIPlanPtr plan = SPI_prepare(sql[which], which == 1 ? 3 : 2, types);
+            SPIPlanPtr plan = SPI_prepare(sql[which], which == 1 ? 4 : 2, types);
             if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the queue insert");
             plans[which] = plan;
         }
@@ -203,8 +204,9 @@ void queue_ids(PendingIds* p) {
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * p->count));
         for (int i = 0; i < p->count; ++i) elems[i] = Int64GetDatum(p->ids[i]);
         ArrayType* ids = construct_array(elems, p->count, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-        Datum values[3] = {CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids),
-                           Int32GetDatum(chatwoot::pg::settings.update_debounce_ms)};
+        Datum values[4] = {CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids),
+                           Int32GetDatum(chatwoot::pg::settings.update_debounce_ms),
+                           Int32GetDatum(chatwoot::pg::settings.update_max_wait_ms)};
         bool bulk = p->count > kLoteThreshold && p->change == Change::insert;
         int rc = SPI_execute_plan(bulk ? insert_lote : plans[which], values, nullptr, false, 0);
         if (rc != SPI_OK_INSERT) elog(ERROR, "queue insert failed: %d", rc);

@@ -26,6 +26,7 @@ struct DrainState {
     int runner_limit = 0;
     int concurrency = 0;                 // adapts: halves on 429, grows back by one per clean cycle
     Clock::time_point paused_until{};
+    Clock::time_point next_lease_check{};           // expired leases are looked for every few seconds
     int throttle_streak = 0;
     std::mt19937_64 rng{std::random_device{}()};
     std::uint64_t cycles = 0;
@@ -83,21 +84,27 @@ Connection load_connection() {
     return conn;
 }
 
-// `startup`: this worker just started, so every job still 'processando' belongs to a
-// worker that died (one worker per database): requeue them all now instead of
-// waiting for their leases to expire.
-void housekeeping(bool startup) {
-    // Leases of a worker that died mid-batch: back to pendente (or dropped when a
-    // newer pending job for the same party exists: it will send fresher data).
-    const char* expired = startup ? "f.estado = 'processando'" : "f.estado = 'processando' AND f.bloqueado_ate < now()";
-    std::string drop = std::string("DELETE FROM chatwoot.fila f WHERE ") + expired +
+// Jobs left 'processando' by a worker that died are put back (or dropped when a
+// newer pending job for the same party exists: it will send fresher data). At
+// start-up every such job is orphaned (one worker per database), so all of them are
+// requeued at once instead of waiting for their leases; later, expired leases are
+// looked for every few seconds.
+void requeue_orphaned_jobs(bool startup) {
+    if (!startup && Clock::now() < state.next_lease_check) return;
+    state.next_lease_check = Clock::now() + std::chrono::seconds(5);
+    const char* orphaned = startup ? "f.estado = 'processando'" : "f.estado = 'processando' AND f.bloqueado_ate < now()";
+    std::string drop = std::string("DELETE FROM chatwoot.fila f WHERE ") + orphaned +
                        " AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
                        "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)";
     sql_exec(drop.c_str());
     std::string requeue = std::string("UPDATE chatwoot.fila f SET estado = 'pendente', bloqueado_ate = NULL, "
                                       "atualizado_em = now(), ultimo_erro = 'worker interrompido durante o envio; "
-                                      "reenfileirado' WHERE ") + expired;
+                                      "reenfileirado' WHERE ") + orphaned;
     sql_exec(requeue.c_str());
+}
+
+void housekeeping(bool startup) {
+    requeue_orphaned_jobs(startup);
     // One bulk statement's ids become one job per party.
     sql_exec(
         "WITH lote AS (DELETE FROM chatwoot.fila WHERE id = (SELECT id FROM chatwoot.fila "
@@ -250,6 +257,55 @@ void record_success(const Plan& plan, const Connection& conn) {
          arg_text(plan.draft->ativo ? "true" : "false"), arg_text(problems)});
 }
 
+// All successful upserts of a batch in one statement: one parse, one plan, one
+// round of index maintenance, instead of two statements per job.
+void record_successful_upserts(const std::vector<const Plan*>& plans, const Connection& conn) {
+    if (plans.empty()) return;
+    std::vector<std::int64_t> job_ids, entity_ids, contact_ids, requests;
+    std::vector<std::string> kinds, source_ids, sent, received, active, problems;
+    for (const Plan* plan : plans) {
+        const core::ContactSyncResult& r = *plan->result();
+        job_ids.push_back(plan->job->id);
+        kinds.push_back(plan->job->tipo_entidade);
+        entity_ids.push_back(plan->job->entidade_id);
+        contact_ids.push_back(r.contact_id);
+        requests.push_back(r.requests);
+        source_ids.push_back(r.source_id.value_or(""));
+        sent.push_back(plan->draft->request_body(conn.config.default_inbox_id));
+        received.push_back(r.snapshot_json.empty() ? "{}" : r.snapshot_json);
+        active.push_back(plan->draft->ativo ? "true" : "false");
+        std::string text = plan->draft->problems_text();
+        if (!r.notes.empty()) text += (text.empty() ? "" : "; ") + r.notes;
+        if (r.shared) text += (text.empty() ? "" : "; ") + std::string("contato compartilhado com ") + r.shared_with;
+        problems.push_back(text);
+    }
+    sql_exec(
+        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], "
+        "    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) "
+        "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, enviado, chatwoot, ativo, "
+        "         problemas)), "
+        "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
+        "    ultimo_erro = NULL, http_status = 200, requisicoes = f.requisicoes + r.requisicoes, atualizado_em = now() "
+        "    FROM r WHERE f.id = r.job_id) "
+        "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
+        "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
+        "  sincronizado, erro_sincronizacao) "
+        "SELECT r.tipo_entidade, r.entidade_id, $11, r.contact_id, $12, $13, NULLIF(r.source_id, ''), now(), "
+        "  jsonb_build_object('enviado', r.enviado::jsonb, 'chatwoot', r.chatwoot::jsonb), r.ativo::boolean, "
+        "  NULLIF(r.problemas, '') FROM r "
+        "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET integracao_id = EXCLUDED.integracao_id, "
+        "  chatwoot_contact_id = EXCLUDED.chatwoot_contact_id, chatwoot_account_id = EXCLUDED.chatwoot_account_id, "
+        "  chatwoot_inbox_id = coalesce(EXCLUDED.chatwoot_inbox_id, p.chatwoot_inbox_id), "
+        "  source_id = coalesce(EXCLUDED.source_id, p.source_id), ultima_sincronizacao = now(), "
+        "  dados_sincronizados = EXCLUDED.dados_sincronizados, sincronizado = EXCLUDED.sincronizado, "
+        "  erro_sincronizacao = EXCLUDED.erro_sincronizacao",
+        {arg_int8_array(job_ids), arg_text_array(kinds), arg_int8_array(entity_ids), arg_int8_array(contact_ids),
+         arg_int8_array(requests), arg_text_array(source_ids), arg_text_array(sent), arg_text_array(received),
+         arg_text_array(active), arg_text_array(problems),
+         conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID), arg_int4(static_cast<int>(conn.config.account_id)),
+         conn.config.default_inbox_id ? arg_int4(static_cast<int>(*conn.config.default_inbox_id)) : arg_null(INT4OID)});
+}
+
 void record_failure(const Plan& plan, const core::ContactSyncResult& r, std::chrono::milliseconds delay) {
     const Job& job = *plan.job;
     bool permanent = r.outcome == Outcome::permanent;
@@ -369,6 +425,7 @@ DrainOutcome drain_cycle() {
     std::optional<std::chrono::seconds> retry_after;
     pg_call([] { HOLD_INTERRUPTS(); });
     begin_worker_transaction("chatwoot_sync: registrando resultados");
+    std::vector<const Plan*> upserted;
     for (auto& plan : plans) {
         if (!plan.nothing_to_do.empty()) {
             record_nothing_to_do(plan);
@@ -376,7 +433,9 @@ DrainOutcome drain_cycle() {
             const core::ContactSyncResult& r = *plan.result();
             throttled = throttled || r.throttled;
             if (r.retry_after) retry_after = std::max(retry_after.value_or(std::chrono::seconds(0)), *r.retry_after);
-            if (r.outcome == Outcome::success) {
+            if (r.outcome == Outcome::success && plan.sync) {
+                upserted.push_back(&plan);
+            } else if (r.outcome == Outcome::success) {
                 record_success(plan, conn);
             } else {
                 auto delay = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
@@ -386,6 +445,7 @@ DrainOutcome drain_cycle() {
         }
         ++outcome.jobs_finished;
     }
+    record_successful_upserts(upserted, conn);
     commit_worker_transaction();
     pg_call([] { RESUME_INTERRUPTS(); });
     int finished = outcome.jobs_finished;

@@ -64,8 +64,12 @@ void define_settings() {
 
     DefineCustomIntVariable("chatwoot_sync.update_debounce",
                             "How long the sync of an UPDATE waits for further edits of the same party.", nullptr,
-                            &settings.update_debounce_ms, 1000, 0, 60 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+                            &settings.update_debounce_ms, 3000, 0, 600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
                             nullptr);
+    DefineCustomIntVariable("chatwoot_sync.update_max_wait",
+                            "Longest an UPDATE's sync is postponed while the party keeps changing.", nullptr,
+                            &settings.update_max_wait_ms, 60 * 1000, 0, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
+                            nullptr, nullptr);
     DefineCustomBoolVariable("chatwoot_sync.delete_contacts",
                              "Delete the Chatwoot contact when its party is deleted (default: only mark it inactive).",
                              nullptr, &settings.delete_contacts, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);

@@ -13,6 +13,7 @@ struct Settings {
     int retention_s;         // how long 'concluido' jobs are kept
     bool tls_verify;         // verify Chatwoot's certificate
     int update_debounce_ms;  // an UPDATE's sync waits this long, so bursts of edits coalesce
+    int update_max_wait_ms;  // ...but never longer than this after the first edit
     bool delete_contacts;    // a deleted party deletes its Chatwoot contact (opt-in, LGPD erasure)
     // Deprecated fallback connection (used only when chatwoot.integracoes has no active row).
     char* api_url;
