@@ -127,6 +127,17 @@ eventually 120 "after three kill -9 the queue drains" queue_drained
 check "0 lost: all 1,500 mapped" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Kill %' AND p.sincronizado")" = 1500
 check "0 duplicate contacts after the crashes" no_duplicates
 
+# --- pg_ctl stop -m immediate mid-drain, then restart ------------------------------------
+sim_faults '{"latency_ms": 20}'
+q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Imediato ' || g, 'perito', 'neutro' FROM generate_series(1, 1000) g" >/dev/null
+sleep 2
+cluster_stop "$IT_DIR" immediate
+cluster_start "$IT_DIR"
+sim_clear_faults
+eventually 60 "after an immediate shutdown and restart the queue drains" queue_drained
+check "0 lost after the immediate shutdown: all 1,000 mapped" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Imediato %' AND p.sincronizado")" = 1000
+check "0 duplicate contacts after the immediate shutdown" no_duplicates
+
 # --- deletion: soft by default ----------------------------------------------------------
 id9=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente 9'")
 q zattar "DELETE FROM contratos; DELETE FROM clientes WHERE id = $id9" >/dev/null
