@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 N=${1:-20000}
 STORM=${2:-100000}
 CONC=16
-bench_setup "chatwoot_sync.max_concurrency = $CONC" "chatwoot_sync.batch_size = 200" "chatwoot_sync.poll_interval = '1s'" >/dev/null
+bench_setup "chatwoot_sync.max_concurrency = $CONC" "chatwoot_sync.poll_interval = '1s'" >/dev/null
 sq "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
 sq "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
 sq "DELETE FROM clientes WHERE id > 0" >/dev/null 2>&1 || sq "DELETE FROM contratos; DELETE FROM clientes" >/dev/null

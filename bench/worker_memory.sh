@@ -5,7 +5,7 @@
 # Usage: bench/worker_memory.sh [JOBS]
 source "$(dirname "$0")/lib.sh"
 JOBS=${1:-1000000}
-bench_setup "chatwoot_sync.batch_size = 200" >/dev/null
+bench_setup >/dev/null
 sq "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
 sq "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
 wait_drained 60
@@ -25,6 +25,7 @@ for ((done_ = 0; done_ < JOBS; done_ += chunk)); do
         FROM generate_series($done_ + 1, $done_ + $n) g" >/dev/null
   curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null   # keep the simulator's own log small
   wait_drained 3600
+  echo "after $((done_ + n)) jobs: VmRSS/RssAnon $(rss) kB"
 done
 t1=$(now_ms)
 kill "$sampler" 2>/dev/null

@@ -125,11 +125,13 @@ std::vector<Job> claim_jobs(int batch, int lease_seconds) {
     auto rows = sql_rows(
         "UPDATE chatwoot.fila f SET estado = 'processando', tentativas = f.tentativas + 1, "
         "  bloqueado_ate = now() + make_interval(secs => $2), atualizado_em = now() "
-        "WHERE f.id IN (SELECT c.id FROM chatwoot.fila c "
-        "  WHERE c.estado = 'pendente' AND c.tipo <> 'lote' AND c.executar_apos <= now() "
-        "  AND NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'processando' "
-        "                  AND p.tipo_entidade = c.tipo_entidade AND p.entidade_id = c.entidade_id) "
-        "  ORDER BY c.executar_apos, c.id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+        // The inner query walks the due-jobs index and stops after $1 rows (cost independent
+        // of the backlog); parties that still have a job in flight are then skipped.
+        "WHERE f.id IN (SELECT c.id FROM (SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
+        "    WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
+        "    ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED) c "
+        "  WHERE NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'processando' "
+        "                    AND p.tipo_entidade = c.tipo_entidade AND p.entidade_id = c.entidade_id)) "
         "RETURNING f.id, f.tipo, f.tipo_entidade, f.entidade_id, f.tentativas",
         {arg_int4(batch), arg_int4(lease_seconds)});
     std::vector<Job> jobs;
