@@ -44,26 +44,6 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
     return size * count;
 }
 
-TransportError classify(CURLcode code) {
-    switch (code) {
-        case CURLE_OK: return TransportError::none;
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_COULDNT_RESOLVE_PROXY: return TransportError::connect_failed;
-        case CURLE_OPERATION_TIMEDOUT: return TransportError::timed_out;
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CERTPROBLEM:
-        case CURLE_SSL_CIPHER:
-        case CURLE_SSL_CACERT_BADFILE: return TransportError::tls_failed;
-        case CURLE_GOT_NOTHING:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_PARTIAL_FILE: return TransportError::connection_lost;
-        default: return TransportError::other;
-    }
-}
-
 }  // namespace
 
 struct ConcurrentRunner::Impl {
@@ -196,7 +176,7 @@ RunStats ConcurrentRunner::run(const std::vector<HttpOperation*>& operations, st
             Transfer* t = nullptr;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
             HttpResponse response = std::move(t->response);
-            response.error = classify(msg->data.result);
+            response.error = transport_error_from_curl(msg->data.result);
             if (msg->data.result != CURLE_OK)
                 response.error_text = t->error_buffer[0] ? t->error_buffer : curl_easy_strerror(msg->data.result);
             curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &response.status);

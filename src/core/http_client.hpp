@@ -43,6 +43,9 @@ struct HttpResponse {
 
 const char* to_string(TransportError error);
 
+// Maps a libcurl CURLcode (passed as int: no curl header here) to our classification.
+TransportError transport_error_from_curl(int curl_code);
+
 // Something that sends one request and returns its response. The real one is
 // CurlTransport; unit tests substitute a scripted fake.
 class HttpTransport {

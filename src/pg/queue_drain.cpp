@@ -220,43 +220,17 @@ struct Plan {
     }
 };
 
-void record_success(const Plan& plan, const Connection& conn) {
+void record_deactivation(const Plan& plan) {
     const Job& job = *plan.job;
     const core::ContactSyncResult& r = *plan.result();
     sql_exec(
         "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
         "ultimo_erro = NULL, http_status = 200, requisicoes = requisicoes + $2, atualizado_em = now() WHERE id = $1",
         {arg_int8(job.id), arg_int4(r.requests)});
-    if (plan.deactivation) {
-        sql_exec(
-            "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = now(), "
-            "erro_sincronizacao = NULLIF($3, '') WHERE tipo_entidade = $1 AND entidade_id = $2",
-            {arg_text(job.tipo_entidade), arg_int8(job.entidade_id), arg_text(r.notes)});
-        return;
-    }
-    std::string problems = plan.draft->problems_text();
-    if (!r.notes.empty()) problems += (problems.empty() ? "" : "; ") + r.notes;
-    if (r.shared) problems += (problems.empty() ? "" : "; ") + std::string("contato compartilhado com ") + r.shared_with;
-    std::string sent = plan.draft->request_body(conn.config.default_inbox_id);
     sql_exec(
-        "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
-        "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
-        "  sincronizado, erro_sincronizacao) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, now(), "
-        "  jsonb_build_object('enviado', $8::jsonb, 'chatwoot', $9::jsonb), $10::boolean, NULLIF($11, '')) "
-        "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET integracao_id = EXCLUDED.integracao_id, "
-        "  chatwoot_contact_id = EXCLUDED.chatwoot_contact_id, chatwoot_account_id = EXCLUDED.chatwoot_account_id, "
-        "  chatwoot_inbox_id = coalesce(EXCLUDED.chatwoot_inbox_id, p.chatwoot_inbox_id), "
-        "  source_id = coalesce(EXCLUDED.source_id, p.source_id), ultima_sincronizacao = now(), "
-        "  dados_sincronizados = EXCLUDED.dados_sincronizados, sincronizado = EXCLUDED.sincronizado, "
-        "  erro_sincronizacao = EXCLUDED.erro_sincronizacao",
-        {arg_text(job.tipo_entidade), arg_int8(job.entidade_id),
-         conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID), arg_int8(r.contact_id),
-         arg_int8(conn.config.account_id),
-         conn.config.default_inbox_id ? arg_int8(*conn.config.default_inbox_id) : arg_null(INT8OID),
-         r.source_id ? arg_text(*r.source_id) : arg_null(TEXTOID), arg_text(sent),
-         arg_text(r.snapshot_json.empty() ? "{}" : r.snapshot_json),
-         arg_text(plan.draft->ativo ? "true" : "false"), arg_text(problems)});
+        "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = now(), "
+        "erro_sincronizacao = NULLIF($3, '') WHERE tipo_entidade = $1 AND entidade_id = $2",
+        {arg_text(job.tipo_entidade), arg_int8(job.entidade_id), arg_text(r.notes)});
 }
 
 // All successful upserts of a batch in one statement: one parse, one plan, one
@@ -438,7 +412,7 @@ DrainOutcome drain_cycle() {
             if (r.outcome == Outcome::success && plan.sync) {
                 upserted.push_back(&plan);
             } else if (r.outcome == Outcome::success) {
-                record_success(plan, conn);
+                record_deactivation(plan);
             } else {
                 auto delay = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
                                            : core::backoff_delay(core::BackoffPolicy{}, plan.job->tentativas, state.rng);
