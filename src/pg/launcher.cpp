@@ -76,6 +76,8 @@ static void start_missing_workers(bool recheck_all) {
     List* names = NIL;
     if (!SplitGUCList(list_copy, ',', &names)) {
         ereport(WARNING, (errmsg("chatwoot_sync.database_name is not a valid list: \"%s\"", settings.database_name)));
+        list_free(names);
+        pfree(list_copy);
         return;
     }
     SetCurrentStatementStartTimestamp();
@@ -97,6 +99,8 @@ static void start_missing_workers(bool recheck_all) {
         ++target_count;
     }
     CommitTransactionCommand();
+    list_free(names);  // the launcher lives for months: nothing may pile up per scan
+    pfree(list_copy);
 
     // Forget idle slots of databases that were dropped or left the list.
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);

@@ -25,8 +25,11 @@ ok "a streaming standby of the primary runs"
 # Slow Chatwoot down so the drain is still going when the primary dies.
 sim_faults '{"latency_ms": 40}'
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) SELECT 'pf', 'Failover ' || g, jsonb_build_array('failover' || g || '@example.com') FROM generate_series(1, 1500) g" >/dev/null
-sleep 3
-done_before=$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'concluido' AND tipo_entidade = 'cliente'")
+# Wait until the first batch is recorded, so the primary dies with work both done and in flight.
+for _ in $(seq 1 200); do
+  done_before=$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'concluido' AND tipo_entidade = 'cliente'")
+  [ "$done_before" -gt 0 ] && break; sleep 0.1
+done
 check "the primary was mid-drain when it died (some done, not all: $done_before)" \
   bash -c "[ $done_before -gt 0 ] && [ $done_before -lt 1500 ]"
 # Let the standby catch up on what the primary committed, then kill the primary.
