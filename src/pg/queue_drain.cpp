@@ -125,12 +125,16 @@ std::vector<Job> claim_jobs(int batch, int lease_seconds) {
     auto rows = sql_rows(
         "UPDATE chatwoot.fila f SET estado = 'processando', tentativas = f.tentativas + 1, "
         "  bloqueado_ate = now() + make_interval(secs => $2), atualizado_em = now() "
-        // The inner query walks the due-jobs index and stops after $1 rows (cost independent
-        // of the backlog); parties that still have a job in flight are then skipped.
-        "WHERE f.id IN (SELECT c.id FROM (SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-        "    WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
+        // The inner query walks the pending-jobs index in order and stops after $1 rows, so
+        // its cost does not depend on the backlog. (With "executar_apos <= now()" inside, stale
+        // statistics on this fast-changing table made the planner sort the whole backlog.)
+        // Jobs not yet due sort last and are dropped outside, as are parties that still have
+        // a job in flight.
+        "WHERE f.id IN (SELECT c.id FROM (SELECT id, tipo_entidade, entidade_id, executar_apos FROM chatwoot.fila "
+        "    WHERE estado = 'pendente' AND tipo <> 'lote' "
         "    ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED) c "
-        "  WHERE NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'processando' "
+        "  WHERE c.executar_apos <= now() "
+        "  AND NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'processando' "
         "                    AND p.tipo_entidade = c.tipo_entidade AND p.entidade_id = c.entidade_id)) "
         "RETURNING f.id, f.tipo, f.tipo_entidade, f.entidade_id, f.tentativas",
         {arg_int4(batch), arg_int4(lease_seconds)});
