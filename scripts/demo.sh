@@ -97,10 +97,10 @@ run_sql "SELECT processo, banco, estado, jobs_processados, em_andamento, round(v
 run_sql "SELECT origem, tipo_entidade, entidade_id, erro FROM chatwoot.erros_sincronizacao"
 echo "Contacts in the simulator: $(curl -s "$SIM_CONTROL/__sim/accounts/1/contacts" | jq length)"
 
-step "An edit of a mapped field becomes one PUT; an edit of anything else, nothing"
+step "An edit of a mapped field becomes one PUT (after the 3 s update debounce); an edit of anything else, nothing"
 run_sql "UPDATE clientes SET nome = 'MARIA APARECIDA DOS SANTOS SILVA' WHERE id = 1"
 run_sql "UPDATE clientes SET updated_at = now() WHERE id = 2"
-sleep 2
+sleep 4.5
 curl -s "$SIM_CONTROL/__sim/requests" | jq -r '.[-3:][] | "  \(.method) \(.path) -> \(.status)"'
 
 if [ "$KEEP" = 1 ]; then
