@@ -52,18 +52,6 @@ struct Route {
     bool write = false;
 };
 
-std::vector<std::string> split_path(const std::string& path) {
-    std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < path.size()) {
-        std::size_t j = path.find('/', i);
-        if (j == std::string::npos) j = path.size();
-        if (j > i) out.push_back(path.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
-}
-
 // `seg` is what follows /api/v1/accounts/{id}/.
 Route route_account(const std::vector<std::string>& seg, const std::string& m) {
     const bool get = m == "GET", post = m == "POST", del = m == "DELETE", put = m == "PUT" || m == "PATCH";

@@ -19,18 +19,6 @@ HttpResponse bad_request(const std::string& msg) {
 }
 HttpResponse ctl_not_found() { return HttpResponse::json(404, R"({"error":"not found"})"); }
 
-std::vector<std::string> split(const std::string& path) {
-    std::vector<std::string> out;
-    std::size_t i = 0;
-    while (i < path.size()) {
-        std::size_t j = path.find('/', i);
-        if (j == std::string::npos) j = path.size();
-        if (j > i) out.push_back(path.substr(i, j - i));
-        i = j + 1;
-    }
-    return out;
-}
-
 std::uint64_t query_u64(const HttpRequest& req, const char* key, std::uint64_t fallback) {
     for (const auto& [k, v] : req.query)
         if (k == key) {
@@ -112,7 +100,7 @@ HttpResponse incoming_message(App& app, std::int64_t account_id, std::int64_t di
 }  // namespace
 
 HttpResponse handle_control(App& app, const HttpRequest& req) {
-    std::vector<std::string> p = split(req.path);
+    std::vector<std::string> p = split_path(req.path);
     const std::string& m = req.method;
     if (p.empty() || p[0] != "__sim") return ctl_not_found();
     std::size_t n = p.size();

@@ -243,4 +243,16 @@ std::int64_t ruby_to_i(std::string_view s) {
     return neg ? -v : v;
 }
 
+std::vector<std::string> split_path(const std::string& path) {
+    std::vector<std::string> out;
+    std::size_t i = 0;
+    while (i < path.size()) {
+        std::size_t j = path.find('/', i);
+        if (j == std::string::npos) j = path.size();
+        if (j > i) out.push_back(path.substr(i, j - i));
+        i = j + 1;
+    }
+    return out;
+}
+
 }  // namespace sim

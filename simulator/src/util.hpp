@@ -33,6 +33,8 @@ std::u32string utf8_to_u32(std::string_view s);
 std::string fold_case(std::string_view s);
 std::string ascii_lower(std::string_view s);
 std::string strip(std::string_view s);
+// "/a//b/" -> {"a", "b"}: a request path's non-empty segments.
+std::vector<std::string> split_path(const std::string& path);
 bool is_blank(std::string_view s);
 // SQL LIKE with % and _ wildcards and backslash escape; `ci` makes it ILIKE.
 bool sql_like(std::string_view text, std::string_view pattern, bool ci);

@@ -125,9 +125,10 @@ ConcurrentRunner::~ConcurrentRunner() {
 RunStats ConcurrentRunner::run(const std::vector<HttpOperation*>& operations, std::chrono::milliseconds grace) {
     RunStats stats;
     auto started = std::chrono::steady_clock::now();
-    std::deque<std::size_t> ready;  // operations wanting to send their next request
+    // Operations wanting to send, with the request each wants: built once, sent as is.
+    std::deque<std::pair<std::size_t, HttpRequest>> ready;
     for (std::size_t i = 0; i < operations.size(); ++i)
-        if (operations[i]->next_request()) ready.push_back(i);
+        if (auto request = operations[i]->next_request()) ready.emplace_back(i, std::move(*request));
 
     std::vector<std::unique_ptr<Transfer>> in_flight;
     bool aborting = false;
@@ -150,7 +151,7 @@ RunStats ConcurrentRunner::run(const std::vector<HttpOperation*>& operations, st
                                      [t](const std::unique_ptr<Transfer>& p) { return p.get() == t; }));
         operations[op]->on_response(response);
         ++stats.requests;
-        if (operations[op]->next_request()) ready.push_back(op);
+        if (auto request = operations[op]->next_request()) ready.emplace_back(op, std::move(*request));
     };
 
     while (!ready.empty() || !in_flight.empty()) {
@@ -160,9 +161,9 @@ RunStats ConcurrentRunner::run(const std::vector<HttpOperation*>& operations, st
         }
         while (!aborting && !ready.empty() && static_cast<int>(in_flight.size()) < impl_->max_in_flight) {
             auto t = std::make_unique<Transfer>();
-            t->operation = ready.front();
+            t->operation = ready.front().first;
+            t->request = std::move(ready.front().second);
             ready.pop_front();
-            t->request = *operations[t->operation]->next_request();
             impl_->start(*t);
             in_flight.push_back(std::move(t));
         }

@@ -205,9 +205,12 @@ void load_parties(std::vector<Job>& jobs) {
         "ON p.tipo_entidade = k.tipo_entidade AND p.entidade_id = k.entidade_id "
         "WHERE p.chatwoot_contact_id IS NOT NULL",
         {arg_text_array(kinds), arg_int8_array(ids)});
-    for (auto& m : mapped)
-        for (auto& j : jobs)
-            if (j.tipo_entidade == m[0].value_or("") && j.entidade_id == to_int(m[1])) j.contact_id = to_int(m[2]);
+    std::map<std::pair<std::string, std::int64_t>, Job*> by_party;
+    for (auto& j : jobs) by_party[{j.tipo_entidade, j.entidade_id}] = &j;
+    for (auto& m : mapped) {
+        auto it = by_party.find({m[0].value_or(""), to_int(m[1])});
+        if (it != by_party.end()) it->second->contact_id = to_int(m[2]);
+    }
 }
 
 // What one job turned into: an operation to run, or an immediate conclusion.

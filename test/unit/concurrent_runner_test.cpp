@@ -1,10 +1,9 @@
 // ConcurrentRunner against a small keep-alive HTTP server running in this process.
 #include "core/concurrent_runner.hpp"
+#include "loopback.hpp"
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,17 +21,7 @@ namespace {
 class KeepAliveServer {
 public:
     explicit KeepAliveServer(std::chrono::milliseconds delay) : delay_(delay) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-        socklen_t len = sizeof(addr);
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
-        ::listen(fd_, 64);
+        fd_ = chatwoot::test::bind_loopback(64, port_);
         acceptor_ = std::thread([this] { accept_loop(); });
     }
     ~KeepAliveServer() {

@@ -1,10 +1,9 @@
 // CurlTransport against tiny loopback servers (one thread each) that misbehave on purpose.
 #include "core/http_client.hpp"
+#include "loopback.hpp"
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,18 +21,7 @@ class OneShotServer {
 public:
     enum class Behaviour { answer, close_without_reply, stall };
     OneShotServer(Behaviour behaviour, std::string reply = {}) : behaviour_(behaviour), reply_(std::move(reply)) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        int one = 1;
-        setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-        socklen_t len = sizeof(addr);
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-        port_ = ntohs(addr.sin_port);
-        ::listen(fd_, 4);
+        fd_ = chatwoot::test::bind_loopback(4, port_);
         thread_ = std::thread([this] { serve(); });
     }
     ~OneShotServer() {
@@ -67,18 +55,6 @@ private:
     std::string received_;
     std::thread thread_;
 };
-
-int unused_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-    socklen_t len = sizeof(addr);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);  // nothing listens there now
-    return ntohs(addr.sin_port);
-}
 
 }  // namespace
 
@@ -117,7 +93,7 @@ TEST(CurlTransport, SendsTheBodyOfAPost) {
 TEST(CurlTransport, RefusedConnectionIsConnectFailed) {
     CurlTransport transport;
     HttpRequest request;
-    request.url = "http://127.0.0.1:" + std::to_string(unused_port()) + "/";
+    request.url = "http://127.0.0.1:" + std::to_string(chatwoot::test::unused_loopback_port()) + "/";
     HttpResponse r = transport.send(request);
     EXPECT_EQ(r.error, TransportError::connect_failed);
     EXPECT_EQ(r.status, 0);
