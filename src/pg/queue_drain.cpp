@@ -1,6 +1,11 @@
+// Drains chatwoot.fila. Jobs flow: claimed (commit) -> on the wire in the HTTP
+// thread (core::BackgroundRunner, no transaction open) -> finished, waiting to be
+// recorded -> recorded in one transaction (commit). Up to two batches are on the
+// wire at once, so claiming the next batch and recording the last results overlap
+// the network, and the window of requests in flight is refilled as slots free.
 #include "pg/queue_drain.hpp"
 
-#include "core/concurrent_runner.hpp"
+#include "core/background_runner.hpp"
 #include "core/contact_sync.hpp"
 #include "core/retry_policy.hpp"
 #include "pg/settings.hpp"
@@ -12,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <unordered_map>
 
 namespace chatwoot::pg {
 
@@ -20,18 +26,9 @@ namespace {
 using core::Outcome;
 using Clock = std::chrono::steady_clock;
 
-// Worker-local state that outlives a cycle (process memory, never shared memory).
-struct DrainState {
-    std::unique_ptr<core::ConcurrentRunner> runner;  // keeps connections to Chatwoot alive
-    int runner_limit = 0;
-    int concurrency = 0;                 // adapts: halves on 429, grows back by one per clean cycle
-    Clock::time_point paused_until{};
-    Clock::time_point next_lease_check{};           // expired leases are looked for every few seconds
-    int throttle_streak = 0;
-    std::mt19937_64 rng{std::random_device{}()};
-    std::uint64_t cycles = 0;
-};
-DrainState state;
+// Results wait at most this long, or until a quarter batch has finished, before
+// they are recorded: one transaction per group, not per job.
+constexpr auto kRecordDelay = std::chrono::milliseconds(25);
 
 struct Connection {
     bool found = false;
@@ -48,6 +45,51 @@ struct Job {
     std::optional<core::PartySnapshot> party;  // the row as it is now; empty when deleted
     std::optional<std::int64_t> contact_id;    // current mapping
 };
+
+// What one claim shares: the connection, and the request factory its operations
+// point into (kept alive until the last of them is recorded).
+struct Batch {
+    Connection conn;
+    std::unique_ptr<core::RequestFactory> requests;
+};
+
+// What one job turned into: an operation to run, or an immediate conclusion.
+struct Plan {
+    Job job;
+    std::shared_ptr<Batch> batch;
+    std::unique_ptr<core::ContactSync> sync;
+    std::unique_ptr<core::ContactDeactivation> deactivation;
+    std::optional<core::ContactDraft> draft;
+    std::string nothing_to_do;  // set when no request is needed
+    core::HttpOperation* operation() const {
+        if (sync) return sync.get();
+        return deactivation.get();
+    }
+    const core::ContactSyncResult* result() const {
+        if (sync) return &sync->result();
+        if (deactivation) return &deactivation->result();
+        return nullptr;
+    }
+};
+
+// Worker-local state that outlives a cycle (process memory, never shared memory).
+struct DrainState {
+    int concurrency = 0;                 // adapts: halves on 429, grows back by one per clean recording
+    Clock::time_point paused_until{};
+    Clock::time_point next_lease_check{};  // leases are renewed / looked for every few seconds
+    int throttle_streak = 0;
+    std::mt19937_64 rng{std::random_device{}()};
+    std::uint64_t cycles = 0;
+    bool cycle_in_progress = false;      // still set when a cycle starts: the last one raised an ERROR
+    std::unordered_map<core::HttpOperation*, std::unique_ptr<Plan>> on_the_wire;
+    std::vector<std::unique_ptr<Plan>> to_record;
+    Clock::time_point first_to_record{};
+    std::vector<std::int64_t> untouched;  // handed back before any request: requeue, no attempt counted
+    // Declared last so it is destroyed first: its thread may still point into the plans.
+    std::unique_ptr<core::BackgroundRunner> runner;
+    ~DrainState() { runner.reset(); }
+};
+DrainState state;
 
 std::string quote_ident(const std::string& name) {
     std::string out = "\"";
@@ -84,23 +126,43 @@ Connection load_connection() {
     return conn;
 }
 
-// Jobs left 'processando' by a worker that died are put back (or dropped when a
-// newer pending job for the same party exists: it will send fresher data). At
-// start-up every such job is orphaned (one worker per database), so all of them are
-// requeued at once instead of waiting for their leases; later, expired leases are
-// looked for every few seconds.
-void requeue_orphaned_jobs(bool startup) {
-    if (!startup && Clock::now() < state.next_lease_check) return;
+// Ids of the jobs this worker holds (on the wire or waiting to be recorded).
+std::vector<std::int64_t> held_job_ids() {
+    std::vector<std::int64_t> ids;
+    ids.reserve(state.on_the_wire.size() + state.to_record.size());
+    for (auto& [op, plan] : state.on_the_wire) ids.push_back(plan->job.id);
+    for (auto& plan : state.to_record) ids.push_back(plan->job.id);
+    return ids;
+}
+
+// Jobs left 'processando' by a worker that died (or by this one, before an ERROR
+// reset it) are put back, or dropped when a newer pending job for the same party
+// exists: it will send fresher data. At start-up and after a reset every such job is
+// orphaned (one worker per database), so all are requeued at once; otherwise every
+// few seconds the leases of the jobs this worker holds are renewed and any other
+// expired lease is requeued.
+void requeue_orphaned_jobs(bool all) {
+    if (!all && Clock::now() < state.next_lease_check) return;
     state.next_lease_check = Clock::now() + std::chrono::seconds(5);
-    const char* orphaned = startup ? "f.estado = 'processando'" : "f.estado = 'processando' AND f.bloqueado_ate < now()";
+    std::vector<std::int64_t> held = all ? std::vector<std::int64_t>{} : held_job_ids();
+    if (!held.empty()) {
+        int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
+        sql_exec("UPDATE chatwoot.fila SET bloqueado_ate = now() + make_interval(secs => $2) "
+                 "WHERE id = ANY($1) AND estado = 'processando'",
+                 {arg_int8_array(held), arg_int4(lease)});
+    }
+    const char* orphaned = all ? "f.estado = 'processando'"
+                               : "f.estado = 'processando' AND f.bloqueado_ate < now() AND f.id <> ALL($1)";
+    std::vector<SqlArg> args;
+    if (!all) args.push_back(arg_int8_array(held));
     std::string drop = std::string("DELETE FROM chatwoot.fila f WHERE ") + orphaned +
                        " AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
                        "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)";
-    sql_exec(drop.c_str());
+    sql_exec(drop.c_str(), args);
     std::string requeue = std::string("UPDATE chatwoot.fila f SET estado = 'pendente', bloqueado_ate = NULL, "
                                       "atualizado_em = now(), ultimo_erro = 'worker interrompido durante o envio; "
                                       "reenfileirado' WHERE ") + orphaned;
-    sql_exec(requeue.c_str());
+    sql_exec(requeue.c_str(), args);
 }
 
 void housekeeping(bool startup) {
@@ -213,22 +275,8 @@ void load_parties(std::vector<Job>& jobs) {
     }
 }
 
-// What one job turned into: an operation to run, or an immediate conclusion.
-struct Plan {
-    Job* job;
-    std::unique_ptr<core::ContactSync> sync;
-    std::unique_ptr<core::ContactDeactivation> deactivation;
-    std::optional<core::ContactDraft> draft;
-    std::string nothing_to_do;  // set when no request is needed
-    const core::ContactSyncResult* result() const {
-        if (sync) return &sync->result();
-        if (deactivation) return &deactivation->result();
-        return nullptr;
-    }
-};
-
 void record_deactivation(const Plan& plan) {
-    const Job& job = *plan.job;
+    const Job& job = plan.job;
     const core::ContactSyncResult& r = *plan.result();
     sql_exec(
         "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
@@ -248,9 +296,9 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
     std::vector<std::string> kinds, source_ids, sent, received, active, problems;
     for (const Plan* plan : plans) {
         const core::ContactSyncResult& r = *plan->result();
-        job_ids.push_back(plan->job->id);
-        kinds.push_back(plan->job->tipo_entidade);
-        entity_ids.push_back(plan->job->entidade_id);
+        job_ids.push_back(plan->job.id);
+        kinds.push_back(plan->job.tipo_entidade);
+        entity_ids.push_back(plan->job.entidade_id);
         contact_ids.push_back(r.contact_id);
         requests.push_back(r.requests);
         source_ids.push_back(r.source_id.value_or(""));
@@ -290,7 +338,7 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
 }
 
 void record_failure(const Plan& plan, const core::ContactSyncResult& r, std::chrono::milliseconds delay) {
-    const Job& job = *plan.job;
+    const Job& job = plan.job;
     bool permanent = r.outcome == Outcome::permanent;
     if (!permanent) {
         // A newer pending job for this party exists: it supersedes this one.
@@ -320,7 +368,22 @@ void record_nothing_to_do(const Plan& plan) {
     sql_exec(
         "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
         "ultimo_erro = $2, atualizado_em = now() WHERE id = $1",
-        {arg_int8(plan.job->id), arg_text(plan.nothing_to_do)});
+        {arg_int8(plan.job.id), arg_text(plan.nothing_to_do)});
+}
+
+// Jobs handed back before any request was sent (the worker is stopping, or the HTTP
+// thread failed): pending again at once, without counting an attempt.
+void release_untouched() {
+    if (state.untouched.empty()) return;
+    sql_exec("DELETE FROM chatwoot.fila f WHERE f.id = ANY($1) AND f.estado = 'processando' "
+             "AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
+             "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)",
+             {arg_int8_array(state.untouched)});
+    sql_exec("UPDATE chatwoot.fila SET estado = 'pendente', bloqueado_ate = NULL, "
+             "tentativas = greatest(tentativas - 1, 0), atualizado_em = now() "
+             "WHERE id = ANY($1) AND estado = 'processando'",
+             {arg_int8_array(state.untouched)});
+    state.untouched.clear();
 }
 
 void set_in_flight(std::int64_t n) {
@@ -333,134 +396,248 @@ void set_in_flight(std::int64_t n) {
     });
 }
 
-DrainOutcome drain_cycle() {
-    ++state.cycles;
-    DrainOutcome outcome{0, false, 0, -1};
-    auto now = Clock::now();
-    if (now < state.paused_until) {
-        outcome.pause_ms = std::chrono::duration_cast<std::chrono::milliseconds>(state.paused_until - now).count();
-        return outcome;
-    }
-    int max_concurrency = std::max(1, settings.max_concurrency);
-    if (state.concurrency <= 0 || state.concurrency > max_concurrency) state.concurrency = max_concurrency;
+void queue_for_recording(std::unique_ptr<Plan> plan) {
+    if (state.to_record.empty()) state.first_to_record = Clock::now();
+    state.to_record.push_back(std::move(plan));
+}
 
-    begin_worker_transaction("chatwoot_sync: reivindicando trabalhos");
-    housekeeping(state.cycles == 1);
-    Connection conn = load_connection();
-    std::vector<Job> jobs;
-    bool waiting_work = false;
-    if (!conn.found)
-        waiting_work = !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
-    if (conn.found) {
-        int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
-        jobs = claim_jobs(settings.batch_size, lease);
-        if (!jobs.empty()) load_parties(jobs);
-        // Debounced jobs are due later: sleep no longer than until the first one.
-        auto due = sql_rows(
-            "SELECT greatest(0, ceil(extract(epoch FROM min(executar_apos) - clock_timestamp()) * 1000))::bigint "
-            "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote'");
-        if (!due.empty() && due[0][0]) outcome.next_due_ms = to_int(due[0][0]);
+// Moves what the HTTP thread finished (and what it handed back untouched) over to
+// the recording side.
+void hand_back(const std::vector<core::HttpOperation*>& finished, const std::vector<core::HttpOperation*>& untouched) {
+    for (core::HttpOperation* op : finished) {
+        auto it = state.on_the_wire.find(op);
+        if (it == state.on_the_wire.end()) continue;
+        queue_for_recording(std::move(it->second));
+        state.on_the_wire.erase(it);
     }
-    commit_worker_transaction();
-    if (!conn.found) {
-        // Jobs wait (nothing is lost) until a connection is configured; say why.
-        if (waiting_work)
-            pg_call([] { set_worker_error("há trabalhos pendentes mas nenhuma integração ativa: use chatwoot.configurar(...)"); });
-        return outcome;
+    for (core::HttpOperation* op : untouched) {
+        auto it = state.on_the_wire.find(op);
+        if (it == state.on_the_wire.end()) continue;
+        state.untouched.push_back(it->second->job.id);
+        state.on_the_wire.erase(it);
     }
-    if (jobs.empty()) return outcome;
+}
 
-    // Plan every job, then run all the requests concurrently, with no transaction open.
-    core::RequestFactory requests(conn.config);
-    std::vector<Plan> plans;
-    plans.reserve(jobs.size());
-    std::vector<core::HttpOperation*> operations;
-    for (auto& job : jobs) {
-        Plan plan;
-        plan.job = &job;
-        bool gone = !job.party;
-        if (job.tipo == "upsert_contato" && !gone) {
-            plan.draft = core::draft_contact(*job.party);
-            plan.sync = std::make_unique<core::ContactSync>(requests, *plan.draft, job.contact_id,
-                                                            conn.config.default_inbox_id);
-            operations.push_back(plan.sync.get());
-        } else if (job.contact_id) {
-            plan.deactivation = std::make_unique<core::ContactDeactivation>(requests, *job.contact_id,
-                                                                            settings.delete_contacts);
-            operations.push_back(plan.deactivation.get());
-        } else {
-            plan.nothing_to_do = gone ? "a linha não existe mais e não havia contato mapeado" : "nada a fazer";
-        }
-        plans.push_back(std::move(plan));
+void collect_finished() {
+    if (!state.runner) return;
+    hand_back(state.runner->take_finished(), {});
+    if (!state.runner->failure().empty()) {
+        // The HTTP thread failed (out of memory...): take everything back, say why,
+        // and start a new one next cycle.
+        std::string why = state.runner->failure();
+        core::BackgroundRunner::Stopped stopped = state.runner->stop(std::chrono::milliseconds(0));
+        state.runner.reset();
+        hand_back(stopped.finished, stopped.untouched);
+        pg_call([&why] { set_worker_error(("falha na thread HTTP: " + why).c_str()); });
     }
+}
 
-    if (!state.runner || state.runner_limit != state.concurrency) {
-        state.runner = std::make_unique<core::ConcurrentRunner>(
-            state.concurrency, [] { return ProcDiePending || ShutdownRequestPending; });
-        state.runner_limit = state.concurrency;
-    }
-    set_in_flight(static_cast<std::int64_t>(operations.size()));
-    state.runner->run(operations, std::chrono::milliseconds(settings.request_timeout_ms));
-    set_in_flight(0);
-
-    // Record everything in one short transaction, even if SIGTERM arrived meanwhile.
+// Records every finished job in one short transaction, interrupts held so a
+// SIGTERM cannot cut it in half. Returns how many jobs were recorded.
+int record_results() {
+    if (state.to_record.empty() && state.untouched.empty()) return 0;
     bool throttled = false;
     std::optional<std::chrono::seconds> retry_after;
+    std::vector<std::unique_ptr<Plan>> plans;
+    plans.swap(state.to_record);
     pg_call([] { HOLD_INTERRUPTS(); });
     begin_worker_transaction("chatwoot_sync: registrando resultados");
-    std::vector<const Plan*> upserted;
+    release_untouched();
+    std::map<Batch*, std::vector<const Plan*>> upserted;
     for (auto& plan : plans) {
-        if (!plan.nothing_to_do.empty()) {
-            record_nothing_to_do(plan);
-        } else {
-            const core::ContactSyncResult& r = *plan.result();
-            throttled = throttled || r.throttled;
-            if (r.retry_after) retry_after = std::max(retry_after.value_or(std::chrono::seconds(0)), *r.retry_after);
-            if (r.outcome == Outcome::success && plan.sync) {
-                upserted.push_back(&plan);
-            } else if (r.outcome == Outcome::success) {
-                record_deactivation(plan);
-            } else {
-                auto delay = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
-                                           : core::backoff_delay(core::BackoffPolicy{}, plan.job->tentativas, state.rng);
-                record_failure(plan, r, delay);
-            }
+        if (!plan->nothing_to_do.empty()) {
+            record_nothing_to_do(*plan);
+            continue;
         }
-        ++outcome.jobs_finished;
+        const core::ContactSyncResult& r = *plan->result();
+        throttled = throttled || r.throttled;
+        if (r.retry_after) retry_after = std::max(retry_after.value_or(std::chrono::seconds(0)), *r.retry_after);
+        if (r.outcome == Outcome::success && plan->sync) {
+            upserted[plan->batch.get()].push_back(plan.get());
+        } else if (r.outcome == Outcome::success) {
+            record_deactivation(*plan);
+        } else {
+            auto delay = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
+                                       : core::backoff_delay(core::BackoffPolicy{}, plan->job.tentativas, state.rng);
+            record_failure(*plan, r, delay);
+        }
     }
-    record_successful_upserts(upserted, conn);
+    for (auto& [batch, group] : upserted) record_successful_upserts(group, batch->conn);
     commit_worker_transaction();
     pg_call([] { RESUME_INTERRUPTS(); });
-    int finished = outcome.jobs_finished;
-    pg_call([finished] { add_jobs_done(finished); });
+    int recorded = static_cast<int>(plans.size());
+    pg_call([recorded] { add_jobs_done(recorded); });
 
     // A 429 slows the whole tenant: fewer requests in flight and a pause that grows
-    // while throttling continues; clean cycles win the concurrency back one by one.
+    // while throttling continues; clean recordings win the concurrency back one by one.
+    int max_concurrency = std::max(1, settings.max_concurrency);
     if (throttled) {
         state.throttle_streak = std::min(state.throttle_streak + 1, 6);
         state.concurrency = std::max(1, state.concurrency / 2);
         auto pause = retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*retry_after)
                                  : std::chrono::milliseconds(500L << state.throttle_streak);
         state.paused_until = Clock::now() + pause;
-        outcome.pause_ms = pause.count();
-    } else {
+    } else if (recorded > 0) {
         state.throttle_streak = 0;
         state.concurrency = std::min(max_concurrency, state.concurrency + 1);
     }
-    outcome.backlog = static_cast<int>(jobs.size()) >= settings.batch_size;
+    if (state.runner) state.runner->throttle(state.concurrency, state.paused_until);
+    return recorded;
+}
+
+bool recording_due() {
+    if (state.to_record.empty()) return !state.untouched.empty();
+    std::size_t group = static_cast<std::size_t>(std::max(1, settings.batch_size / 4));
+    return state.to_record.size() >= group || state.on_the_wire.empty() ||
+           Clock::now() - state.first_to_record >= kRecordDelay;
+}
+
+// Claims up to a batch of due jobs and reads their parties (one transaction), then
+// hands their operations to the HTTP thread. Returns the number claimed.
+int claim_and_send(DrainOutcome& outcome) {
+    begin_worker_transaction("chatwoot_sync: reivindicando trabalhos");
+    housekeeping(state.cycles == 1);
+    auto batch = std::make_shared<Batch>();
+    batch->conn = load_connection();
+    std::vector<Job> jobs;
+    bool waiting_work = false;
+    if (!batch->conn.found) {
+        waiting_work = !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
+    } else {
+        int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
+        jobs = claim_jobs(settings.batch_size, lease);
+        if (!jobs.empty()) load_parties(jobs);
+        // Debounced jobs are due later: sleep no longer than until the first one.
+        // (No GREATEST here: it ignores NULLs, and "no pending job" must stay NULL.)
+        auto due = sql_rows(
+            "SELECT ceil(extract(epoch FROM min(executar_apos) - clock_timestamp()) * 1000)::bigint "
+            "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote'");
+        if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
+    }
+    commit_worker_transaction();
+    if (!batch->conn.found) {
+        // Jobs wait (nothing is lost) until a connection is configured; say why.
+        if (waiting_work)
+            pg_call([] { set_worker_error("há trabalhos pendentes mas nenhuma integração ativa: use chatwoot.configurar(...)"); });
+        return 0;
+    }
+    if (jobs.empty()) return 0;
+
+    batch->requests = std::make_unique<core::RequestFactory>(batch->conn.config);
+    std::vector<core::HttpOperation*> operations;
+    for (auto& job : jobs) {
+        auto plan = std::make_unique<Plan>();
+        plan->job = std::move(job);
+        plan->batch = batch;
+        const Job& j = plan->job;
+        bool gone = !j.party;
+        if (j.tipo == "upsert_contato" && !gone) {
+            plan->draft = core::draft_contact(*j.party);
+            plan->sync = std::make_unique<core::ContactSync>(*batch->requests, *plan->draft, j.contact_id,
+                                                             batch->conn.config.default_inbox_id);
+        } else if (j.contact_id) {
+            plan->deactivation = std::make_unique<core::ContactDeactivation>(*batch->requests, *j.contact_id,
+                                                                             settings.delete_contacts);
+        } else {
+            plan->nothing_to_do = gone ? "a linha não existe mais e não havia contato mapeado" : "nada a fazer";
+        }
+        if (core::HttpOperation* op = plan->operation()) {
+            operations.push_back(op);
+            state.on_the_wire.emplace(op, std::move(plan));
+        } else {
+            queue_for_recording(std::move(plan));
+        }
+    }
+    if (!state.runner) state.runner = std::make_unique<core::BackgroundRunner>(state.concurrency);
+    state.runner->submit(operations);
+    return static_cast<int>(jobs.size());
+}
+
+// After a cycle raised an ERROR the worker's bookkeeping may be half done: stop the
+// HTTP thread, forget every job held, and requeue all 'processando' jobs (nothing
+// else is in flight: one worker per database). Delivery stays at-least-once: a job
+// whose request went out is simply sent again, and every request is safe to repeat.
+void reset_after_error() {
+    if (state.runner) state.runner->stop(std::chrono::milliseconds(0));
+    state.runner.reset();
+    state.on_the_wire.clear();
+    state.to_record.clear();
+    state.untouched.clear();
+    begin_worker_transaction("chatwoot_sync: recuperando após erro");
+    requeue_orphaned_jobs(true);
+    commit_worker_transaction();
+}
+
+DrainOutcome drain_cycle() {
+    ++state.cycles;
+    DrainOutcome outcome{0, false, 0, -1, -1, false};
+    if (state.cycle_in_progress) reset_after_error();
+    state.cycle_in_progress = true;
+    int max_concurrency = std::max(1, settings.max_concurrency);
+    if (state.concurrency <= 0 || state.concurrency > max_concurrency) state.concurrency = max_concurrency;
+
+    collect_finished();
+    if (recording_due()) outcome.jobs_finished = record_results();
+
+    auto now = Clock::now();
+    bool paused = now < state.paused_until;
+    if (paused) outcome.pause_ms = std::chrono::duration_cast<std::chrono::milliseconds>(state.paused_until - now).count();
+    // Keep between one and two batches on the wire: the HTTP thread never runs dry
+    // while the next claim is being made.
+    if (!paused && state.on_the_wire.size() < static_cast<std::size_t>(std::max(1, settings.batch_size))) {
+        int claimed = claim_and_send(outcome);
+        outcome.claim_again = claimed >= settings.batch_size &&
+                              state.on_the_wire.size() < static_cast<std::size_t>(settings.batch_size);
+    } else if (state.cycles == 1 || Clock::now() >= state.next_lease_check) {
+        begin_worker_transaction("chatwoot_sync: renovando concessões");
+        housekeeping(state.cycles == 1);
+        commit_worker_transaction();
+    }
+
+    outcome.busy = !state.on_the_wire.empty() || !state.to_record.empty() || !state.untouched.empty();
+    outcome.wake_fd = state.runner ? state.runner->wake_fd() : -1;
+    if (!state.to_record.empty() || !state.untouched.empty()) {
+        auto left = kRecordDelay - (Clock::now() - state.first_to_record);
+        outcome.record_in_ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
+    }
+    set_in_flight(state.runner ? state.runner->in_flight() : 0);
+    state.cycle_in_progress = false;
     return outcome;
+}
+
+// The worker is stopping: requests in flight get the request timeout to finish,
+// nothing new starts, and every result (and every untouched job) is recorded.
+void finish_for_exit() {
+    if (state.cycle_in_progress) return;  // the bookkeeping is not trustworthy; startup requeues it all
+    if (state.runner) {
+        core::BackgroundRunner::Stopped stopped =
+            state.runner->stop(std::chrono::milliseconds(settings.request_timeout_ms));
+        state.runner.reset();
+        hand_back(stopped.finished, stopped.untouched);
+    }
+    state.cycle_in_progress = true;
+    record_results();
+    state.cycle_in_progress = false;
+    set_in_flight(0);
 }
 
 }  // namespace
 
 DrainOutcome run_drain_cycle() {
-    DrainOutcome result{0, false, 0, -1};
+    DrainOutcome result{0, false, 0, -1, -1, false};
     DrainOutcome* out = &result;
     cpp_entry("drain_cycle", [out] {
         *out = drain_cycle();
         return (Datum)0;
     });
     return result;
+}
+
+void finish_drain_for_exit() {
+    cpp_entry("finish_drain_for_exit", [] {
+        finish_for_exit();
+        return (Datum)0;
+    });
 }
 
 }  // namespace chatwoot::pg

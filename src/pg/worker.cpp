@@ -95,12 +95,16 @@ static bool claim_slot(Oid database_oid, const char* database_name) {
     return true;
 }
 
-// One cycle. Returns false when the extension is gone and the worker should exit.
-static bool run_cycle() {
+// Returns false when the extension is gone and the worker should exit. Not looked
+// up when only the HTTP thread woke the worker (that happens for every group of
+// finished requests); DROP EXTENSION sets the latch, so it is always seen.
+static bool extension_installed(bool woken_by_http_thread_only) {
+    static bool installed = false;
+    if (woken_by_http_thread_only && installed) return true;
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
-    bool installed = OidIsValid(get_extension_oid("chatwoot_sync", true));
+    installed = OidIsValid(get_extension_oid("chatwoot_sync", true));
     PopActiveSnapshot();
     CommitTransactionCommand();
     pgstat_report_stat(false);
@@ -155,7 +159,10 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     }
     PG_exception_stack = &error_recovery;
 
+    bool woken_by_http_thread_only = false;
     for (;;) {
+        // SIGTERM: finish the requests in flight and record them before dying.
+        if (ProcDiePending) finish_drain_for_exit();
         CHECK_FOR_INTERRUPTS();
         if (my_slot->stop_requested) {
             ereport(LOG, (errmsg("chatwoot_sync: database \"%s\" is being dropped; worker exits", database_name)));
@@ -178,8 +185,8 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         MemoryContext previous = MemoryContextSwitchTo(cycle_context);
         set_state(WorkerState::working);
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
-        bool installed = run_cycle();
-        DrainOutcome drained{0, false, 0, -1};
+        bool installed = extension_installed(woken_by_http_thread_only);
+        DrainOutcome drained{0, false, 0, -1, -1, false};
         if (installed) drained = run_drain_cycle();
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
@@ -197,11 +204,23 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         pgstat_report_activity(STATE_IDLE, nullptr);
 
         consecutive_errors = 0;
-        if (drained.backlog && drained.pause_ms == 0) continue;  // more work waiting: no sleep
+        if (drained.claim_again && drained.pause_ms == 0) {  // more work waiting: no sleep
+            woken_by_http_thread_only = false;
+            continue;
+        }
         long wait_ms = settings.poll_interval_ms;
         if (drained.pause_ms > 0 && drained.pause_ms < wait_ms) wait_ms = drained.pause_ms;
         if (drained.next_due_ms >= 0 && drained.next_due_ms < wait_ms) wait_ms = drained.next_due_ms + 1;
-        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
+        if (drained.record_in_ms >= 0 && drained.record_in_ms < wait_ms) wait_ms = drained.record_in_ms + 1;
+        // Woken by a commit that queued work (latch), by the HTTP thread finishing
+        // jobs (its eventfd), or by the first of the timeouts above.
+        int events;
+        if (drained.busy && drained.wake_fd >= 0)
+            events = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                                       drained.wake_fd, wait_ms, PG_WAIT_EXTENSION);
+        else
+            events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms, PG_WAIT_EXTENSION);
+        woken_by_http_thread_only = events == WL_SOCKET_READABLE;
         ResetLatch(MyLatch);
     }
 }

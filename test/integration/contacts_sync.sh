@@ -53,6 +53,12 @@ new_requests=$(requests_json | jq '[.[] | select(.path | test("/contacts"))] | l
 check "at most 2 requests per new contact ($new_requests for 1,000 parties)" test "$new_requests" -le 2000
 check "nothing is dead" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
 
+# --- an idle worker sleeps: no polling loop once the queue is empty ---------------------
+wpid=$(q zattar "SELECT pid FROM pg_stat_activity WHERE backend_type = 'chatwoot_sync worker'")
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+t0=$(cpu_ticks "$wpid"); sleep 3; t1=$(cpu_ticks "$wpid")
+check "the idle worker used under 3 % of a core over 3 s ($((t1 - t0)) ticks of 300)" test $((t1 - t0)) -lt 9
+
 # --- an update of a mapped party is exactly one request ---------------------------------
 clear_requests
 q zattar "UPDATE clientes SET nome = 'Cliente Sete Atualizado' WHERE nome = 'Cliente 7'" >/dev/null

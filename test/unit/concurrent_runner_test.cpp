@@ -1,13 +1,18 @@
 // ConcurrentRunner against a small keep-alive HTTP server running in this process.
+#include "core/background_runner.hpp"
 #include "core/concurrent_runner.hpp"
 #include "loopback.hpp"
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <dirent.h>
+#include <fstream>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -116,6 +121,7 @@ public:
         ++done_;
     }
     bool complete() const { return done_ == steps_; }
+    bool sent_nothing() const { return done_ == 0 && !failed_; }
     bool failed() const { return failed_; }
     std::string last_error_;
 
@@ -173,4 +179,108 @@ TEST(ConcurrentRunner, AnEmptyBatchIsANoOp) {
     ConcurrentRunner runner(4);
     RunStats stats = runner.run({});
     EXPECT_EQ(stats.requests, 0);
+}
+
+namespace {
+
+std::vector<HttpOperation*> take_all(BackgroundRunner& runner, std::size_t expected, std::chrono::milliseconds limit) {
+    std::vector<HttpOperation*> all;
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (all.size() < expected && std::chrono::steady_clock::now() < deadline) {
+        pollfd p{runner.wake_fd(), POLLIN, 0};
+        ::poll(&p, 1, 50);
+        for (HttpOperation* op : runner.take_finished()) all.push_back(op);
+    }
+    return all;
+}
+
+}  // namespace
+
+TEST(BackgroundRunner, RefillsTheWindowWithOperationsSubmittedWhileOthersRun) {
+    KeepAliveServer server(20ms);
+    std::vector<std::unique_ptr<Steps>> steps;
+    std::vector<HttpOperation*> first, second;
+    for (int i = 0; i < 40; ++i) {
+        steps.push_back(std::make_unique<Steps>(server, i, 2));
+        (i < 20 ? first : second).push_back(steps.back().get());
+    }
+    auto started = std::chrono::steady_clock::now();
+    BackgroundRunner runner(8);
+    runner.submit(first);
+    std::this_thread::sleep_for(30ms);  // the first wave is on the network
+    runner.submit(second);
+    EXPECT_EQ(runner.outstanding(), 40u);
+    auto done = take_all(runner, 40, 5000ms);
+    auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_EQ(done.size(), 40u);
+    EXPECT_EQ(std::set<HttpOperation*>(done.begin(), done.end()).size(), 40u);  // each handed back once
+    for (auto& s : steps) EXPECT_TRUE(s->complete()) << s->last_error_;
+    EXPECT_EQ(runner.outstanding(), 0u);
+    EXPECT_LE(server.max_concurrent(), 8);
+    EXPECT_GE(server.max_concurrent(), 6);
+    EXPECT_LE(server.connections(), 8);
+    // 80 requests x 20 ms / 8 at a time is ~200 ms when the window never empties.
+    EXPECT_LT(took, 1000ms);
+    EXPECT_TRUE(runner.failure().empty());
+}
+
+TEST(BackgroundRunner, StopHandsBackUntouchedOperationsAndCutsTheRestAfterTheGrace) {
+    KeepAliveServer server(50ms);
+    std::vector<std::unique_ptr<Steps>> steps;
+    std::vector<HttpOperation*> ops;
+    for (int i = 0; i < 20; ++i) {
+        steps.push_back(std::make_unique<Steps>(server, i, 3));
+        ops.push_back(steps.back().get());
+    }
+    BackgroundRunner runner(2);
+    runner.submit(ops);
+    std::this_thread::sleep_for(70ms);
+    auto before = std::chrono::steady_clock::now();
+    BackgroundRunner::Stopped stopped = runner.stop(0ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 500ms);
+    auto finished = runner.take_finished();  // nothing is left behind after stop()
+    EXPECT_TRUE(finished.empty());
+    EXPECT_EQ(stopped.finished.size() + stopped.untouched.size(), 20u);
+    EXPECT_GE(stopped.untouched.size(), 14u);  // 2 slots: most operations never got one
+    for (HttpOperation* op : stopped.untouched) EXPECT_TRUE(static_cast<Steps*>(op)->sent_nothing());
+    for (HttpOperation* op : stopped.finished) EXPECT_FALSE(op->next_request()) << "a finished operation wants more";
+}
+
+TEST(BackgroundRunner, ThrottleHoldsNewRequestsUntilTheResumeTime) {
+    KeepAliveServer server(0ms);
+    Steps one(server, 1, 1);
+    BackgroundRunner runner(4);
+    auto started = std::chrono::steady_clock::now();
+    runner.throttle(1, started + 300ms);
+    runner.submit({&one});
+    auto done = take_all(runner, 1, 3000ms);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_TRUE(one.complete());
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 300ms);
+}
+
+TEST(BackgroundRunner, ItsThreadRunsWithEverySignalBlocked) {
+    auto blocked_masks = [] {
+        std::vector<unsigned long long> masks;
+        DIR* dir = opendir("/proc/self/task");
+        while (dirent* entry = readdir(dir)) {
+            if (entry->d_name[0] == '.') continue;
+            std::ifstream status(std::string("/proc/self/task/") + entry->d_name + "/status");
+            std::string line;
+            while (std::getline(status, line))
+                if (line.rfind("SigBlk:", 0) == 0) masks.push_back(std::stoull(line.substr(7), nullptr, 16));
+        }
+        closedir(dir);
+        return masks;
+    };
+    auto before = blocked_masks();
+    BackgroundRunner runner(1);
+    auto after = blocked_masks();
+    ASSERT_EQ(after.size(), before.size() + 1);
+    unsigned long long term = 1ULL << (SIGTERM - 1), usr1 = 1ULL << (SIGUSR1 - 1), hup = 1ULL << (SIGHUP - 1);
+    int fully_blocked = 0;
+    for (auto mask : after) fully_blocked += (mask & term) && (mask & usr1) && (mask & hup);
+    int fully_blocked_before = 0;
+    for (auto mask : before) fully_blocked_before += (mask & term) && (mask & usr1) && (mask & hup);
+    EXPECT_EQ(fully_blocked, fully_blocked_before + 1);
 }

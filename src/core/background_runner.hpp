@@ -1,0 +1,60 @@
+// Runs HTTP operations on a thread of its own, so the worker can claim and record
+// jobs in PostgreSQL while earlier jobs' requests are on the network, and the
+// window of `max_in_flight` requests is refilled as soon as a slot frees instead of
+// batch by batch.
+//
+// The thread is pure C++ and libcurl: it never calls PostgreSQL, and it is created
+// with every signal blocked, so PostgreSQL's signal handlers only ever run on the
+// backend's own thread. Operations cross between the threads by hand-off: after
+// submit() the caller must not touch an operation until it comes back from
+// take_finished() or stop().
+#pragma once
+#include "core/concurrent_runner.hpp"
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace chatwoot::core {
+
+class BackgroundRunner {
+public:
+    using Clock = std::chrono::steady_clock;
+    explicit BackgroundRunner(int max_in_flight);
+    ~BackgroundRunner();  // stop(0): cuts whatever is in flight
+    BackgroundRunner(const BackgroundRunner&) = delete;
+    BackgroundRunner& operator=(const BackgroundRunner&) = delete;
+
+    void submit(const std::vector<HttpOperation*>& operations);
+    // Operations whose last request is done (success or not), in completion order.
+    std::vector<HttpOperation*> take_finished();
+    // Readable (eventfd) while finished operations wait to be taken: the caller can
+    // sleep on it together with its own wake-ups.
+    int wake_fd() const;
+
+    // Slows the tenant down: fewer requests at once, and none started before `resume_at`.
+    void throttle(int max_in_flight, Clock::time_point resume_at = {});
+
+    struct Stopped {
+        std::vector<HttpOperation*> finished;   // done, or cut after the grace period ("aborted")
+        std::vector<HttpOperation*> untouched;  // never sent a request: safe to give back as is
+    };
+    // Starts nothing new; requests in flight get `grace` to finish. Joins the thread
+    // and hands back every operation it still held. The runner cannot be used after.
+    Stopped stop(std::chrono::milliseconds grace);
+
+    // Submitted and not yet taken back.
+    std::size_t outstanding() const;
+    // Requests on the network right now.
+    int in_flight() const;
+    // Set when the thread failed (e.g. out of memory); its operations were handed
+    // back as finished with an error, and later submissions are refused the same way.
+    std::string failure() const;
+
+private:
+    struct Shared;
+    std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace chatwoot::core
