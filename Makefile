@@ -1,6 +1,7 @@
 # chatwoot_sync: PGXS build of the extension, plus the project's two entry points.
 #   make && make install    build and install into the server of pg_config
 #   make test               everything (deps, build, unit, pg_regress, pgTAP, integration)
+#   make test-long          the long failure runs only (test/integration/contacts_long.sh, ~3 min)
 #   make demo [KEEP=1]      a scenario to watch against the Chatwoot simulator
 
 EXTENSION  = chatwoot_sync
@@ -32,7 +33,7 @@ include $(PGXS)
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN = $(OBJS:.o=.d) build
 
-.PHONY: deps test demo core
+.PHONY: deps test test-long demo core
 deps:
 	scripts/install-deps.sh
 
@@ -42,6 +43,12 @@ core:
 
 test: deps
 	test/run.sh
+
+# Only the long failure runs (`make test` includes them); their files are kept only on failure.
+test-long: deps install core
+	@W=$$(mktemp -d /tmp/chatwoot_sync_long.XXXXXX) && chmod 755 $$W && \
+	LONG=1 WORK=$$W bash test/integration/contacts_long.sh; rc=$$?; \
+	if [ $$rc -eq 0 ]; then rm -rf $$W; else echo "test files kept in $$W"; fi; exit $$rc
 
 demo: deps
 	KEEP=$(KEEP) scripts/demo.sh

@@ -228,7 +228,7 @@ CREATE TABLE chatwoot.fila (
 );
 CREATE UNIQUE INDEX fila_um_pendente_por_parte ON chatwoot.fila (tipo_entidade, entidade_id)
     WHERE estado = 'pendente' AND tipo <> 'lote';
-CREATE INDEX fila_a_executar ON chatwoot.fila (executar_apos, id) WHERE estado = 'pendente';
+CREATE INDEX fila_a_executar ON chatwoot.fila (executar_apos, id) WHERE estado = 'pendente' AND tipo <> 'lote';
 CREATE INDEX fila_em_processamento ON chatwoot.fila (tipo_entidade, entidade_id) WHERE estado = 'processando';
 CREATE INDEX fila_concluidos ON chatwoot.fila (concluido_em) WHERE estado = 'concluido';
 CREATE INDEX fila_lotes ON chatwoot.fila (id) WHERE tipo = 'lote' AND estado = 'pendente';

@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <unordered_map>
 
 namespace chatwoot::pg {
@@ -183,24 +184,32 @@ void housekeeping(bool startup) {
     }
 }
 
+// Claims up to `batch` due jobs. Two statements: pick candidates walking the
+// due-jobs index in order (its cost does not depend on the backlog), then lease
+// them by id. Parties this worker already holds a job for are skipped (never two
+// jobs of one party in flight): every 'processando' job belongs to this worker, as
+// there is one worker per database and start-up requeues a dead one's jobs.
 std::vector<Job> claim_jobs(int batch, int lease_seconds) {
+    auto candidates = sql_rows(
+        "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
+        "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
+        "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
+        {arg_int4(batch)});
+    if (candidates.empty()) return {};
+    std::set<std::pair<std::string, std::int64_t>> held;
+    for (auto& [op, plan] : state.on_the_wire) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
+    for (auto& plan : state.to_record) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
+    std::vector<std::int64_t> ids;
+    for (auto& c : candidates)
+        if (!held.count({c[1].value_or(""), to_int(c[2])})) ids.push_back(to_int(c[0]));
+    if (ids.empty()) return {};
     auto rows = sql_rows(
-        "UPDATE chatwoot.fila f SET estado = 'processando', tentativas = f.tentativas + 1, "
+        "UPDATE chatwoot.fila SET estado = 'processando', tentativas = tentativas + 1, "
         "  bloqueado_ate = now() + make_interval(secs => $2), atualizado_em = now() "
-        // The inner query walks the pending-jobs index in order and stops after $1 rows, so
-        // its cost does not depend on the backlog. (With "executar_apos <= now()" inside, stale
-        // statistics on this fast-changing table made the planner sort the whole backlog.)
-        // Jobs not yet due sort last and are dropped outside, as are parties that still have
-        // a job in flight.
-        "WHERE f.id IN (SELECT c.id FROM (SELECT id, tipo_entidade, entidade_id, executar_apos FROM chatwoot.fila "
-        "    WHERE estado = 'pendente' AND tipo <> 'lote' "
-        "    ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED) c "
-        "  WHERE c.executar_apos <= now() "
-        "  AND NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'processando' "
-        "                    AND p.tipo_entidade = c.tipo_entidade AND p.entidade_id = c.entidade_id)) "
-        "RETURNING f.id, f.tipo, f.tipo_entidade, f.entidade_id, f.tentativas",
-        {arg_int4(batch), arg_int4(lease_seconds)});
+        "WHERE id = ANY($1) RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
+        {arg_int8_array(ids), arg_int4(lease_seconds)});
     std::vector<Job> jobs;
+    jobs.reserve(rows.size());
     for (auto& r : rows) {
         Job j;
         j.id = to_int(r[0]);
