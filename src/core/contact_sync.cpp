@@ -20,6 +20,18 @@ bool taken_error(const HttpResponse& response, const char* attribute = nullptr) 
     return false;
 }
 
+// What partes_chatwoot.dados_sincronizados keeps of Chatwoot's answer: the contact's
+// own fields, not the inbox records Chatwoot nests in it (the source id is kept in
+// its own column), so the snapshot stays small to store and to parse.
+std::string contact_snapshot(const Json& contact) {
+    if (!contact.is_object()) return "{}";
+    Json snapshot = Json::object();
+    for (const char* key : {"id", "name", "email", "phone_number", "identifier", "custom_attributes",
+                            "additional_attributes", "blocked", "created_at", "last_activity_at"})
+        if (Json value = contact[key]) snapshot.set(key, value);
+    return snapshot.dump();
+}
+
 std::string chatwoot_message(const HttpResponse& response) {
     Json body = Json::parse(response.body);
     for (const char* key : {"message", "error"})
@@ -31,7 +43,12 @@ std::string chatwoot_message(const HttpResponse& response) {
 
 ContactSync::ContactSync(const RequestFactory& requests, ContactDraft draft,
                          std::optional<std::int64_t> mapped_contact_id, std::optional<std::int64_t> inbox_id)
-    : requests_(requests), draft_(std::move(draft)), inbox_id_(inbox_id) {
+    : requests_(requests),
+      draft_(std::move(draft)),
+      inbox_id_(inbox_id),
+      wanted_body_(draft_.request_body(inbox_id)),
+      lookup_body_(draft_.lookup_filter_body()) {
+    update_body_ = update_body();
     if (mapped_contact_id && *mapped_contact_id > 0) {
         target_id_ = *mapped_contact_id;
         state_ = State::update_mapped;
@@ -41,7 +58,8 @@ ContactSync::ContactSync(const RequestFactory& requests, ContactDraft draft,
 }
 
 std::string ContactSync::update_body() const {
-    Json body = Json::parse(draft_.request_body());
+    Json body = Json::parse(wanted_body_);
+    json_object_del(body.get(), "inbox_id");  // an update does not move the contact's inbox
     if (drop_email_) json_object_del(body.get(), "email");
     if (drop_phone_) json_object_del(body.get(), "phone_number");
     return body.dump();
@@ -51,12 +69,11 @@ std::optional<HttpRequest> ContactSync::next_request() const {
     switch (state_) {
         case State::update_mapped:
         case State::update_found:
-            return requests_.account("PUT", "/contacts/" + std::to_string(target_id_), update_body());
+            return requests_.account("PUT", "/contacts/" + std::to_string(target_id_), update_body_);
         case State::lookup:
-            return requests_.account("POST", "/contacts/filter?include_contact_inboxes=false",
-                                     draft_.lookup_filter_body());
+            return requests_.account("POST", "/contacts/filter?include_contact_inboxes=false", lookup_body_);
         case State::create:
-            return requests_.account("POST", "/contacts", draft_.request_body(inbox_id_));
+            return requests_.account("POST", "/contacts", wanted_body_);
         case State::done:
             return std::nullopt;
     }
@@ -91,7 +108,7 @@ void ContactSync::handle_update(const HttpResponse& response, bool mapped) {
     if (response.status >= 200 && response.status < 300) {
         result_.contact_id = target_id_;
         Json body = Json::parse(response.body);
-        result_.snapshot_json = body["payload"] ? body["payload"].dump() : std::string("{}");
+        result_.snapshot_json = contact_snapshot(body["payload"]);
         finish(Outcome::success);
         return;
     }
@@ -104,11 +121,13 @@ void ContactSync::handle_update(const HttpResponse& response, bool mapped) {
     // Our e-mail or phone belongs to another contact: keep this one, leave the field out.
     if (taken_error(response, "email") && !drop_email_) {
         drop_email_ = true;
+        update_body_ = update_body();
         result_.notes += "email já pertence a outro contato no Chatwoot; não enviado. ";
         return;
     }
     if (taken_error(response, "phone_number") && !drop_phone_) {
         drop_phone_ = true;
+        update_body_ = update_body();
         result_.notes += "telefone já pertence a outro contato no Chatwoot; não enviado. ";
         return;
     }
@@ -158,7 +177,7 @@ void ContactSync::handle_lookup(const HttpResponse& response) {
         result_.contact_id = target_id_;
         result_.shared = true;
         result_.shared_with = owner;
-        result_.snapshot_json = best.dump();
+        result_.snapshot_json = contact_snapshot(best);
         finish(Outcome::success);
         return;
     }
@@ -176,7 +195,7 @@ void ContactSync::handle_create(const HttpResponse& response) {
         }
         if (auto source = payload["contact_inbox"]["source_id"].as_string()) result_.source_id = *source;
         result_.created = true;
-        result_.snapshot_json = contact.dump();
+        result_.snapshot_json = contact_snapshot(contact);
         finish(Outcome::success);
         return;
     }

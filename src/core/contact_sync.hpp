@@ -49,6 +49,9 @@ public:
     void on_response(const HttpResponse& response) override;
     bool finished() const { return state_ == State::done; }
     const ContactSyncResult& result() const { return result_; }
+    // The contact as we want it in Chatwoot (the create body), built once: sent on a
+    // create and stored as dados_sincronizados.enviado.
+    const std::string& wanted_body() const { return wanted_body_; }
 
 private:
     enum class State { update_mapped, lookup, create, update_found, done };
@@ -62,6 +65,9 @@ private:
     const RequestFactory& requests_;
     ContactDraft draft_;
     std::optional<std::int64_t> inbox_id_;
+    std::string wanted_body_;
+    std::string lookup_body_;   // built up front too: the HTTP thread only sends
+    std::string update_body_;   // rebuilt when a conflicting field is left out
     State state_;
     std::int64_t target_id_ = 0;
     int lookups_ = 0;

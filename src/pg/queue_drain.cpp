@@ -190,11 +190,16 @@ void housekeeping(bool startup) {
 // jobs of one party in flight): every 'processando' job belongs to this worker, as
 // there is one worker per database and start-up requeues a dead one's jobs.
 std::vector<Job> claim_jobs(int batch, int lease_seconds) {
+    // Statistics on this fast-changing table are always stale, and the planner, thinking
+    // the backlog tiny, would read and sort all of it on every claim; with sorting off
+    // for this one statement it walks the index in order and stops after `batch` rows.
+    sql_exec("SET LOCAL enable_sort = off");
     auto candidates = sql_rows(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
         "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch)});
+    sql_exec("SET LOCAL enable_sort TO DEFAULT");
     if (candidates.empty()) return {};
     std::set<std::pair<std::string, std::int64_t>> held;
     for (auto& [op, plan] : state.on_the_wire) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
@@ -311,7 +316,7 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
         contact_ids.push_back(r.contact_id);
         requests.push_back(r.requests);
         source_ids.push_back(r.source_id.value_or(""));
-        sent.push_back(plan->draft->request_body(conn.config.default_inbox_id));
+        sent.push_back(plan->sync->wanted_body());
         received.push_back(r.snapshot_json.empty() ? "{}" : r.snapshot_json);
         active.push_back(plan->draft->ativo ? "true" : "false");
         std::string text = plan->draft->problems_text();
@@ -516,12 +521,16 @@ int claim_and_send(DrainOutcome& outcome) {
         int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
         jobs = claim_jobs(settings.batch_size, lease);
         if (!jobs.empty()) load_parties(jobs);
-        // Debounced jobs are due later: sleep no longer than until the first one.
-        // (No GREATEST here: it ignores NULLs, and "no pending job" must stay NULL.)
-        auto due = sql_rows(
-            "SELECT ceil(extract(epoch FROM min(executar_apos) - clock_timestamp()) * 1000)::bigint "
-            "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote'");
-        if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
+        // Debounced jobs are due later: when the due ones ran out, sleep no longer than
+        // until the first of the others (the index gives it; no row means none waits).
+        if (static_cast<int>(jobs.size()) < settings.batch_size) {
+            sql_exec("SET LOCAL enable_sort = off");  // see claim_jobs
+            auto due = sql_rows(
+                "SELECT ceil(extract(epoch FROM executar_apos - clock_timestamp()) * 1000)::bigint "
+                "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' ORDER BY executar_apos LIMIT 1");
+            sql_exec("SET LOCAL enable_sort TO DEFAULT");
+            if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
+        }
     }
     commit_worker_transaction();
     if (!batch->conn.found) {

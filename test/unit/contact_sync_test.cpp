@@ -47,7 +47,9 @@ std::string list(const std::string& items) { return R"({"meta":{"count":1},"payl
 
 const std::string kEmpty = R"({"meta":{"count":0},"payload":[]})";
 const std::string kCreated =
-    R"({"payload":{"contact":{"id":55,"name":"Ana Souza"},"contact_inbox":{"inbox":{"id":1},"source_id":"src-uuid"}}})";
+    R"({"payload":{"contact":{"id":55,"name":"Ana Souza","identifier":"zattar_cliente_7",)"
+    R"("custom_attributes":{"ativo":true},"contact_inboxes":[{"source_id":"src-uuid","inbox":{"id":1}}]},)"
+    R"("contact_inbox":{"inbox":{"id":1},"source_id":"src-uuid"}}})";
 
 // Drives the machine, checking each request's method and path.
 struct Driver {
@@ -82,6 +84,12 @@ TEST(ContactSync, NewContactIsOneLookupAndOneCreate) {
     EXPECT_EQ(r.source_id, "src-uuid");
     EXPECT_TRUE(r.created);
     EXPECT_EQ(r.requests, 2);
+    // The snapshot keeps the contact's own fields, not the nested inbox records.
+    Json snapshot = Json::parse(r.snapshot_json);
+    EXPECT_EQ(snapshot["id"].as_integer(), 55);
+    EXPECT_EQ(snapshot["identifier"].as_string(), "zattar_cliente_7");
+    EXPECT_EQ(snapshot["custom_attributes"]["ativo"].as_bool(), true);
+    EXPECT_FALSE(snapshot["contact_inboxes"]);
 }
 
 TEST(ContactSync, MappedContactUpdateIsOneRequest) {
