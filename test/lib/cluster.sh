@@ -8,9 +8,13 @@ declare -a CLUSTER_DIRS=()
 as_postgres() { runuser -u postgres -- "$@"; }
 
 free_port() {
-  local port
+  # Below the kernel's ephemeral range: a port there can be taken by any outgoing
+  # connection (curl, psql) between this check and the server's bind.
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=32768
   for _ in $(seq 1 200); do
-    port=$(( 20000 + RANDOM % 30000 ))
+    port=$(( 10000 + RANDOM % (low - 10000) ))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
