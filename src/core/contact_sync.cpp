@@ -182,6 +182,7 @@ void ContactSync::handle_lookup(const HttpResponse& response) {
         return;
     }
     state_ = State::update_found;
+    update_body_ = update_body();
 }
 
 void ContactSync::handle_create(const HttpResponse& response) {

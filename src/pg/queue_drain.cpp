@@ -82,6 +82,8 @@ struct DrainState {
     std::mt19937_64 rng{std::random_device{}()};
     std::uint64_t cycles = 0;
     bool cycle_in_progress = false;      // still set when a cycle starts: the last one raised an ERROR
+    bool backlog_empty = true;           // the last claim got fewer jobs than it asked for
+    bool waiting_for_held = false;       // a due job was skipped: its party had a job in flight
     std::unordered_map<core::HttpOperation*, std::unique_ptr<Plan>> on_the_wire;
     std::vector<std::unique_ptr<Plan>> to_record;
     Clock::time_point first_to_record{};
@@ -205,8 +207,12 @@ std::vector<Job> claim_jobs(int batch, int lease_seconds) {
     for (auto& [op, plan] : state.on_the_wire) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
     for (auto& plan : state.to_record) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
     std::vector<std::int64_t> ids;
-    for (auto& c : candidates)
-        if (!held.count({c[1].value_or(""), to_int(c[2])})) ids.push_back(to_int(c[0]));
+    for (auto& c : candidates) {
+        if (held.count({c[1].value_or(""), to_int(c[2])}))
+            state.waiting_for_held = true;  // claimable once that party's job is recorded
+        else
+            ids.push_back(to_int(c[0]));
+    }
     if (ids.empty()) return {};
     auto rows = sql_rows(
         "UPDATE chatwoot.fila SET estado = 'processando', tentativas = tentativas + 1, "
@@ -480,6 +486,10 @@ int record_results() {
     commit_worker_transaction();
     pg_call([] { RESUME_INTERRUPTS(); });
     int recorded = static_cast<int>(plans.size());
+    if (state.waiting_for_held && recorded > 0) {
+        state.waiting_for_held = false;
+        state.backlog_empty = false;  // the skipped jobs may be claimable now
+    }
     pg_call([recorded] { add_jobs_done(recorded); });
 
     // A 429 slows the whole tenant: fewer requests in flight and a pause that grows
@@ -581,12 +591,14 @@ void reset_after_error() {
     state.on_the_wire.clear();
     state.to_record.clear();
     state.untouched.clear();
+    state.backlog_empty = false;
+    state.waiting_for_held = false;
     begin_worker_transaction("chatwoot_sync: recuperando após erro");
     requeue_orphaned_jobs(true);
     commit_worker_transaction();
 }
 
-DrainOutcome drain_cycle() {
+DrainOutcome drain_cycle(bool http_wake_only) {
     ++state.cycles;
     DrainOutcome outcome{0, false, 0, -1, -1, false};
     if (state.cycle_in_progress) reset_after_error();
@@ -595,18 +607,25 @@ DrainOutcome drain_cycle() {
     if (state.concurrency <= 0 || state.concurrency > max_concurrency) state.concurrency = max_concurrency;
 
     collect_finished();
-    if (recording_due()) outcome.jobs_finished = record_results();
-
     auto now = Clock::now();
     bool paused = now < state.paused_until;
     if (paused) outcome.pause_ms = std::chrono::duration_cast<std::chrono::milliseconds>(state.paused_until - now).count();
-    // Keep between one and two batches on the wire: the HTTP thread never runs dry
-    // while the next claim is being made.
-    if (!paused && state.on_the_wire.size() < static_cast<std::size_t>(std::max(1, settings.batch_size))) {
+    // Keep up to two batches beyond the one being sent on the wire, and claim before
+    // recording: the HTTP thread must never run dry while this thread is in SQL.
+    std::size_t batch = static_cast<std::size_t>(std::max(1, settings.batch_size));
+    bool claimed_now = false;
+    // A wake from the HTTP thread alone cannot have brought new due jobs once the last
+    // claim found the backlog empty: only commits (latch) and due times (timeout) can.
+    bool nothing_new = http_wake_only && state.backlog_empty;
+    if (!paused && !nothing_new && state.on_the_wire.size() < 2 * batch) {
         int claimed = claim_and_send(outcome);
-        outcome.claim_again = claimed >= settings.batch_size &&
-                              state.on_the_wire.size() < static_cast<std::size_t>(settings.batch_size);
-    } else if (state.cycles == 1 || Clock::now() >= state.next_lease_check) {
+        claimed_now = true;
+        state.backlog_empty = claimed < settings.batch_size;
+        outcome.claim_again = !state.backlog_empty && state.on_the_wire.size() < 2 * batch;
+    }
+    collect_finished();
+    if (recording_due()) outcome.jobs_finished = record_results();
+    if (!claimed_now && (state.cycles == 1 || Clock::now() >= state.next_lease_check)) {
         begin_worker_transaction("chatwoot_sync: renovando concessões");
         housekeeping(state.cycles == 1);
         commit_worker_transaction();
@@ -641,11 +660,11 @@ void finish_for_exit() {
 
 }  // namespace
 
-DrainOutcome run_drain_cycle() {
+DrainOutcome run_drain_cycle(bool http_wake_only) {
     DrainOutcome result{0, false, 0, -1, -1, false};
     DrainOutcome* out = &result;
-    cpp_entry("drain_cycle", [out] {
-        *out = drain_cycle();
+    cpp_entry("drain_cycle", [out, http_wake_only] {
+        *out = drain_cycle(http_wake_only);
         return (Datum)0;
     });
     return result;

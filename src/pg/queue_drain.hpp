@@ -18,7 +18,9 @@ struct DrainOutcome {
 // C-callable: runs one cycle behind the error boundary; a failure is re-raised as a
 // PostgreSQL ERROR once every C++ frame is gone (the worker's recovery handles it,
 // and the next cycle resets the drain's bookkeeping).
-DrainOutcome run_drain_cycle();
+// `http_wake_only`: the worker was woken by the HTTP thread alone (finished jobs),
+// not by a commit or a timeout.
+DrainOutcome run_drain_cycle(bool http_wake_only);
 
 // SIGTERM: let requests in flight finish (up to the request timeout), record every
 // result and give back what was never sent. Call with no transaction open.

@@ -187,7 +187,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
         bool installed = extension_installed(woken_by_http_thread_only);
         DrainOutcome drained{0, false, 0, -1, -1, false};
-        if (installed) drained = run_drain_cycle();
+        if (installed) drained = run_drain_cycle(woken_by_http_thread_only);
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
 
