@@ -72,7 +72,14 @@ PhoneResult normalize_brazilian_phone(std::string_view area_code, std::string_vi
         added_ninth = true;
     }
     PhoneNumber parsed;
-    if (util->Parse(national, "BR", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR || !util->IsValidNumber(parsed)) {
+    // A number is valid when its type is known (what IsValidNumber checks, region
+    // aside: it was parsed as BR); asking for the type once saves a second pass of
+    // libphonenumber's pattern matching, the costliest step of a party's draft.
+    PhoneNumberUtil::PhoneNumberType type = PhoneNumberUtil::UNKNOWN;
+    if (util->Parse(national, "BR", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR) type = util->GetNumberType(parsed);
+    std::string region;
+    if (type != PhoneNumberUtil::UNKNOWN) util->GetRegionCodeForNumber(parsed, &region);
+    if (type == PhoneNumberUtil::UNKNOWN || region != "BR") {
         result.error = "telefone inválido para o Brasil: '" + std::string(area_code) + " " + std::string(number) + "'";
         return result;
     }
@@ -80,7 +87,7 @@ PhoneResult normalize_brazilian_phone(std::string_view area_code, std::string_vi
     NormalizedPhone phone;
     phone.e164 = e164_of(parsed);
     phone.ninth_digit_added = added_ninth;
-    switch (util->GetNumberType(parsed)) {
+    switch (type) {
         case PhoneNumberUtil::MOBILE: phone.kind = PhoneKind::mobile; break;
         case PhoneNumberUtil::FIXED_LINE: phone.kind = PhoneKind::landline; break;
         default: phone.kind = PhoneKind::other; break;
