@@ -4,14 +4,8 @@
 # the promoted server's worker requeues the jobs the old primary had in flight.
 source "$(dirname "$0")/../lib/integration.sh"
 
-it_cluster primary "chatwoot_sync.database_name = 'zattar'" "chatwoot_sync.poll_interval = '1s'" \
-  "chatwoot_sync.request_timeout = '1s'" || { not_ok "primary starts"; exit 1; }
+it_zattar primary "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '1s'"
 PRIMARY_DIR=$IT_DIR; PRIMARY_PORT=$IT_PORT
-sim_start || { not_ok "simulator starts"; exit 1; }
-q postgres "CREATE DATABASE zattar" >/dev/null
-psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
-q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null
-q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
 q zattar "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
 
 SDIR="$IT_WORK/standby"; SPORT=$(free_port)

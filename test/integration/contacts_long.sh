@@ -11,13 +11,7 @@ if [ "${LONG:-0}" != 1 ]; then
   exit 0
 fi
 
-it_cluster long "chatwoot_sync.database_name = 'zattar'" "chatwoot_sync.poll_interval = '1s'" \
-  "chatwoot_sync.request_timeout = '1s'" || { not_ok "cluster starts"; exit 1; }
-sim_start || { not_ok "simulator starts"; exit 1; }
-q postgres "CREATE DATABASE zattar" >/dev/null
-psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
-q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null
-q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
+it_zattar long "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '1s'"
 q zattar "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria')" >/dev/null
 
 sim_contacts() { curl -sf "$SIM_CONTROL/__sim/accounts/1/contacts"; }

@@ -4,13 +4,8 @@
 # surviving 500s, 429 bursts, hangs, the simulator going down and kill -9 of the worker.
 source "$(dirname "$0")/../lib/integration.sh"
 
-it_cluster sync "chatwoot_sync.database_name = 'zattar'" "chatwoot_sync.poll_interval = '1s'" \
-  "chatwoot_sync.request_timeout = '1s'" "chatwoot_sync.max_concurrency = 16" || { not_ok "cluster starts"; exit 1; }
-sim_start || { not_ok "simulator starts"; exit 1; }
-q postgres "CREATE DATABASE zattar" >/dev/null
-psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
-q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null
-q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
+it_zattar sync "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '1s'" \
+  "chatwoot_sync.max_concurrency = 16"
 q zattar "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'),
                  chatwoot.rastrear('terceiros', 'terceiro')" >/dev/null
 

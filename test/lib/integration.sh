@@ -46,6 +46,19 @@ it_cluster() {
   cluster_init "$IT_DIR" "$IT_PORT" "$@" && cluster_start "$IT_DIR"
 }
 
+# it_zattar NAME [extra postgresql.conf lines...]: a cluster serving `zattar` with the
+# app's tables, the extension, the simulator and a connection to it (sets what
+# it_cluster and sim_start set). Exits the script when any step fails.
+it_zattar() {
+  local name="$1"; shift
+  it_cluster "$name" "chatwoot_sync.database_name = 'zattar'" "$@" || { not_ok "$name cluster starts"; exit 1; }
+  sim_start || { not_ok "simulator starts"; exit 1; }
+  q postgres "CREATE DATABASE zattar" >/dev/null
+  psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
+  q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null || { not_ok "CREATE EXTENSION"; exit 1; }
+  q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
+}
+
 # q DB SQL: one value, unaligned, no headers.
 q() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -c "$2"; }
 # qe DB SQL: runs SQL, prints stdout+stderr (for error checks).

@@ -134,16 +134,22 @@ private:
     bool failed_ = false;
 };
 
+// `count` operations of `steps_each` requests each; `ops` points into `owned`.
+void make_steps(const KeepAliveServer& server, int count, int steps_each, std::vector<std::unique_ptr<Steps>>& owned,
+                std::vector<HttpOperation*>& ops) {
+    for (int i = 0; i < count; ++i) {
+        owned.push_back(std::make_unique<Steps>(server, i, steps_each));
+        ops.push_back(owned.back().get());
+    }
+}
+
 }  // namespace
 
 TEST(ConcurrentRunner, RunsOperationsConcurrentlyUpToTheLimitOnReusedConnections) {
     KeepAliveServer server(20ms);
     std::vector<std::unique_ptr<Steps>> steps;
     std::vector<HttpOperation*> ops;
-    for (int i = 0; i < 40; ++i) {
-        steps.push_back(std::make_unique<Steps>(server, i, 2));
-        ops.push_back(steps.back().get());
-    }
+    make_steps(server, 40, 2, steps, ops);
     ConcurrentRunner runner(8);
     RunStats stats = runner.run(ops);
     for (auto& s : steps) EXPECT_TRUE(s->complete()) << s->last_error_;
@@ -160,10 +166,7 @@ TEST(ConcurrentRunner, AbortStopsStartingNewRequestsAndReportsTheRest) {
     KeepAliveServer server(50ms);
     std::vector<std::unique_ptr<Steps>> steps;
     std::vector<HttpOperation*> ops;
-    for (int i = 0; i < 20; ++i) {
-        steps.push_back(std::make_unique<Steps>(server, i, 3));
-        ops.push_back(steps.back().get());
-    }
+    make_steps(server, 20, 3, steps, ops);
     auto started = std::chrono::steady_clock::now();
     ConcurrentRunner runner(4, [&] { return std::chrono::steady_clock::now() - started > 120ms; });
     RunStats stats = runner.run(ops, 1000ms);
@@ -228,10 +231,7 @@ TEST(BackgroundRunner, StopHandsBackUntouchedOperationsAndCutsTheRestAfterTheGra
     KeepAliveServer server(50ms);
     std::vector<std::unique_ptr<Steps>> steps;
     std::vector<HttpOperation*> ops;
-    for (int i = 0; i < 20; ++i) {
-        steps.push_back(std::make_unique<Steps>(server, i, 3));
-        ops.push_back(steps.back().get());
-    }
+    make_steps(server, 20, 3, steps, ops);
     BackgroundRunner runner(2);
     runner.submit(ops);
     std::this_thread::sleep_for(70ms);
