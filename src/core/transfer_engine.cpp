@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <unordered_set>
@@ -14,7 +15,6 @@ namespace {
 
 struct Transfer {
     CURL* easy = nullptr;
-    curl_slist* headers = nullptr;
     HttpOperation* operation = nullptr;
     HttpRequest request;      // owns the URL and body strings curl points into
     HttpResponse response;
@@ -28,6 +28,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
 }
 
 size_t on_header(char* data, size_t size, size_t count, void* user) {
+    if (size * count < 13 || (data[0] != 'r' && data[0] != 'R')) return size * count;  // only Retry-After matters
     auto* t = static_cast<Transfer*>(user);
     std::string line(data, size * count);
     if (line.size() > 12) {
@@ -56,6 +57,31 @@ struct TransferEngine::Impl {
     int max_in_flight = 1;
     CURLM* multi = nullptr;
     std::vector<CURL*> idle_handles;  // reused: fewer allocations, warm TLS sessions
+    // Header lists by content: a connection's requests all carry the same few headers,
+    // so each list is built once, not once per request.
+    std::map<std::vector<std::string>, curl_slist*> header_lists;
+
+    curl_slist* headers_for(const std::vector<std::string>& headers) {
+        auto it = header_lists.find(headers);
+        if (it != header_lists.end()) return it->second;
+        curl_slist* list = nullptr;
+        for (const auto& header : headers) {
+            curl_slist* grown = curl_slist_append(list, header.c_str());
+            if (!grown) {
+                curl_slist_free_all(list);
+                throw std::runtime_error("could not allocate request headers");
+            }
+            list = grown;
+        }
+        // Bounded (a new key after configurar must not accumulate lists), and freed only
+        // when no transfer in flight can still point at one.
+        if (header_lists.size() >= 64 && in_flight.empty()) {
+            for (auto& [key, old] : header_lists) curl_slist_free_all(old);
+            header_lists.clear();
+        }
+        header_lists.emplace(headers, list);
+        return list;
+    }
     // Operations wanting to send, with the request each wants: built once, sent as is.
     std::deque<std::pair<HttpOperation*, HttpRequest>> ready;
     std::vector<std::unique_ptr<Transfer>> in_flight;
@@ -74,19 +100,15 @@ struct TransferEngine::Impl {
     }
 
     void start(Transfer& t) {
+        curl_slist* headers = headers_for(t.request.headers);
         CURL* h = t.easy = take_handle();
-        for (const auto& header : t.request.headers) {
-            curl_slist* grown = curl_slist_append(t.headers, header.c_str());
-            if (!grown) throw std::runtime_error("could not allocate request headers");
-            t.headers = grown;
-        }
         curl_easy_setopt(h, CURLOPT_URL, t.request.url.c_str());
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, t.request.method.c_str());
         if (!t.request.body.empty() || t.request.method != "GET") {
             curl_easy_setopt(h, CURLOPT_POSTFIELDS, t.request.body.c_str());
             curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(t.request.body.size()));
         }
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, t.request.timeout_ms);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, std::min(t.request.connect_timeout_ms, t.request.timeout_ms));
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, t.request.verify_tls ? 1L : 0L);
@@ -106,8 +128,6 @@ struct TransferEngine::Impl {
 
     void release(Transfer& t) {
         curl_multi_remove_handle(multi, t.easy);
-        curl_slist_free_all(t.headers);
-        t.headers = nullptr;
         idle_handles.push_back(t.easy);
         t.easy = nullptr;
     }
@@ -146,6 +166,7 @@ TransferEngine::~TransferEngine() {
         if (t->easy) impl_->release(*t);
     for (CURL* h : impl_->idle_handles) curl_easy_cleanup(h);
     curl_multi_cleanup(impl_->multi);
+    for (auto& [key, list] : impl_->header_lists) curl_slist_free_all(list);
 }
 
 void TransferEngine::add(HttpOperation* operation, std::vector<HttpOperation*>& finished) {
