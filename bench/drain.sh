@@ -19,6 +19,18 @@ sq "DELETE FROM clientes WHERE id > 0" >/dev/null 2>&1 || sq "DELETE FROM contra
 wait_drained 30
 sim_requests() { curl -sf "$SIM_CONTROL/__sim/requests" | jq length; }
 clear_requests() { curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null; }
+# timed_drain SQL: runs SQL, waits for the queue to drain; sets SECS (wall time) and
+# REQS (requests the simulator received from the start).
+timed_drain() {
+  clear_requests
+  local t0 t1
+  t0=$(now_ms)
+  sq "$1" >/dev/null
+  wait_drained 600
+  t1=$(now_ms)
+  REQS=$(sim_requests)
+  SECS=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')
+}
 
 echo "== wrk against the same simulator (GET contact, $CONC connections, 10 s)"
 sq "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Alvo wrk', '[\"wrk@example.com\"]')" >/dev/null
@@ -33,15 +45,10 @@ wrk_new_rps=$(wrk -t2 -c$CONC -d10s -s bench/wrk_new_contact.lua "$SIM_URL" | aw
 echo "wrk new-contact requests (filter + create): $wrk_new_rps req/s"
 
 echo "== P2: $N new contacts, 0 ms added latency"
-clear_requests
-t0=$(now_ms)
-sq "INSERT INTO clientes (tipo_pessoa, nome, emails, ddd_celular, numero_celular)
+timed_drain "INSERT INTO clientes (tipo_pessoa, nome, emails, ddd_celular, numero_celular)
     SELECT 'pf', 'Bench ' || g, jsonb_build_array('bench' || g || '@example.com'), '11', (900000000 + g)::text
-      FROM generate_series(1, $N) g" >/dev/null
-wait_drained 600
-t1=$(now_ms)
-reqs=$(sim_requests)
-secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')
+      FROM generate_series(1, $N) g"
+reqs=$REQS; secs=$SECS
 new_rps=$(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}')
 echo "new contacts: $N in ${secs}s = $(awk -v n=$N -v s=$secs 'BEGIN {printf "%.0f", n / s}') contacts/s," \
      "$reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per contact), $new_rps req/s" \
@@ -49,26 +56,16 @@ echo "new contacts: $N in ${secs}s = $(awk -v n=$N -v s=$secs 'BEGIN {printf "%.
      "($(awk -v a=$new_rps -v b=$wrk_rps 'BEGIN {printf "%.0f", 100 * a / b}') % of wrk on GET contact)"
 
 echo "== P2: $N updates (one statement; the 3 s update debounce is taken out of the wall time)"
-clear_requests
-t0=$(now_ms)
-sq "UPDATE clientes SET nome = nome || ' (atualizado)' WHERE nome LIKE 'Bench %'" >/dev/null
-wait_drained 600
-t1=$(now_ms)
-reqs=$(sim_requests)
-secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000 - 3}')
+timed_drain "UPDATE clientes SET nome = nome || ' (atualizado)' WHERE nome LIKE 'Bench %'"
+reqs=$REQS; secs=$(awk -v s=$SECS 'BEGIN {print s - 3}')
 echo "updates: $N -> $reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per update)," \
      "$(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s after the debounce"
 
 echo "== P2: 2,000 new contacts at 50 ms added latency"
 sim_faults '{"latency_ms": 50}'
-clear_requests
-t0=$(now_ms)
-sq "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Lento ' || g FROM generate_series(1, 2000) g" >/dev/null
-wait_drained 600
-t1=$(now_ms)
+timed_drain "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Lento ' || g FROM generate_series(1, 2000) g"
 sim_clear_faults
-reqs=$(sim_requests)
-secs=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')
+reqs=$REQS; secs=$SECS
 echo "50 ms: $reqs requests in ${secs}s = $(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s;" \
      "target 0.9 x $CONC / 0.050 = $(awk -v c=$CONC 'BEGIN {printf "%.0f", 0.9 * c / 0.05}') req/s"
 

@@ -34,14 +34,13 @@ RunStats ConcurrentRunner::run(const std::vector<HttpOperation*>& operations, st
         if (aborting && (engine.in_flight() == 0 || std::chrono::steady_clock::now() >= abort_deadline)) break;
         engine.step(std::chrono::milliseconds(100), aborting, finished);
     }
-    // Aborted: cut what is still in flight (those operations hear "aborted"); what
-    // never got a slot stays unfinished.
+    // Aborted: cut what is still in flight and what is mid-sequence (those operations
+    // hear "aborted"); what never sent a request stays unfinished and is counted.
     engine.cut_in_flight(finished);
     std::vector<HttpOperation*> untouched;
     engine.drop_queued(untouched, finished);
     stats.requests = engine.requests_done() - requests_before;
-    for (HttpOperation* op : operations)
-        if (op->next_request()) ++stats.aborted_operations;
+    stats.aborted_operations = static_cast<int>(untouched.size());
     stats.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
     return stats;
 }

@@ -21,7 +21,7 @@ public:
 
 struct RunStats {
     int requests = 0;
-    int aborted_operations = 0;   // unfinished because the abort check fired
+    int aborted_operations = 0;   // never sent a request because the abort check fired
     std::chrono::milliseconds elapsed{0};
 };
 

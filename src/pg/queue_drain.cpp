@@ -129,13 +129,29 @@ Connection load_connection() {
     return conn;
 }
 
-// Ids of the jobs this worker holds (on the wire or waiting to be recorded).
+// Every job this worker holds: on the wire, or finished and waiting to be recorded.
+template <typename Visit>
+void for_each_held_job(Visit visit) {
+    for (auto& [op, plan] : state.on_the_wire) visit(plan->job);
+    for (auto& plan : state.to_record) visit(plan->job);
+}
+
 std::vector<std::int64_t> held_job_ids() {
     std::vector<std::int64_t> ids;
     ids.reserve(state.on_the_wire.size() + state.to_record.size());
-    for (auto& [op, plan] : state.on_the_wire) ids.push_back(plan->job.id);
-    for (auto& plan : state.to_record) ids.push_back(plan->job.id);
+    for_each_held_job([&ids](const Job& job) { ids.push_back(job.id); });
     return ids;
+}
+
+// A read that must walk the due-jobs index in order. Statistics on this fast-changing
+// table are always stale, and the planner, thinking the backlog tiny, would read and
+// sort all of it; with sorting off for this one statement it walks the index and
+// stops at the LIMIT.
+std::vector<SqlRow> rows_in_due_order(const char* sql, const std::vector<SqlArg>& args = {}) {
+    sql_exec("SET LOCAL enable_sort = off");
+    auto rows = sql_rows(sql, args);
+    sql_exec("SET LOCAL enable_sort TO DEFAULT");
+    return rows;
 }
 
 // Jobs left 'processando' by a worker that died (or by this one, before an ERROR
@@ -192,20 +208,14 @@ void housekeeping(bool startup) {
 // jobs of one party in flight): every 'processando' job belongs to this worker, as
 // there is one worker per database and start-up requeues a dead one's jobs.
 std::vector<Job> claim_jobs(int batch, int lease_seconds) {
-    // Statistics on this fast-changing table are always stale, and the planner, thinking
-    // the backlog tiny, would read and sort all of it on every claim; with sorting off
-    // for this one statement it walks the index in order and stops after `batch` rows.
-    sql_exec("SET LOCAL enable_sort = off");
-    auto candidates = sql_rows(
+    auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
         "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch)});
-    sql_exec("SET LOCAL enable_sort TO DEFAULT");
     if (candidates.empty()) return {};
     std::set<std::pair<std::string, std::int64_t>> held;
-    for (auto& [op, plan] : state.on_the_wire) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
-    for (auto& plan : state.to_record) held.emplace(plan->job.tipo_entidade, plan->job.entidade_id);
+    for_each_held_job([&held](const Job& job) { held.emplace(job.tipo_entidade, job.entidade_id); });
     std::vector<std::int64_t> ids;
     for (auto& c : candidates) {
         if (held.count({c[1].value_or(""), to_int(c[2])}))
@@ -534,11 +544,9 @@ int claim_and_send(DrainOutcome& outcome) {
         // Debounced jobs are due later: when the due ones ran out, sleep no longer than
         // until the first of the others (the index gives it; no row means none waits).
         if (static_cast<int>(jobs.size()) < settings.batch_size) {
-            sql_exec("SET LOCAL enable_sort = off");  // see claim_jobs
-            auto due = sql_rows(
+            auto due = rows_in_due_order(
                 "SELECT ceil(extract(epoch FROM executar_apos - clock_timestamp()) * 1000)::bigint "
                 "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' ORDER BY executar_apos LIMIT 1");
-            sql_exec("SET LOCAL enable_sort TO DEFAULT");
             if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
         }
     }

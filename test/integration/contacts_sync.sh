@@ -113,6 +113,11 @@ eventually 90 "after the outage the queue drains" queue_drained
 check "hung and down-time parties all synced" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE (c.nome LIKE 'Travado %' OR c.nome LIKE 'Fora do ar %') AND p.sincronizado")" = 40
 check "still no duplicates" no_duplicates
 
+# terceiros_synced PREFIX: how many third parties named "PREFIX n" are mapped and synced.
+terceiros_synced() { q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' AND p.sincronizado"; }
+# terceiros_jobs PREFIX EXPR [CONDITION]: EXPR over the queue jobs of those third parties.
+terceiros_jobs() { q zattar "SELECT $2 FROM chatwoot.fila f JOIN terceiros t ON t.id = f.entidade_id AND f.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' ${3:+AND $3}"; }
+
 # --- kill -9 of the worker, repeatedly, mid-drain --------------------------------------
 sim_faults '{"latency_ms": 20}'
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Kill ' || g, 'perito', 'neutro' FROM generate_series(1, 1500) g" >/dev/null
@@ -125,7 +130,7 @@ for round in 1 2 3; do
 done
 sim_clear_faults
 eventually 120 "after three kill -9 the queue drains" queue_drained
-check "0 lost: all 1,500 mapped" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Kill %' AND p.sincronizado")" = 1500
+check "0 lost: all 1,500 mapped" test "$(terceiros_synced Kill)" = 1500
 check "0 duplicate contacts after the crashes" no_duplicates
 
 # --- pg_ctl stop -m immediate mid-drain, then restart ------------------------------------
@@ -136,28 +141,27 @@ cluster_stop "$IT_DIR" immediate
 cluster_start "$IT_DIR"
 sim_clear_faults
 eventually 60 "after an immediate shutdown and restart the queue drains" queue_drained
-check "0 lost after the immediate shutdown: all 1,000 mapped" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Imediato %' AND p.sincronizado")" = 1000
+check "0 lost after the immediate shutdown: all 1,000 mapped" test "$(terceiros_synced Imediato)" = 1000
 check "0 duplicate contacts after the immediate shutdown" no_duplicates
 
 # --- SIGTERM mid-drain (fast shutdown): results recorded, unsent jobs given back ---------
 sim_faults '{"latency_ms": 20}'
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Termino ' || g, 'perito', 'neutro' FROM generate_series(1, 1000) g" >/dev/null
-termino_done() { q zattar "SELECT count(*) FROM chatwoot.fila f JOIN terceiros t ON t.id = f.entidade_id AND f.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Termino %' AND f.estado = 'concluido'"; }
-for _ in $(seq 1 100); do done_before=$(termino_done); [ "$done_before" -gt 0 ] && break; sleep 0.1; done
+for _ in $(seq 1 100); do done_before=$(terceiros_jobs Termino "count(*)" "f.estado = 'concluido'"); [ "$done_before" -gt 0 ] && break; sleep 0.1; done
 cluster_stop "$IT_DIR" fast
 check "the worker was mid-drain when SIGTERM came (some done, not all: $done_before)" \
   bash -c "[ $done_before -gt 0 ] && [ $done_before -lt 1000 ]"
 cluster_start "$IT_DIR"
 sim_clear_faults
 eventually 60 "after a fast shutdown mid-drain the queue drains" queue_drained
-check "0 lost after the fast shutdown: all 1,000 mapped" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Termino %' AND p.sincronizado")" = 1000
+check "0 lost after the fast shutdown: all 1,000 mapped" test "$(terceiros_synced Termino)" = 1000
 check "0 duplicate contacts after the fast shutdown" no_duplicates
 # On SIGTERM the worker recorded what it had sent and gave back what it had not: start-up
 # found no job of this batch left 'processando' to requeue, and none lost an attempt to it.
 check "no job was left in flight by the SIGTERM (none requeued at start-up)" \
-  test "$(q zattar "SELECT count(*) FROM chatwoot.fila f JOIN terceiros t ON t.id = f.entidade_id AND f.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Termino %' AND f.ultimo_erro LIKE 'worker interrompido%'")" = 0
+  test "$(terceiros_jobs Termino "count(*)" "f.ultimo_erro LIKE 'worker interrompido%'")" = 0
 check "no job of the batch needed more than two attempts" \
-  test "$(q zattar "SELECT coalesce(max(f.tentativas), 0) FROM chatwoot.fila f JOIN terceiros t ON t.id = f.entidade_id AND f.tipo_entidade = 'terceiro' WHERE t.nome LIKE 'Termino %'")" -le 2
+  test "$(terceiros_jobs Termino "coalesce(max(f.tentativas), 0)")" -le 2
 check "the worker logged no ERROR on its way out" bash -c "! grep -E 'chatwoot_sync worker (ERROR|PANIC):' '$IT_DIR/server.log'"
 
 # --- deletion: soft by default ----------------------------------------------------------
