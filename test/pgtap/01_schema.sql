@@ -1,6 +1,6 @@
 -- The SQL contract of chatwoot_sync 0.1.0: schema, table, functions and their signatures.
 BEGIN;
-SELECT plan(74);
+SELECT plan(75);
 
 SELECT has_schema('chatwoot', 'schema chatwoot exists');
 SELECT has_extension('chatwoot_sync', 'extension chatwoot_sync is installed');
@@ -125,6 +125,8 @@ SELECT volatility_is('chatwoot', 'testar_conexao', ARRAY['bigint'], 'volatile', 
 SELECT volatility_is('chatwoot', 'worker_status', ARRAY[]::name[], 'volatile', 'worker_status is VOLATILE');
 SELECT is((SELECT proretset FROM pg_proc WHERE oid = 'chatwoot.worker_status()'::regprocedure), true,
           'worker_status returns a set');
+SELECT is((SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'chatwoot.fila'::regclass AND attname = 'ids'),
+          'e', 'fila.ids (a bulk statement''s ids) is stored out of line without compression');
 
 SELECT * FROM finish();
 ROLLBACK;
