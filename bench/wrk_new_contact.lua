@@ -10,6 +10,10 @@ end
 
 local n = 0
 local run = tostring(os.time())
+-- Phone numbers are unique in Chatwoot: each run draws from its own block
+-- (WRK_PHONE_BASE, a multiple of 10,000,000 below 100,000,000), or the creates of a
+-- second run would be cheap 422s and inflate the baseline.
+local phone_base = tonumber(os.getenv("WRK_PHONE_BASE") or "10000000")
 local headers = { ["api_access_token"] = "sim-admin-token", ["Content-Type"] = "application/json" }
 
 function request()
@@ -17,7 +21,7 @@ function request()
   local k = math.floor((n + 1) / 2)
   local ident = string.format("wrk_%s_%d_%d", run, tid, k)
   local email = ident .. "@example.com"
-  local phone = string.format("+55119%08d", (tid * 10000000 + k) % 100000000)
+  local phone = string.format("+55119%08d", (phone_base + tid * 1000000 + k) % 100000000)
   local short = "+5511" .. string.sub(phone, 7)
   if n % 2 == 1 then
     local body = '{"payload":[' ..

@@ -48,21 +48,21 @@ ContactSync::ContactSync(const RequestFactory& requests, ContactDraft draft,
       inbox_id_(inbox_id),
       wanted_body_(draft_.request_body(inbox_id)),
       lookup_body_(draft_.lookup_filter_body()) {
-    update_body_ = update_body();
     if (mapped_contact_id && *mapped_contact_id > 0) {
         target_id_ = *mapped_contact_id;
         state_ = State::update_mapped;
+        update_body_ = update_body();  // a new contact never needs one: built only on the way to a PUT
     } else {
         state_ = State::lookup;
     }
 }
 
 std::string ContactSync::update_body() const {
-    Json body = Json::parse(wanted_body_);
-    json_object_del(body.get(), "inbox_id");  // an update does not move the contact's inbox
-    if (drop_email_) json_object_del(body.get(), "email");
-    if (drop_phone_) json_object_del(body.get(), "phone_number");
-    return body.dump();
+    if (!drop_email_ && !drop_phone_) return draft_.request_body(std::nullopt);  // no inbox_id: an update does not move the contact's inbox
+    ContactDraft without = draft_;
+    if (drop_email_) without.email.reset();
+    if (drop_phone_) without.phone_e164.reset();
+    return without.request_body(std::nullopt);
 }
 
 std::optional<HttpRequest> ContactSync::next_request() const {

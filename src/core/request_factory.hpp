@@ -5,12 +5,13 @@
 #include "core/http_client.hpp"
 
 #include <string>
+#include <vector>
 
 namespace chatwoot::core {
 
 class RequestFactory {
 public:
-    explicit RequestFactory(ConnectionConfig config) : config_(std::move(config)) {}
+    explicit RequestFactory(ConnectionConfig config);
 
     // `path` is relative to /api/v1/accounts/{account_id}, e.g. "/contacts/filter".
     HttpRequest account(const std::string& method, const std::string& path, const std::string& body = {}) const;
@@ -20,8 +21,13 @@ public:
     const ConnectionConfig& config() const { return config_; }
 
 private:
-    HttpRequest make(const std::string& method, const std::string& url, const std::string& body) const;
+    HttpRequest make(const std::string& method, std::string url, const std::string& body) const;
     ConnectionConfig config_;
+    // Built once: every request of a sync repeats them.
+    std::string base_url_;      // normalized api_url
+    std::string account_url_;   // base_url_ + /api/v1/accounts/{id}
+    std::vector<std::string> headers_;            // without a body
+    std::vector<std::string> headers_with_body_;  // plus Content-Type
 };
 
 }  // namespace chatwoot::core

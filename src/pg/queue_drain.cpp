@@ -323,7 +323,7 @@ void record_deactivation(const Plan& plan) {
 void record_successful_upserts(const std::vector<const Plan*>& plans, const Connection& conn) {
     if (plans.empty()) return;
     std::vector<std::int64_t> job_ids, entity_ids, contact_ids, requests;
-    std::vector<std::string> kinds, source_ids, sent, received, active, problems;
+    std::vector<std::string> kinds, source_ids, snapshots, active, problems;
     for (const Plan* plan : plans) {
         const core::ContactSyncResult& r = *plan->result();
         job_ids.push_back(plan->job.id);
@@ -332,8 +332,10 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
         contact_ids.push_back(r.contact_id);
         requests.push_back(r.requests);
         source_ids.push_back(r.source_id.value_or(""));
-        sent.push_back(plan->sync->wanted_body());
-        received.push_back(r.snapshot_json.empty() ? "{}" : r.snapshot_json);
+        // dados_sincronizados: what we sent and what Chatwoot holds, two JSON texts the
+        // core produced, joined here and parsed once by the server.
+        snapshots.push_back("{\"enviado\":" + plan->sync->wanted_body() +
+                            ",\"chatwoot\":" + (r.snapshot_json.empty() ? std::string("{}") : r.snapshot_json) + "}");
         active.push_back(plan->draft->ativo ? "true" : "false");
         std::string text = plan->draft->problems_text();
         if (!r.notes.empty()) text += (text.empty() ? "" : "; ") + r.notes;
@@ -342,17 +344,16 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
     }
     sql_exec(
         "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], "
-        "    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[]) "
-        "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, enviado, chatwoot, ativo, "
-        "         problemas)), "
+        "    $6::text[], $7::text[], $8::text[], $9::text[]) "
+        "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, dados, ativo, problemas)), "
         "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
         "    ultimo_erro = NULL, http_status = 200, requisicoes = f.requisicoes + r.requisicoes, atualizado_em = now() "
         "    FROM r WHERE f.id = r.job_id) "
         "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
         "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
         "  sincronizado, erro_sincronizacao) "
-        "SELECT r.tipo_entidade, r.entidade_id, $11, r.contact_id, $12, $13, NULLIF(r.source_id, ''), now(), "
-        "  jsonb_build_object('enviado', r.enviado::jsonb, 'chatwoot', r.chatwoot::jsonb), r.ativo::boolean, "
+        "SELECT r.tipo_entidade, r.entidade_id, $10, r.contact_id, $11, $12, NULLIF(r.source_id, ''), now(), "
+        "  r.dados::jsonb, r.ativo::boolean, "
         "  NULLIF(r.problemas, '') FROM r "
         "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET integracao_id = EXCLUDED.integracao_id, "
         "  chatwoot_contact_id = EXCLUDED.chatwoot_contact_id, chatwoot_account_id = EXCLUDED.chatwoot_account_id, "
@@ -361,7 +362,7 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
         "  dados_sincronizados = EXCLUDED.dados_sincronizados, sincronizado = EXCLUDED.sincronizado, "
         "  erro_sincronizacao = EXCLUDED.erro_sincronizacao",
         {arg_int8_array(job_ids), arg_text_array(kinds), arg_int8_array(entity_ids), arg_int8_array(contact_ids),
-         arg_int8_array(requests), arg_text_array(source_ids), arg_text_array(sent), arg_text_array(received),
+         arg_int8_array(requests), arg_text_array(source_ids), arg_text_array(snapshots),
          arg_text_array(active), arg_text_array(problems),
          conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID), arg_int4(static_cast<int>(conn.config.account_id)),
          conn.config.default_inbox_id ? arg_int4(static_cast<int>(*conn.config.default_inbox_id)) : arg_null(INT4OID)});

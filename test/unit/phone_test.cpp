@@ -1,6 +1,7 @@
 #include "core/phone.hpp"
 
 #include <gtest/gtest.h>
+#include <phonenumbers/phonenumberutil.h>
 
 using namespace chatwoot::core;
 
@@ -65,4 +66,54 @@ TEST(Phone, ImpossibleNumbersAreExplained) {
         EXPECT_FALSE(r.phone) << ddd << " " << number << " gave " << (r.phone ? r.phone->e164 : "");
         EXPECT_FALSE(r.error.empty()) << ddd << " " << number;
     }
+}
+
+// normalize_brazilian_phone builds the number from the digits instead of calling
+// libphonenumber's free-text Parse: over every DDD and a spread of subscriber
+// numbers it must accept, classify and format exactly what Parse + GetNumberType do.
+TEST(Phone, SameVerdictAsLibphonenumbersParser) {
+    using i18n::phonenumbers::PhoneNumber;
+    using i18n::phonenumbers::PhoneNumberUtil;
+    const PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
+    int accepted = 0, rejected = 0, reinterpreted = 0;
+    for (int ddd = 10; ddd <= 99; ++ddd) {
+        for (const char* number : {"987654321", "912345678", "32221100", "23456789", "40041234", "55123456",
+                                   "87654321", "999999999", "112345678", "300123456"}) {
+            std::string area = std::to_string(ddd);
+            PhoneResult r = normalize_brazilian_phone(area, number);
+            // The oracle: what the ninth-digit rule hands to libphonenumber, parsed as text.
+            std::string national = area + number;
+            if (national.size() == 10 && national[2] >= '6' && national[2] <= '9') national.insert(2, "9");
+            PhoneNumber parsed;
+            PhoneNumberUtil::PhoneNumberType type = PhoneNumberUtil::UNKNOWN;
+            if (util->Parse(national, "BR", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR)
+                type = util->GetNumberType(parsed);
+            if (type != PhoneNumberUtil::UNKNOWN && parsed.national_number() != std::stoull(national)) {
+                // Parse read the DDD as a dialling prefix (90 is Brazil's collect-call
+                // prefix) and dropped it: "90 4004-1234" became the national 4004-1234.
+                // The fields say DDD 90, which does not exist; we never drop a DDD.
+                ++reinterpreted;
+                EXPECT_TRUE(!r.phone || r.phone->e164 == "+55" + national) << area << " " << number;
+                continue;
+            }
+            std::string region;
+            if (type != PhoneNumberUtil::UNKNOWN) util->GetRegionCodeForNumber(parsed, &region);
+            bool valid = type != PhoneNumberUtil::UNKNOWN && region == "BR";
+            ASSERT_EQ(static_cast<bool>(r.phone), valid) << area << " " << number << ": " << r.error;
+            if (!valid) {
+                ++rejected;
+                continue;
+            }
+            ++accepted;
+            std::string e164;
+            util->Format(parsed, PhoneNumberUtil::E164, &e164);
+            EXPECT_EQ(r.phone->e164, e164) << area << " " << number;
+            EXPECT_EQ(r.phone->kind == PhoneKind::mobile, type == PhoneNumberUtil::MOBILE) << area << " " << number;
+            EXPECT_EQ(r.phone->kind == PhoneKind::landline, type == PhoneNumberUtil::FIXED_LINE) << area << " " << number;
+        }
+    }
+    // The sweep must exercise both sides (a broken oracle would pass vacuously).
+    EXPECT_GT(accepted, 300);
+    EXPECT_GT(rejected, 100);
+    EXPECT_LT(reinterpreted, 20);
 }
