@@ -342,13 +342,16 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
         if (r.shared) text += (text.empty() ? "" : "; ") + std::string("contato compartilhado com ") + r.shared_with;
         problems.push_back(text);
     }
+    // The redundant `f.id = ANY($1)` has the planner reach fila through its primary
+    // key: joined on the unnest alone it may hash a scan of the whole table, whose
+    // statistics lag far behind a bulk drain (the done jobs kept for retention pile up).
     sql_exec(
         "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], "
         "    $6::text[], $7::text[], $8::text[], $9::text[]) "
         "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, dados, ativo, problemas)), "
         "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
         "    ultimo_erro = NULL, http_status = 200, requisicoes = f.requisicoes + r.requisicoes, atualizado_em = now() "
-        "    FROM r WHERE f.id = r.job_id) "
+        "    FROM r WHERE f.id = r.job_id AND f.id = ANY($1)) "
         "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
         "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
         "  sincronizado, erro_sincronizacao) "
