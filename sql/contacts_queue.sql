@@ -61,6 +61,16 @@ SELECT tipo, tipo_entidade, cardinality(ids) AS ids FROM chatwoot.fila WHERE tip
 ROLLBACK;
 SELECT count(*) AS lotes_apos_rollback FROM chatwoot.fila WHERE tipo = 'lote';
 
+-- A larger one is cut into 'lote' jobs of at most 5,000 ids, in order, none lost.
+BEGIN;
+INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo)
+SELECT 'pf', 'Perito ' || g, 'perito', 'ativo' FROM generate_series(1, 12000) g;
+SELECT cardinality(ids) AS ids FROM chatwoot.fila WHERE tipo = 'lote' ORDER BY id;
+SELECT count(DISTINCT i) = 12000 AS todos_os_ids, min(i) = (SELECT min(id) FROM terceiros WHERE nome LIKE 'Perito %') AS primeiro,
+       max(i) = (SELECT max(id) FROM terceiros WHERE nome LIKE 'Perito %') AS ultimo
+  FROM chatwoot.fila, unnest(ids) AS i WHERE tipo = 'lote';
+ROLLBACK;
+
 -- A rolled-back change queues nothing.
 BEGIN;
 INSERT INTO partes_contrarias (tipo_pessoa, nome) VALUES ('pj', 'Fantasma S.A.');

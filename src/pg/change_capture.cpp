@@ -6,7 +6,7 @@
 //    on DELETE, and on an UPDATE that changed a watched column (an UPDATE of
 //    anything else records nothing). No SPI, no allocation beyond the buffer.
 //  * chatwoot._enfileirar_mudancas(): AFTER STATEMENT. Writes the recorded ids to
-//    chatwoot.fila in one INSERT (one 'lote' row for a bulk statement), inside a
+//    chatwoot.fila (one INSERT; for a bulk statement, 'lote' rows of up to 5,000 ids) in a
 //    subtransaction: a failure here is logged as a WARNING and never fails the
 //    app's statement. Then it asks for the worker to be woken at commit.
 //
@@ -29,7 +29,9 @@ extern "C" {
 namespace {
 
 constexpr int kMaxWatched = 32;
-constexpr int kLoteThreshold = 1000;  // above this many ids, one 'lote' job per statement
+constexpr int kLoteThreshold = 1000;  // above this many ids, 'lote' jobs instead of one job per id
+constexpr int kLoteChunk = 5000;      // ids per 'lote' job: the worker expands one per cycle and starts
+                                      // sending after it, not after the whole statement's ids
 
 // Attribute numbers of a trigger's columns, resolved once per trigger.
 struct TriggerColumns {
@@ -201,15 +203,19 @@ void queue_ids(PendingIds* p) {
             if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the batch insert");
             insert_lote = plan;
         }
-        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * p->count));
-        for (int i = 0; i < p->count; ++i) elems[i] = Int64GetDatum(p->ids[i]);
-        ArrayType* ids = construct_array(elems, p->count, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-        Datum values[4] = {CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids),
-                           Int32GetDatum(chatwoot::pg::settings.update_debounce_ms),
-                           Int32GetDatum(chatwoot::pg::settings.update_max_wait_ms)};
         bool bulk = p->count > kLoteThreshold && p->change == Change::insert;
-        int rc = SPI_execute_plan(bulk ? insert_lote : plans[which], values, nullptr, false, 0);
-        if (rc != SPI_OK_INSERT) elog(ERROR, "queue insert failed: %d", rc);
+        int chunk = bulk ? kLoteChunk : p->count;
+        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * chunk));
+        for (int start = 0; start < p->count; start += chunk) {
+            int n = Min(chunk, p->count - start);
+            for (int i = 0; i < n; ++i) elems[i] = Int64GetDatum(p->ids[start + i]);
+            ArrayType* ids = construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+            Datum values[4] = {CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids),
+                               Int32GetDatum(chatwoot::pg::settings.update_debounce_ms),
+                               Int32GetDatum(chatwoot::pg::settings.update_max_wait_ms)};
+            int rc = SPI_execute_plan(bulk ? insert_lote : plans[which], values, nullptr, false, 0);
+            if (rc != SPI_OK_INSERT) elog(ERROR, "queue insert failed: %d", rc);
+        }
         SPI_finish();
         ReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);

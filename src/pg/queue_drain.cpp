@@ -83,6 +83,7 @@ struct DrainState {
     std::uint64_t cycles = 0;
     bool cycle_in_progress = false;      // still set when a cycle starts: the last one raised an ERROR
     bool backlog_empty = true;           // the last claim got fewer jobs than it asked for
+    bool lotes_pending = false;          // a short claim left bulk jobs to expand (one per claim)
     bool waiting_for_held = false;       // a due job was skipped: its party had a job in flight
     std::unordered_map<core::HttpOperation*, std::unique_ptr<Plan>> on_the_wire;
     std::vector<std::unique_ptr<Plan>> to_record;
@@ -534,6 +535,7 @@ bool recording_due() {
 // hands their operations to the HTTP thread. Returns the number claimed.
 int claim_and_send(DrainOutcome& outcome) {
     begin_worker_transaction("chatwoot_sync: reivindicando trabalhos");
+    state.lotes_pending = false;
     housekeeping(state.cycles == 1);
     auto batch = std::make_shared<Batch>();
     batch->conn = load_connection();
@@ -552,6 +554,10 @@ int claim_and_send(DrainOutcome& outcome) {
                 "SELECT ceil(extract(epoch FROM executar_apos - clock_timestamp()) * 1000)::bigint "
                 "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' ORDER BY executar_apos LIMIT 1");
             if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
+            // A bulk statement's ids come in 'lote' jobs of 5,000 and each claim expands
+            // one: a short claim with lotes left is not an empty backlog.
+            state.lotes_pending =
+                !sql_rows("SELECT 1 FROM chatwoot.fila WHERE tipo = 'lote' AND estado = 'pendente' LIMIT 1").empty();
         }
     }
     commit_worker_transaction();
@@ -604,6 +610,7 @@ void reset_after_error() {
     state.to_record.clear();
     state.untouched.clear();
     state.backlog_empty = false;
+    state.lotes_pending = false;
     state.waiting_for_held = false;
     begin_worker_transaction("chatwoot_sync: recuperando após erro");
     requeue_orphaned_jobs(true);
@@ -632,7 +639,7 @@ DrainOutcome drain_cycle(bool http_wake_only) {
     if (!paused && !nothing_new && state.on_the_wire.size() < 2 * batch) {
         int claimed = claim_and_send(outcome);
         claimed_now = true;
-        state.backlog_empty = claimed < settings.batch_size;
+        state.backlog_empty = claimed < settings.batch_size && !state.lotes_pending;
         outcome.claim_again = !state.backlog_empty && state.on_the_wire.size() < 2 * batch;
     }
     collect_finished();
