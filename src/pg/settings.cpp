@@ -46,7 +46,7 @@ void define_settings() {
     DefineCustomIntVariable("chatwoot_sync.max_concurrency", "Chatwoot requests in flight at once, per worker.",
                             nullptr, &settings.max_concurrency, 16, 1, 256, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.batch_size", "Jobs the worker claims per cycle.", nullptr,
-                            &settings.batch_size, 500, 1, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+                            &settings.batch_size, 2000, 1, 10000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.poll_interval",
                             "Fallback wake-up of the worker when no commit woke it.", nullptr,
                             &settings.poll_interval_ms, 5000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,

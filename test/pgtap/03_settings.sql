@@ -26,7 +26,7 @@ SELECT is(pg_temp.cfg('chatwoot_sync.poll_interval'), 'sighup|integer|ms|5000', 
 SELECT is(pg_temp.cfg('chatwoot_sync.request_timeout'), 'user|integer|ms|5000', 'request_timeout: any session, ms, default 5 s');
 SELECT is(pg_temp.cfg('chatwoot_sync.tls_verify'), 'superuser|bool||on', 'tls_verify: superuser, default on');
 SELECT is(pg_temp.cfg('chatwoot_sync.max_concurrency'), 'sighup|integer||16', 'max_concurrency: reload, default 16');
-SELECT is(pg_temp.cfg('chatwoot_sync.batch_size'), 'sighup|integer||500', 'batch_size: reload, default 500');
+SELECT is(pg_temp.cfg('chatwoot_sync.batch_size'), 'sighup|integer||2000', 'batch_size: reload, default 2000');
 SELECT is(pg_temp.cfg('chatwoot_sync.max_attempts'), 'sighup|integer||10', 'max_attempts: reload, default 10');
 SELECT is(pg_temp.cfg('chatwoot_sync.retention'), 'sighup|integer|s|604800', 'retention: reload, s, default 7 days');
 SELECT is(pg_temp.cfg('chatwoot_sync.api_url'), 'superuser|string||', 'api_url (deprecated): superuser, empty');
