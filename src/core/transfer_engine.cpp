@@ -132,10 +132,19 @@ struct TransferEngine::Impl {
         t.easy = nullptr;
     }
 
+    // An operation's follow-up (the create after its lookup) goes before the first
+    // requests of operations that have not started: each find-or-create finishes
+    // soon after it began, which keeps the window between a lookup and its create
+    // short (two parties that are the same person, queued together, then find each
+    // other's contact instead of racing to create it) and the backlog of half-done
+    // operations small.
     void queue_next(HttpOperation* op, std::vector<HttpOperation*>& finished) {
-        if (auto request = op->next_request())
-            ready.emplace_back(op, std::move(*request));
-        else {
+        if (auto request = op->next_request()) {
+            if (has_sent.count(op))
+                ready.emplace_front(op, std::move(*request));
+            else
+                ready.emplace_back(op, std::move(*request));
+        } else {
             has_sent.erase(op);
             finished.push_back(op);
         }

@@ -102,7 +102,8 @@ private:
 // Sends /op<N>/1 .. /op<N>/<steps>, checking each reply echoes its own path.
 class Steps final : public HttpOperation {
 public:
-    Steps(const KeepAliveServer& server, int id, int steps) : server_(server), id_(id), steps_(steps) {}
+    Steps(const KeepAliveServer& server, int id, int steps, std::vector<std::string>* log = nullptr)
+        : server_(server), id_(id), steps_(steps), log_(log) {}
     std::optional<HttpRequest> next_request() const override {
         if (done_ >= steps_ || failed_) return std::nullopt;
         HttpRequest r;
@@ -118,6 +119,7 @@ public:
             last_error_ = to_string(response.error);
             return;
         }
+        if (log_) log_->push_back(path());
         ++done_;
     }
     bool complete() const { return done_ == steps_; }
@@ -130,6 +132,7 @@ private:
     const KeepAliveServer& server_;
     int id_;
     int steps_;
+    std::vector<std::string>* log_;
     int done_ = 0;
     bool failed_ = false;
 };
@@ -176,6 +179,24 @@ TEST(ConcurrentRunner, AbortStopsStartingNewRequestsAndReportsTheRest) {
     int complete = 0;
     for (auto& s : steps) complete += s->complete();
     EXPECT_LT(complete, 20);
+}
+
+// An operation's next request goes before operations that have not started: a
+// find-or-create sends its create right after its lookup, not after every other
+// party's lookup (with one slot, the order shows it).
+TEST(ConcurrentRunner, AnOperationsNextRequestGoesBeforeOperationsNotStarted) {
+    KeepAliveServer server(0ms);
+    std::vector<std::string> log;
+    std::vector<std::unique_ptr<Steps>> steps;
+    std::vector<HttpOperation*> ops;
+    for (int i = 0; i < 3; ++i) {
+        steps.push_back(std::make_unique<Steps>(server, i, 2, &log));
+        ops.push_back(steps.back().get());
+    }
+    ConcurrentRunner runner(1);
+    RunStats stats = runner.run(ops);
+    EXPECT_EQ(stats.requests, 6);
+    EXPECT_EQ(log, (std::vector<std::string>{"/op0/1", "/op0/2", "/op1/1", "/op1/2", "/op2/1", "/op2/2"}));
 }
 
 TEST(ConcurrentRunner, AnEmptyBatchIsANoOp) {
