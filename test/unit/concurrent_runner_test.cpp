@@ -139,9 +139,9 @@ private:
 
 // `count` operations of `steps_each` requests each; `ops` points into `owned`.
 void make_steps(const KeepAliveServer& server, int count, int steps_each, std::vector<std::unique_ptr<Steps>>& owned,
-                std::vector<HttpOperation*>& ops) {
+                std::vector<HttpOperation*>& ops, std::vector<std::string>* log = nullptr) {
     for (int i = 0; i < count; ++i) {
-        owned.push_back(std::make_unique<Steps>(server, i, steps_each));
+        owned.push_back(std::make_unique<Steps>(server, i, steps_each, log));
         ops.push_back(owned.back().get());
     }
 }
@@ -189,10 +189,7 @@ TEST(ConcurrentRunner, AnOperationsNextRequestGoesBeforeOperationsNotStarted) {
     std::vector<std::string> log;
     std::vector<std::unique_ptr<Steps>> steps;
     std::vector<HttpOperation*> ops;
-    for (int i = 0; i < 3; ++i) {
-        steps.push_back(std::make_unique<Steps>(server, i, 2, &log));
-        ops.push_back(steps.back().get());
-    }
+    make_steps(server, 3, 2, steps, ops, &log);
     ConcurrentRunner runner(1);
     RunStats stats = runner.run(ops);
     EXPECT_EQ(stats.requests, 6);
