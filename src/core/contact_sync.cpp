@@ -58,7 +58,8 @@ ContactSync::ContactSync(const RequestFactory& requests, ContactDraft draft,
 }
 
 std::string ContactSync::update_body() const {
-    if (!drop_email_ && !drop_phone_) return draft_.request_body(std::nullopt);  // no inbox_id: an update does not move the contact's inbox
+    // No inbox_id: an update does not move the contact's inbox.
+    if (!drop_email_ && !drop_phone_) return draft_.request_body(std::nullopt);
     ContactDraft without = draft_;
     if (drop_email_) without.email.reset();
     if (drop_phone_) without.phone_e164.reset();

@@ -52,6 +52,8 @@ public:
     // The contact as we want it in Chatwoot (the create body), built once: sent on a
     // create and stored as dados_sincronizados.enviado.
     const std::string& wanted_body() const { return wanted_body_; }
+    // The party as drafted (its active flag and the fields left out, for the record).
+    const ContactDraft& draft() const { return draft_; }
 
 private:
     enum class State { update_mapped, lookup, create, update_found, done };

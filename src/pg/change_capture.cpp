@@ -206,13 +206,14 @@ void queue_ids(PendingIds* p) {
         bool bulk = p->count > kLoteThreshold && p->change == Change::insert;
         int chunk = bulk ? kLoteChunk : p->count;
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * chunk));
+        Datum values[4] = {CStringGetTextDatum(p->tipo_entidade), (Datum)0,
+                           Int32GetDatum(chatwoot::pg::settings.update_debounce_ms),
+                           Int32GetDatum(chatwoot::pg::settings.update_max_wait_ms)};
         for (int start = 0; start < p->count; start += chunk) {
             int n = Min(chunk, p->count - start);
             for (int i = 0; i < n; ++i) elems[i] = Int64GetDatum(p->ids[start + i]);
-            ArrayType* ids = construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-            Datum values[4] = {CStringGetTextDatum(p->tipo_entidade), PointerGetDatum(ids),
-                               Int32GetDatum(chatwoot::pg::settings.update_debounce_ms),
-                               Int32GetDatum(chatwoot::pg::settings.update_max_wait_ms)};
+            values[1] = PointerGetDatum(
+                construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
             int rc = SPI_execute_plan(bulk ? insert_lote : plans[which], values, nullptr, false, 0);
             if (rc != SPI_OK_INSERT) elog(ERROR, "queue insert failed: %d", rc);
         }

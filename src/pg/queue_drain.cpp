@@ -60,7 +60,6 @@ struct Plan {
     std::shared_ptr<Batch> batch;
     std::unique_ptr<core::ContactSync> sync;
     std::unique_ptr<core::ContactDeactivation> deactivation;
-    std::optional<core::ContactDraft> draft;
     std::string nothing_to_do;  // set when no request is needed
     core::HttpOperation* operation() const {
         if (sync) return sync.get();
@@ -337,8 +336,8 @@ void record_successful_upserts(const std::vector<const Plan*>& plans, const Conn
         // core produced, joined here and parsed once by the server.
         snapshots.push_back("{\"enviado\":" + plan->sync->wanted_body() +
                             ",\"chatwoot\":" + (r.snapshot_json.empty() ? std::string("{}") : r.snapshot_json) + "}");
-        active.push_back(plan->draft->ativo ? "true" : "false");
-        std::string text = plan->draft->problems_text();
+        active.push_back(plan->sync->draft().ativo ? "true" : "false");
+        std::string text = plan->sync->draft().problems_text();
         if (!r.notes.empty()) text += (text.empty() ? "" : "; ") + r.notes;
         if (r.shared) text += (text.empty() ? "" : "; ") + std::string("contato compartilhado com ") + r.shared_with;
         problems.push_back(text);
@@ -578,9 +577,8 @@ int claim_and_send(DrainOutcome& outcome) {
         const Job& j = plan->job;
         bool gone = !j.party;
         if (j.tipo == "upsert_contato" && !gone) {
-            plan->draft = core::draft_contact(*j.party);
-            plan->sync = std::make_unique<core::ContactSync>(*batch->requests, *plan->draft, j.contact_id,
-                                                             batch->conn.config.default_inbox_id);
+            plan->sync = std::make_unique<core::ContactSync>(*batch->requests, core::draft_contact(*j.party),
+                                                             j.contact_id, batch->conn.config.default_inbox_id);
         } else if (j.contact_id) {
             plan->deactivation = std::make_unique<core::ContactDeactivation>(*batch->requests, *j.contact_id,
                                                                              settings.delete_contacts);
