@@ -21,13 +21,14 @@ wait_drained 30
 sim_requests() { curl -sf "$SIM_CONTROL/__sim/requests" | jq length; }
 clear_requests() { curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null; }
 # timed_drain SQL: runs SQL, waits for the queue to drain; sets SECS (wall time) and
-# REQS (requests the simulator received from the start).
+# REQS (requests the simulator received from the start). The drain is checked every
+# 250 ms (see wait_drained), so SECS may run up to 250 ms past the last request.
 timed_drain() {
   clear_requests
   local t0 t1
   t0=$(now_ms)
   sq "$1" >/dev/null
-  wait_drained 600
+  wait_drained 600 0.25
   t1=$(now_ms)
   REQS=$(sim_requests)
   SECS=$(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')

@@ -21,11 +21,12 @@ bench_setup() {  # bench_setup NAME [extra postgresql.conf lines...]
   psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "CREATE EXTENSION chatwoot_sync" >/dev/null
 }
 sq() { psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "$1"; }
-# Waits for the queue to drain with one server-side loop (a 50 ms sleep between
-# checks answered from the partial indexes): a psql started every 50 ms would itself
-# take a good share of the two cores the worker is being measured on, and so would
-# checks every 20 ms (each walks index entries the drain has just made dead: ~3 ms).
-wait_drained() {  # wait_drained TIMEOUT_S
+# Waits for the queue to drain with one server-side loop, a pause between checks
+# (50 ms unless given): a psql started for each check would itself take a good share
+# of the two cores the worker is being measured on. Each check walks index entries
+# the drain has just made dead, so a timed drain passes a longer pause: at 50 ms the
+# checks took 5 % of a core (30 of 600 ticks) from the worker, at 250 ms 1-2 %.
+wait_drained() {  # wait_drained TIMEOUT_S [PAUSE_S]
   sq "DO \$\$
       DECLARE deadline timestamptz := clock_timestamp() + make_interval(secs => $1);
       BEGIN
@@ -34,7 +35,7 @@ wait_drained() {  # wait_drained TIMEOUT_S
                AND NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' AND tipo = 'lote')
                AND NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado = 'processando');
           IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'queue not drained after % s', $1; END IF;
-          PERFORM pg_sleep(0.05);
+          PERFORM pg_sleep(${2:-0.05});
         END LOOP;
       END \$\$" >/dev/null
 }

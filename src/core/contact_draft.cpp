@@ -140,45 +140,60 @@ ContactDraft draft_contact(const PartySnapshot& party) {
     return draft;
 }
 
+// Both bodies have a fixed shape: their text is written around values jansson
+// encodes (see Json::append_string_literal). The unit tests hold them to what a
+// jansson tree of the same fields dumps, byte for byte.
 std::string ContactDraft::request_body(std::optional<std::int64_t> inbox_id) const {
-    Json body = Json::object();
-    body.set("name", name);
-    if (email) body.set("email", *email);
-    if (phone_e164) body.set("phone_number", *phone_e164);
-    body.set("identifier", identifier);
-    if (inbox_id) body.set("inbox_id", *inbox_id);
-    Json custom = Json::object();
-    custom.set("tipo_entidade", tipo_entidade);
-    custom.set("entidade_id", Json::integer(entidade_id));
-    custom.set("sistema_origem", "zattar");
-    custom.set("ativo", Json::boolean(ativo));
-    if (document) custom.set("documento", *document);
-    body.set("custom_attributes", custom);
-    return body.dump();
+    std::string body;
+    body.reserve(320 + name.size());
+    body += "{\"name\":";
+    Json::append_string_literal(body, name);
+    if (email) {
+        body += ",\"email\":";
+        Json::append_string_literal(body, *email);
+    }
+    if (phone_e164) {
+        body += ",\"phone_number\":";
+        Json::append_string_literal(body, *phone_e164);
+    }
+    body += ",\"identifier\":";
+    Json::append_string_literal(body, identifier);
+    if (inbox_id) body += ",\"inbox_id\":" + std::to_string(*inbox_id);
+    body += ",\"custom_attributes\":{\"tipo_entidade\":";
+    Json::append_string_literal(body, tipo_entidade);
+    body += ",\"entidade_id\":" + std::to_string(entidade_id);
+    body += ",\"sistema_origem\":\"zattar\",\"ativo\":";
+    body += ativo ? "true" : "false";
+    if (document) {
+        body += ",\"documento\":";
+        Json::append_string_literal(body, *document);
+    }
+    body += "}}";
+    return body;
 }
 
 std::string ContactDraft::lookup_filter_body() const {
     struct Condition {
         const char* key;
-        std::string value;
+        std::string_view value;
     };
     std::vector<Condition> conditions{{"identifier", identifier}};
     if (email) conditions.push_back({"email", *email});
     // Chatwoot's filter reads only values[0] and prefixes "+" itself (older versions
     // do not strip one we send): one condition per form, digits only.
-    for (const auto& form : phone_lookup_forms) conditions.push_back({"phone_number", form.substr(1)});
-    Json payload = Json::array();
+    for (const auto& form : phone_lookup_forms) conditions.push_back({"phone_number", std::string_view(form).substr(1)});
+    std::string body;
+    body.reserve(128 * conditions.size());
+    body += "{\"payload\":[";
     for (std::size_t i = 0; i < conditions.size(); ++i) {
-        Json condition = Json::object();
-        condition.set("attribute_key", conditions[i].key);
-        condition.set("filter_operator", "equal_to");
-        condition.set("values", Json::array().append(Json::string(conditions[i].value)));
-        condition.set("query_operator", i + 1 < conditions.size() ? Json::string("OR") : Json::null());
-        payload.append(condition);
+        body += i ? ",{\"attribute_key\":\"" : "{\"attribute_key\":\"";
+        body += conditions[i].key;
+        body += "\",\"filter_operator\":\"equal_to\",\"values\":[";
+        Json::append_string_literal(body, conditions[i].value);
+        body += i + 1 < conditions.size() ? "],\"query_operator\":\"OR\"}" : "],\"query_operator\":null}";
     }
-    Json body = Json::object();
-    body.set("payload", payload);
-    return body.dump();
+    body += "]}";
+    return body;
 }
 
 std::string ContactDraft::problems_text() const {

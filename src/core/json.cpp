@@ -65,6 +65,19 @@ Json& Json::append(Json value) {
     return *this;
 }
 
+void Json::append_string_literal(std::string& out, std::string_view value) {
+    Json literal = string(value);
+    if (!literal) {
+        out += "null";
+        return;
+    }
+    auto append = [](const char* buffer, std::size_t size, void* target) {
+        static_cast<std::string*>(target)->append(buffer, size);
+        return 0;
+    };
+    json_dump_callback(literal.get(), append, &out, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
 std::string Json::dump() const {
     if (!value_) return "null";
     std::unique_ptr<char, decltype(&std::free)> text(

@@ -28,8 +28,10 @@ using core::Outcome;
 using Clock = std::chrono::steady_clock;
 
 // Results wait at most this long, or until a quarter batch has finished, before
-// they are recorded: one transaction per group, not per job.
-constexpr auto kRecordDelay = std::chrono::milliseconds(25);
+// they are recorded: one transaction per group, not per job. Each recording has a
+// fixed cost (planning its statement, a commit that waits for the WAL flush), so the
+// groups are made large; a result waiting here is already in Chatwoot.
+constexpr auto kRecordDelay = std::chrono::milliseconds(100);
 
 struct Connection {
     bool found = false;
@@ -52,6 +54,7 @@ struct Job {
 struct Batch {
     Connection conn;
     std::unique_ptr<core::RequestFactory> requests;
+    Clock::time_point claimed_at = Clock::now();  // when its jobs' leases were set
 };
 
 // What one job turned into: an operation to run, or an immediate conclusion.
@@ -82,7 +85,7 @@ struct DrainState {
     std::uint64_t cycles = 0;
     bool cycle_in_progress = false;      // still set when a cycle starts: the last one raised an ERROR
     bool backlog_empty = true;           // the last claim got fewer jobs than it asked for
-    bool lotes_pending = false;          // a short claim left bulk jobs to expand (one per claim)
+    bool lotes_pending = false;          // a short claim left lote jobs unclaimed
     bool waiting_for_held = false;       // a due job was skipped: its party had a job in flight
     std::unordered_map<core::HttpOperation*, std::unique_ptr<Plan>> on_the_wire;
     std::vector<std::unique_ptr<Plan>> to_record;
@@ -143,6 +146,23 @@ std::vector<std::int64_t> held_job_ids() {
     return ids;
 }
 
+// How long a claim holds a job: eight request timeouts, and never less than a minute.
+int lease_seconds() { return std::max(60, settings.request_timeout_ms * 8 / 1000); }
+
+// The held jobs whose lease is a third gone. A job is normally recorded well under a
+// second after its claim, so during a drain this is empty and no lease is rewritten
+// (renewing every held job every few seconds rewrote thousands of rows each time).
+std::vector<std::int64_t> jobs_due_for_renewal() {
+    auto renew_before = Clock::now() - std::chrono::seconds(lease_seconds() / 3);
+    std::vector<std::int64_t> ids;
+    auto visit = [&](const Plan& plan) {
+        if (plan.batch && plan.batch->claimed_at < renew_before) ids.push_back(plan.job.id);
+    };
+    for (auto& [op, plan] : state.on_the_wire) visit(*plan);
+    for (auto& plan : state.to_record) visit(*plan);
+    return ids;
+}
+
 // A read that must walk the due-jobs index in order. Statistics on this fast-changing
 // table are always stale, and the planner, thinking the backlog tiny, would read and
 // sort all of it; with sorting off for this one statement it walks the index and
@@ -154,21 +174,37 @@ std::vector<SqlRow> rows_in_due_order(const char* sql, const std::vector<SqlArg>
     return rows;
 }
 
+// A read of a claim's parties by key: one index probe each. The planner, costing
+// random reads as if from disk and with statistics that lag a bulk load, would rather
+// scan and hash the whole table (all the firm's clients, every mapping) on every claim;
+// so scans and hash or merge joins are off for this one statement. A table without an
+// index on the key is still read, by a scan.
+std::vector<SqlRow> rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
+    sql_exec("SET LOCAL enable_seqscan = off");
+    sql_exec("SET LOCAL enable_hashjoin = off");
+    sql_exec("SET LOCAL enable_mergejoin = off");
+    auto rows = sql_rows(sql, args);
+    sql_exec("SET LOCAL enable_seqscan TO DEFAULT");
+    sql_exec("SET LOCAL enable_hashjoin TO DEFAULT");
+    sql_exec("SET LOCAL enable_mergejoin TO DEFAULT");
+    return rows;
+}
+
 // Jobs left 'processando' by a worker that died (or by this one, before an ERROR
 // reset it) are put back, or dropped when a newer pending job for the same party
 // exists: it will send fresher data. At start-up and after a reset every such job is
 // orphaned (one worker per database), so all are requeued at once; otherwise every
-// few seconds the leases of the jobs this worker holds are renewed and any other
-// expired lease is requeued.
+// few seconds the leases of the jobs this worker has held for long are renewed and
+// any other expired lease is requeued.
 void requeue_orphaned_jobs(bool all) {
     if (!all && Clock::now() < state.next_lease_check) return;
     state.next_lease_check = Clock::now() + std::chrono::seconds(5);
     std::vector<std::int64_t> held = all ? std::vector<std::int64_t>{} : held_job_ids();
-    if (!held.empty()) {
-        int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
+    std::vector<std::int64_t> renew = all ? std::vector<std::int64_t>{} : jobs_due_for_renewal();
+    if (!renew.empty()) {
         sql_exec("UPDATE chatwoot.fila SET bloqueado_ate = now() + make_interval(secs => $2) "
                  "WHERE id = ANY($1) AND estado = 'processando'",
-                 {arg_int8_array(held), arg_int4(lease)});
+                 {arg_int8_array(renew), arg_int4(lease_seconds())});
     }
     const char* orphaned = all ? "f.estado = 'processando'"
                                : "f.estado = 'processando' AND f.bloqueado_ate < now() AND f.id <> ALL($1)";
@@ -186,14 +222,6 @@ void requeue_orphaned_jobs(bool all) {
 
 void housekeeping(bool startup) {
     requeue_orphaned_jobs(startup);
-    // One bulk statement's ids become one job per party.
-    sql_exec(
-        "WITH lote AS (DELETE FROM chatwoot.fila WHERE id = (SELECT id FROM chatwoot.fila "
-        "  WHERE tipo = 'lote' AND estado = 'pendente' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-        "  RETURNING tipo_entidade, ids) "
-        "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) "
-        "SELECT 'upsert_contato', lote.tipo_entidade, i FROM lote, unnest(lote.ids) AS i "
-        "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING");
     if (state.cycles % 50 == 0 && settings.retention_s >= 0) {
         sql_exec(
             "DELETE FROM chatwoot.fila WHERE id IN (SELECT id FROM chatwoot.fila WHERE estado = 'concluido' "
@@ -202,20 +230,50 @@ void housekeeping(bool startup) {
     }
 }
 
+using PartyKey = std::pair<std::string, std::int64_t>;
+
+std::set<PartyKey> held_parties() {
+    std::set<PartyKey> held;
+    for_each_held_job([&held](const Job& job) { held.emplace(job.tipo_entidade, job.entidade_id); });
+    return held;
+}
+
+Job job_from_row(const SqlRow& r) {  // id, tipo, tipo_entidade, entidade_id, tentativas
+    Job j;
+    j.id = to_int(r[0]);
+    j.tipo = r[1].value_or("");
+    j.tipo_entidade = r[2].value_or("");
+    j.entidade_id = to_int(r[3]);
+    j.tentativas = static_cast<int>(to_int(r[4]));
+    return j;
+}
+
+// A bigint[] in its text form, "{1,2,3}".
+std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
+    std::vector<std::int64_t> out;
+    std::size_t i = text.find('{');
+    if (i == std::string::npos) return out;
+    for (++i; i < text.size() && text[i] != '}';) {
+        std::size_t end = text.find_first_of(",}", i);
+        if (end == std::string::npos) break;
+        if (end > i) out.push_back(std::stoll(text.substr(i, end - i)));
+        i = text[end] == ',' ? end + 1 : end;
+    }
+    return out;
+}
 // Claims up to `batch` due jobs. Two statements: pick candidates walking the
 // due-jobs index in order (its cost does not depend on the backlog), then lease
 // them by id. Parties this worker already holds a job for are skipped (never two
 // jobs of one party in flight): every 'processando' job belongs to this worker, as
 // there is one worker per database and start-up requeues a dead one's jobs.
-std::vector<Job> claim_jobs(int batch, int lease_seconds) {
+std::vector<Job> claim_jobs(int batch, int lease_s) {
     auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
         "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch)});
     if (candidates.empty()) return {};
-    std::set<std::pair<std::string, std::int64_t>> held;
-    for_each_held_job([&held](const Job& job) { held.emplace(job.tipo_entidade, job.entidade_id); });
+    std::set<PartyKey> held = held_parties();
     std::vector<std::int64_t> ids;
     for (auto& c : candidates) {
         if (held.count({c[1].value_or(""), to_int(c[2])}))
@@ -228,17 +286,67 @@ std::vector<Job> claim_jobs(int batch, int lease_seconds) {
         "UPDATE chatwoot.fila SET estado = 'processando', tentativas = tentativas + 1, "
         "  bloqueado_ate = now() + make_interval(secs => $2), atualizado_em = now() "
         "WHERE id = ANY($1) RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
-        {arg_int8_array(ids), arg_int4(lease_seconds)});
+        {arg_int8_array(ids), arg_int4(lease_s)});
     std::vector<Job> jobs;
     jobs.reserve(rows.size());
-    for (auto& r : rows) {
-        Job j;
-        j.id = to_int(r[0]);
-        j.tipo = r[1].value_or("");
-        j.tipo_entidade = r[2].value_or("");
-        j.entidade_id = to_int(r[3]);
-        j.tentativas = static_cast<int>(to_int(r[4]));
-        jobs.push_back(std::move(j));
+    for (auto& r : rows) jobs.push_back(job_from_row(r));
+    return jobs;
+}
+
+// A bulk statement queues its ids in 'lote' jobs. When the due jobs leave room in a
+// claim, parties of the oldest lote are claimed straight into jobs of their own, born
+// 'processando': one row written per party, where a pending job would be written, then
+// locked and rewritten by the next claim. What the claim has no room for stays in the
+// lote. A party this claim already took (a due job, or an earlier lote) or that has a
+// pending job is left to that job: it reads the row as it is when it runs. A party
+// whose job is on the wire since an earlier claim gets a pending job, claimable once
+// that one is recorded (never two jobs of one party in flight).
+std::vector<Job> claim_from_lotes(int room, int lease_s, const std::vector<Job>& claimed_now) {
+    std::vector<Job> jobs;
+    std::set<PartyKey> held = held_parties();
+    std::set<PartyKey> covered;
+    for (const Job& j : claimed_now) covered.emplace(j.tipo_entidade, j.entidade_id);
+    while (room > 0) {
+        auto lote = sql_rows(
+            "SELECT id, tipo_entidade, ids[1:$1]::text, cardinality(ids) FROM chatwoot.fila "
+            "WHERE tipo = 'lote' AND estado = 'pendente' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            {arg_int4(room)});
+        if (lote.empty()) break;
+        std::int64_t lote_id = to_int(lote[0][0]);
+        std::string kind = lote[0][1].value_or("");
+        std::vector<std::int64_t> members = int8_array_from_text(lote[0][2].value_or("{}"));
+        if (to_int(lote[0][3]) > room)
+            sql_exec("UPDATE chatwoot.fila SET ids = ids[$2 + 1:], atualizado_em = now() WHERE id = $1",
+                     {arg_int8(lote_id), arg_int4(room)});
+        else
+            sql_exec("DELETE FROM chatwoot.fila WHERE id = $1", {arg_int8(lote_id)});
+        std::vector<std::int64_t> free, busy;
+        for (std::int64_t id : members) {
+            if (!covered.emplace(kind, id).second) continue;
+            (held.count({kind, id}) ? busy : free).push_back(id);
+        }
+        if (!busy.empty()) {
+            sql_exec("INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) "
+                     "SELECT 'upsert_contato', $1, i FROM unnest($2::bigint[]) AS i "
+                     "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING",
+                     {arg_text(kind), arg_int8_array(busy)});
+            state.waiting_for_held = true;
+        }
+        room -= static_cast<int>(members.size());
+        if (free.empty()) continue;
+        // The LATERAL ... LIMIT 1 probes the one-pending-job-per-party index for each
+        // party: this table's statistics lag a drain, and a join would be free to hash
+        // a scan of the whole outbox.
+        auto rows = sql_rows(
+            "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, estado, tentativas, bloqueado_ate) "
+            "SELECT 'upsert_contato', $1, m.i, 'processando', 1, now() + make_interval(secs => $3) "
+            "FROM unnest($2::bigint[]) AS m(i) "
+            "LEFT JOIN LATERAL (SELECT 1 AS pendente FROM chatwoot.fila p WHERE p.estado = 'pendente' "
+            "  AND p.tipo <> 'lote' AND p.tipo_entidade = $1 AND p.entidade_id = m.i LIMIT 1) p ON true "
+            "WHERE p.pendente IS NULL "
+            "RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
+            {arg_text(kind), arg_int8_array(free), arg_int4(lease_s)});
+        for (auto& r : rows) jobs.push_back(job_from_row(r));
     }
     return jobs;
 }
@@ -266,7 +374,7 @@ void load_parties(std::vector<Job>& jobs) {
                             *meta[0][0] + " t WHERE " + expr(0, "bigint") + " = ANY($1)";
         std::vector<std::int64_t> ids;
         for (Job* j : kind_jobs) ids.push_back(j->entidade_id);
-        auto rows = sql_rows(query.c_str(), {arg_int8_array(ids)});
+        auto rows = rows_by_key(query.c_str(), {arg_int8_array(ids)});
         std::map<std::int64_t, const SqlRow*> found;
         for (auto& r : rows) found[to_int(r[0])] = &r;
         for (Job* j : kind_jobs) {
@@ -291,7 +399,7 @@ void load_parties(std::vector<Job>& jobs) {
         kinds.push_back(j.tipo_entidade);
         ids.push_back(j.entidade_id);
     }
-    auto mapped = sql_rows(
+    auto mapped = rows_by_key(
         "SELECT p.tipo_entidade, p.entidade_id, p.chatwoot_contact_id FROM chatwoot.partes_chatwoot p "
         "JOIN unnest($1::text[], $2::bigint[]) AS k(tipo_entidade, entidade_id) "
         "ON p.tipo_entidade = k.tipo_entidade AND p.entidade_id = k.entidade_id "
@@ -543,8 +651,12 @@ int claim_and_send(DrainOutcome& outcome) {
     if (!batch->conn.found) {
         waiting_work = !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
     } else {
-        int lease = std::max(60, settings.request_timeout_ms * 8 / 1000);
-        jobs = claim_jobs(settings.batch_size, lease);
+        jobs = claim_jobs(settings.batch_size, lease_seconds());
+        int room = settings.batch_size - static_cast<int>(jobs.size());
+        if (room > 0) {
+            std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), jobs);
+            jobs.insert(jobs.end(), std::make_move_iterator(from_lotes.begin()), std::make_move_iterator(from_lotes.end()));
+        }
         if (!jobs.empty()) load_parties(jobs);
         // Debounced jobs are due later: when the due ones ran out, sleep no longer than
         // until the first of the others (the index gives it; no row means none waits).
@@ -553,8 +665,8 @@ int claim_and_send(DrainOutcome& outcome) {
                 "SELECT ceil(extract(epoch FROM executar_apos - clock_timestamp()) * 1000)::bigint "
                 "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' ORDER BY executar_apos LIMIT 1");
             if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
-            // A bulk statement's ids come in 'lote' jobs of 5,000 and each claim expands
-            // one: a short claim with lotes left is not an empty backlog.
+            // A short claim with lotes left (all locked, or each party in one already
+            // pending or held) is not an empty backlog.
             state.lotes_pending =
                 !sql_rows("SELECT 1 FROM chatwoot.fila WHERE tipo = 'lote' AND estado = 'pendente' LIMIT 1").empty();
         }

@@ -165,11 +165,9 @@ check "no job of the batch needed more than two attempts" \
 check "the worker logged no ERROR on its way out" bash -c "! grep -E 'chatwoot_sync worker (ERROR|PANIC):' '$IT_DIR/server.log'"
 
 # --- a bulk statement bigger than a claim, with the poll a minute away --------------------
-# Its ids come in 'lote' jobs of 5,000 and each claim expands one, so a claim of 8,000
-# finds only 5,000: the rest must follow at once, not at the next poll a minute later.
-# (This passes even without the lotes_pending check in queue_drain.cpp, because the
-# worker's record timer keeps waking it for new claims; the check covers the case
-# where nothing is left to record.)
+# Its ids come in 'lote' jobs of 5,000 (5,000, 5,000, 2,000); a claim of 8,000 takes
+# the first and 3,000 of the second, which keeps the other 2,000: they and the last
+# lote must follow at once, not at the next poll a minute later.
 q zattar "ALTER SYSTEM SET chatwoot_sync.batch_size = 8000" >/dev/null
 q zattar "ALTER SYSTEM SET chatwoot_sync.poll_interval = '60s'" >/dev/null
 q zattar "SELECT pg_reload_conf()" >/dev/null
@@ -180,6 +178,25 @@ check "all 12,000 mapped and synced" test "$(terceiros_synced Lote)" = 12000
 q zattar "ALTER SYSTEM RESET chatwoot_sync.batch_size" >/dev/null
 q zattar "ALTER SYSTEM RESET chatwoot_sync.poll_interval" >/dev/null
 q zattar "SELECT pg_reload_conf()" >/dev/null
+
+# --- a party in a lote whose own job is claimed with it is sent once -----------------------
+# A claim takes the due jobs first, then parties from the lotes. Ten parties of a bulk
+# INSERT also get a job of their own (sincronizar_parte) while no connection is active;
+# once one is, the claim takes those ten jobs and then the lote, where the same ten are
+# covered by the jobs just claimed: each of the 1,500 parties costs one filter and one
+# create, and has one job.
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
+q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Coberto ' || g, 'perito', 'neutro' FROM generate_series(1, 1500) g" >/dev/null
+q zattar "SELECT chatwoot.sincronizar_parte('terceiro', id) FROM terceiros WHERE nome IN (SELECT 'Coberto ' || g FROM generate_series(1, 10) g)" >/dev/null
+check "the ten jobs and the lote wait for a connection" \
+  test "$(q zattar "SELECT count(*) FILTER (WHERE tipo = 'upsert_contato') || '+' || count(*) FILTER (WHERE tipo = 'lote') FROM chatwoot.fila WHERE estado = 'pendente'")" = "10+1"
+clear_requests
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
+eventually 30 "the lote and the ten jobs drain" queue_drained
+check "all 1,500 mapped and synced" test "$(terceiros_synced Coberto)" = 1500
+covered_requests=$(requests_json | jq '[.[] | select(.path | test("/contacts"))] | length')
+check "each party of the lote cost two requests, none more ($covered_requests for 1,500)" test "$covered_requests" = 3000
+check "each party of the lote has one job" test "$(terceiros_jobs Coberto "count(*) || '/' || count(DISTINCT f.entidade_id)")" = "1500/1500"
 
 # --- deletion: soft by default ----------------------------------------------------------
 id9=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente 9'")

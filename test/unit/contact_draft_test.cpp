@@ -134,3 +134,69 @@ TEST(ContactDraft, CompanyUsesCnpjAndFirstUsablePhone) {
     EXPECT_EQ(d.phone_lookup_forms.size(), 1u);
     EXPECT_TRUE(d.problems.empty()) << d.problems_text();
 }
+
+namespace {
+// The two bodies as a jansson tree of the same fields dumps them: what the composed
+// text must equal byte for byte.
+std::string tree_request_body(const ContactDraft& d, std::optional<std::int64_t> inbox_id) {
+    Json body = Json::object();
+    body.set("name", d.name);
+    if (d.email) body.set("email", *d.email);
+    if (d.phone_e164) body.set("phone_number", *d.phone_e164);
+    body.set("identifier", d.identifier);
+    if (inbox_id) body.set("inbox_id", *inbox_id);
+    Json custom = Json::object();
+    custom.set("tipo_entidade", d.tipo_entidade);
+    custom.set("entidade_id", Json::integer(d.entidade_id));
+    custom.set("sistema_origem", "zattar");
+    custom.set("ativo", Json::boolean(d.ativo));
+    if (d.document) custom.set("documento", *d.document);
+    body.set("custom_attributes", custom);
+    return body.dump();
+}
+std::string tree_filter_body(const ContactDraft& d) {
+    std::vector<std::pair<const char*, std::string>> conditions{{"identifier", d.identifier}};
+    if (d.email) conditions.push_back({"email", *d.email});
+    for (const auto& form : d.phone_lookup_forms) conditions.push_back({"phone_number", form.substr(1)});
+    Json payload = Json::array();
+    for (std::size_t i = 0; i < conditions.size(); ++i) {
+        Json condition = Json::object();
+        condition.set("attribute_key", conditions[i].first);
+        condition.set("filter_operator", "equal_to");
+        condition.set("values", Json::array().append(Json::string(conditions[i].second)));
+        condition.set("query_operator", i + 1 < conditions.size() ? Json::string("OR") : Json::null());
+        payload.append(condition);
+    }
+    Json body = Json::object();
+    body.set("payload", payload);
+    return body.dump();
+}
+}  // namespace
+
+TEST(ContactDraft, BodiesAreExactlyWhatAJanssonTreeOfTheSameFieldsDumps) {
+    std::vector<ContactDraft> drafts;
+    drafts.push_back(draft_contact(maria()));
+    PartySnapshot bad = maria();
+    bad.documento = "123";
+    bad.emails_json = "[]";
+    bad.phones = {{"11", "3222-1100"}};  // a landline: one lookup form
+    drafts.push_back(draft_contact(bad));
+    PartySnapshot odd = maria();
+    odd.nome = std::string("Jo\x01") + "ão \"Zé\" \\ O'Brien 😀 </script> \u2028 ;--";
+    odd.ativo = false;
+    drafts.push_back(draft_contact(odd));
+    ContactDraft raw;  // fields as a caller may set them, not through draft_contact
+    raw.tipo_entidade = "terceiro";
+    raw.entidade_id = -9223372036854775807LL;
+    raw.identifier = "zattar_terceiro_x";
+    raw.name = "bad utf-8 \xC3\x28";  // jansson refuses it: both ways give null
+    raw.email = "a\"b@example.com";
+    raw.phone_lookup_forms = {"+5511987654321", "+551187654321", "+5521987654321"};
+    drafts.push_back(raw);
+    for (const ContactDraft& d : drafts) {
+        for (std::optional<std::int64_t> inbox : {std::optional<std::int64_t>(), std::optional<std::int64_t>(7)})
+            EXPECT_EQ(d.request_body(inbox), tree_request_body(d, inbox)) << d.name;
+        EXPECT_EQ(d.lookup_filter_body(), tree_filter_body(d)) << d.name;
+    }
+    EXPECT_NE(drafts[3].request_body().find("\"name\":null"), std::string::npos);
+}
