@@ -11,7 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 N=${1:-20000}
 STORM=${2:-100000}
-P2_ROUNDS=${3:-5}
+P2_ROUNDS=${3:-7}
 CONC=16
 bench_setup "chatwoot_sync.max_concurrency = $CONC" "chatwoot_sync.poll_interval = '1s'" >/dev/null
 sq "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null

@@ -30,8 +30,8 @@ namespace {
 
 constexpr int kMaxWatched = 32;
 constexpr int kLoteThreshold = 1000;  // above this many ids, 'lote' jobs instead of one job per id
-constexpr int kLoteChunk = 5000;      // ids per 'lote' job: the worker expands one per cycle and starts
-                                      // sending after it, not after the whole statement's ids
+constexpr int kLoteChunk = 5000;      // ids per 'lote' job: a claim reads (and rewrites, when it takes
+                                      // only part) one lote's array, not the whole statement's ids
 
 // Attribute numbers of a trigger's columns, resolved once per trigger.
 struct TriggerColumns {

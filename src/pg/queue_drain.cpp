@@ -13,7 +13,10 @@
 #include "pg/worker_registry.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -248,16 +251,18 @@ Job job_from_row(const SqlRow& r) {  // id, tipo, tipo_entidade, entidade_id, te
     return j;
 }
 
-// A bigint[] in its text form, "{1,2,3}".
+// A bigint[] in its text form, "{1,2,3}"; an element that is not a number (NULL) is
+// skipped: a bad lote must not stop the worker.
 std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
     std::vector<std::int64_t> out;
-    std::size_t i = text.find('{');
-    if (i == std::string::npos) return out;
-    for (++i; i < text.size() && text[i] != '}';) {
-        std::size_t end = text.find_first_of(",}", i);
-        if (end == std::string::npos) break;
-        if (end > i) out.push_back(std::stoll(text.substr(i, end - i)));
-        i = text[end] == ',' ? end + 1 : end;
+    const char* p = std::strchr(text.c_str(), '{');
+    while (p && *p && *p != '}') {
+        ++p;  // past '{' or ','
+        char* end = nullptr;
+        errno = 0;
+        long long value = std::strtoll(p, &end, 10);
+        if (end != p && errno == 0 && (*end == ',' || *end == '}')) out.push_back(value);
+        p = std::strpbrk(p, ",}");
     }
     return out;
 }
