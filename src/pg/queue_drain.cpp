@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <random>
@@ -166,31 +167,31 @@ std::vector<std::int64_t> jobs_due_for_renewal() {
     return ids;
 }
 
+// Runs one read with some of the planner's plan types switched off for it alone
+// (SET LOCAL, put back after). The statistics of the outbox, and of tables a bulk
+// load has just filled, lag far behind, and the reads below must keep to an index
+// whatever the planner believes.
+std::vector<SqlRow> rows_without(std::initializer_list<const char*> plan_types, const char* sql,
+                                 const std::vector<SqlArg>& args) {
+    for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " = off").c_str());
+    auto rows = sql_rows(sql, args);
+    for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " TO DEFAULT").c_str());
+    return rows;
+}
+
 // A read that must walk the due-jobs index in order. Statistics on this fast-changing
 // table are always stale, and the planner, thinking the backlog tiny, would read and
-// sort all of it; with sorting off for this one statement it walks the index and
-// stops at the LIMIT.
+// sort all of it; with sorting off it walks the index and stops at the LIMIT.
 std::vector<SqlRow> rows_in_due_order(const char* sql, const std::vector<SqlArg>& args = {}) {
-    sql_exec("SET LOCAL enable_sort = off");
-    auto rows = sql_rows(sql, args);
-    sql_exec("SET LOCAL enable_sort TO DEFAULT");
-    return rows;
+    return rows_without({"enable_sort"}, sql, args);
 }
 
 // A read of a claim's parties by key: one index probe each. The planner, costing
 // random reads as if from disk and with statistics that lag a bulk load, would rather
-// scan and hash the whole table (all the firm's clients, every mapping) on every claim;
-// so scans and hash or merge joins are off for this one statement. A table without an
-// index on the key is still read, by a scan.
+// scan and hash the whole table (all the firm's clients, every mapping) on every claim.
+// A table without an index on the key is still read, by a scan.
 std::vector<SqlRow> rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
-    sql_exec("SET LOCAL enable_seqscan = off");
-    sql_exec("SET LOCAL enable_hashjoin = off");
-    sql_exec("SET LOCAL enable_mergejoin = off");
-    auto rows = sql_rows(sql, args);
-    sql_exec("SET LOCAL enable_seqscan TO DEFAULT");
-    sql_exec("SET LOCAL enable_hashjoin TO DEFAULT");
-    sql_exec("SET LOCAL enable_mergejoin TO DEFAULT");
-    return rows;
+    return rows_without({"enable_seqscan", "enable_hashjoin", "enable_mergejoin"}, sql, args);
 }
 
 // Jobs left 'processando' by a worker that died (or by this one, before an ERROR
@@ -271,14 +272,13 @@ std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
 // them by id. Parties this worker already holds a job for are skipped (never two
 // jobs of one party in flight): every 'processando' job belongs to this worker, as
 // there is one worker per database and start-up requeues a dead one's jobs.
-std::vector<Job> claim_jobs(int batch, int lease_s) {
+std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& held) {
     auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
         "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch)});
     if (candidates.empty()) return {};
-    std::set<PartyKey> held = held_parties();
     std::vector<std::int64_t> ids;
     for (auto& c : candidates) {
         if (held.count({c[1].value_or(""), to_int(c[2])}))
@@ -306,9 +306,9 @@ std::vector<Job> claim_jobs(int batch, int lease_s) {
 // pending job is left to that job: it reads the row as it is when it runs. A party
 // whose job is on the wire since an earlier claim gets a pending job, claimable once
 // that one is recorded (never two jobs of one party in flight).
-std::vector<Job> claim_from_lotes(int room, int lease_s, const std::vector<Job>& claimed_now) {
+std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey>& held,
+                                  const std::vector<Job>& claimed_now) {
     std::vector<Job> jobs;
-    std::set<PartyKey> held = held_parties();
     std::set<PartyKey> covered;
     for (const Job& j : claimed_now) covered.emplace(j.tipo_entidade, j.entidade_id);
     while (room > 0) {
@@ -656,10 +656,11 @@ int claim_and_send(DrainOutcome& outcome) {
     if (!batch->conn.found) {
         waiting_work = !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
     } else {
-        jobs = claim_jobs(settings.batch_size, lease_seconds());
+        std::set<PartyKey> held = held_parties();  // jobs on the wire or waiting to be recorded
+        jobs = claim_jobs(settings.batch_size, lease_seconds(), held);
         int room = settings.batch_size - static_cast<int>(jobs.size());
         if (room > 0) {
-            std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), jobs);
+            std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), held, jobs);
             jobs.insert(jobs.end(), std::make_move_iterator(from_lotes.begin()), std::make_move_iterator(from_lotes.end()));
         }
         if (!jobs.empty()) load_parties(jobs);
