@@ -138,15 +138,15 @@ Connection load_connection() {
 
 // Every job this worker holds: on the wire, or finished and waiting to be recorded.
 template <typename Visit>
-void for_each_held_job(Visit visit) {
-    for (auto& [op, plan] : state.on_the_wire) visit(plan->job);
-    for (auto& plan : state.to_record) visit(plan->job);
+void for_each_held_plan(Visit visit) {
+    for (auto& [op, plan] : state.on_the_wire) visit(static_cast<const Plan&>(*plan));
+    for (auto& plan : state.to_record) visit(static_cast<const Plan&>(*plan));
 }
 
 std::vector<std::int64_t> held_job_ids() {
     std::vector<std::int64_t> ids;
     ids.reserve(state.on_the_wire.size() + state.to_record.size());
-    for_each_held_job([&ids](const Job& job) { ids.push_back(job.id); });
+    for_each_held_plan([&ids](const Plan& plan) { ids.push_back(plan.job.id); });
     return ids;
 }
 
@@ -159,11 +159,9 @@ int lease_seconds() { return std::max(60, settings.request_timeout_ms * 8 / 1000
 std::vector<std::int64_t> jobs_due_for_renewal() {
     auto renew_before = Clock::now() - std::chrono::seconds(lease_seconds() / 3);
     std::vector<std::int64_t> ids;
-    auto visit = [&](const Plan& plan) {
+    for_each_held_plan([&](const Plan& plan) {
         if (plan.batch && plan.batch->claimed_at < renew_before) ids.push_back(plan.job.id);
-    };
-    for (auto& [op, plan] : state.on_the_wire) visit(*plan);
-    for (auto& plan : state.to_record) visit(*plan);
+    });
     return ids;
 }
 
@@ -186,10 +184,11 @@ std::vector<SqlRow> rows_in_due_order(const char* sql, const std::vector<SqlArg>
     return rows_without({"enable_sort"}, sql, args);
 }
 
-// A read of a claim's parties by key: one index probe each. The planner, costing
-// random reads as if from disk and with statistics that lag a bulk load, would rather
-// scan and hash the whole table (all the firm's clients, every mapping) on every claim.
-// A table without an index on the key is still read, by a scan.
+// A statement that reaches a claim's parties by key: one index probe each. The
+// planner, costing random reads as if from disk and with statistics that lag a bulk
+// load, would rather scan and hash the whole table (all the firm's clients, every
+// mapping, every pending job) on every claim. A table without an index on the key is
+// still read, by a scan.
 std::vector<SqlRow> rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
     return rows_without({"enable_seqscan", "enable_hashjoin", "enable_mergejoin"}, sql, args);
 }
@@ -238,7 +237,7 @@ using PartyKey = std::pair<std::string, std::int64_t>;
 
 std::set<PartyKey> held_parties() {
     std::set<PartyKey> held;
-    for_each_held_job([&held](const Job& job) { held.emplace(job.tipo_entidade, job.entidade_id); });
+    for_each_held_plan([&held](const Plan& plan) { held.emplace(plan.job.tipo_entidade, plan.job.entidade_id); });
     return held;
 }
 
@@ -339,16 +338,13 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
         }
         room -= static_cast<int>(members.size());
         if (free.empty()) continue;
-        // The LATERAL ... LIMIT 1 probes the one-pending-job-per-party index for each
-        // party: this table's statistics lag a drain, and a join would be free to hash
-        // a scan of the whole outbox.
-        auto rows = sql_rows(
+        // By key: one probe of the one-pending-job-per-party index per party.
+        auto rows = rows_by_key(
             "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, estado, tentativas, bloqueado_ate) "
             "SELECT 'upsert_contato', $1, m.i, 'processando', 1, now() + make_interval(secs => $3) "
             "FROM unnest($2::bigint[]) AS m(i) "
-            "LEFT JOIN LATERAL (SELECT 1 AS pendente FROM chatwoot.fila p WHERE p.estado = 'pendente' "
-            "  AND p.tipo <> 'lote' AND p.tipo_entidade = $1 AND p.entidade_id = m.i LIMIT 1) p ON true "
-            "WHERE p.pendente IS NULL "
+            "WHERE NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
+            "  AND p.tipo_entidade = $1 AND p.entidade_id = m.i) "
             "RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
             {arg_text(kind), arg_int8_array(free), arg_int4(lease_s)});
         for (auto& r : rows) jobs.push_back(job_from_row(r));
