@@ -21,6 +21,16 @@ CREATE TABLE chatwoot.integracoes (
     default_inbox_id integer,
     webhook_secret   text,                   -- secret: owner only
     ativo            boolean NOT NULL DEFAULT true,
+    -- The request budget: at most this many requests in any window of janela_limite_s
+    -- seconds (Chatwoot allows 3,000 per minute per IP by default); 0 turns pacing off
+    -- (an IP the Chatwoot admin put in RACK_ATTACK_ALLOWED_IPS).
+    limite_requisicoes integer NOT NULL DEFAULT 2900 CHECK (limite_requisicoes >= 0),
+    janela_limite_s  integer NOT NULL DEFAULT 60 CHECK (janela_limite_s BETWEEN 1 AND 3600),
+    -- Set by the worker when Chatwoot refuses the connection itself (401/403: token,
+    -- account, suspension, a proxy dropping the token header); cleared by configurar
+    -- and by any change of the connection.
+    pausada_em       timestamptz,
+    motivo_pausa     text,
     created_at       timestamptz NOT NULL DEFAULT now(),
     updated_at       timestamptz NOT NULL DEFAULT now()
 );
@@ -39,15 +49,52 @@ END $$;
 CREATE TRIGGER integracoes_updated_at BEFORE UPDATE ON chatwoot.integracoes
     FOR EACH ROW EXECUTE FUNCTION chatwoot._tocar_updated_at();
 
+-- A changed connection ends a pause: the refusal may be fixed.
+CREATE FUNCTION chatwoot._integracao_alterada() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF (NEW.api_url, NEW.api_key, NEW.account_id, NEW.default_inbox_id, NEW.ativo)
+       IS DISTINCT FROM (OLD.api_url, OLD.api_key, OLD.account_id, OLD.default_inbox_id, OLD.ativo) THEN
+        NEW.pausada_em := NULL;
+        NEW.motivo_pausa := NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER integracoes_pausa BEFORE UPDATE ON chatwoot.integracoes
+    FOR EACH ROW EXECUTE FUNCTION chatwoot._integracao_alterada();
+
+-- Tells the worker at commit that the connection changed (it reloads it, retries a
+-- paused integration, and wakes even while it ignores ordinary commits). Not for the
+-- worker's own pause: that update sets pausada_em.
+CREATE FUNCTION chatwoot._conexao_mudou() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_conexao_mudou';
+CREATE TRIGGER integracoes_mudou AFTER INSERT OR DELETE ON chatwoot.integracoes
+    FOR EACH ROW EXECUTE FUNCTION chatwoot._conexao_mudou();
+CREATE TRIGGER integracoes_mudou_update AFTER UPDATE ON chatwoot.integracoes
+    FOR EACH ROW WHEN (NEW.pausada_em IS NULL OR NEW.pausada_em IS NOT DISTINCT FROM OLD.pausada_em)
+    EXECUTE FUNCTION chatwoot._conexao_mudou();
+
+-- The core's URL check (scheme, host, port, length, control characters, numeric
+-- IPv4 forms, link-local and cloud metadata addresses): NULL when the URL is usable,
+-- else why not.
+CREATE FUNCTION chatwoot._verificar_api_url(api_url text) RETURNS text
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'chatwoot_verificar_api_url';
+
 -- Insert or update the connection named `nome`. Validates before writing, so a
 -- bad value never reaches a constraint whose error would print the row (and the key).
+-- The budget arguments keep the stored (or default) values when NULL. Always ends a
+-- pause (the caller is saying: try again).
 CREATE FUNCTION chatwoot.configurar(
     api_url text,
     api_key text,
     account_id integer,
     default_inbox_id integer DEFAULT NULL,
     nome text DEFAULT 'padrao',
-    webhook_secret text DEFAULT NULL
+    webhook_secret text DEFAULT NULL,
+    limite_requisicoes integer DEFAULT NULL,
+    janela_limite_s integer DEFAULT NULL
 ) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -55,17 +102,23 @@ AS $$
 DECLARE
     v_id bigint;
     v_url text := btrim(configurar.api_url);
+    v_problema text;
 BEGIN
-    IF v_url IS NULL OR v_url !~* '^https?://[^/\s?#@:]+(:[0-9]{1,5})?(/[^\s?#]*)?$' THEN
+    IF v_url IS NULL THEN
         RAISE EXCEPTION 'api_url inválida: informe a URL http(s) da instância Chatwoot, por exemplo https://chat.exemplo.com.br'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_problema := chatwoot._verificar_api_url(v_url);
+    IF v_problema IS NOT NULL THEN
+        RAISE EXCEPTION 'api_url inválida: %; informe a URL http(s) da instância Chatwoot, por exemplo https://chat.exemplo.com.br',
+            v_problema USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF configurar.api_key IS NULL OR btrim(configurar.api_key) = '' THEN
         RAISE EXCEPTION 'api_key não pode ser vazia: use o access token de um administrador do Chatwoot'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF configurar.api_key ~ '[[:space:][:cntrl:]]' THEN
-        RAISE EXCEPTION 'api_key não pode conter espaços ou caracteres de controle'
+    IF configurar.api_key ~ '[[:space:][:cntrl:]]' OR length(configurar.api_key) > 1024 THEN
+        RAISE EXCEPTION 'api_key não pode conter espaços ou caracteres de controle, nem passar de 1024 caracteres'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF configurar.account_id IS NULL OR configurar.account_id <= 0 THEN
@@ -79,21 +132,34 @@ BEGIN
     IF configurar.nome IS NULL OR btrim(configurar.nome) = '' THEN
         RAISE EXCEPTION 'nome da integração não pode ser vazio' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF configurar.limite_requisicoes IS NOT NULL AND configurar.limite_requisicoes < 0 THEN
+        RAISE EXCEPTION 'limite_requisicoes deve ser >= 0 (0 desliga o ritmo: IP liberado no Chatwoot)'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF configurar.janela_limite_s IS NOT NULL AND configurar.janela_limite_s NOT BETWEEN 1 AND 3600 THEN
+        RAISE EXCEPTION 'janela_limite_s deve estar entre 1 e 3600 segundos' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
-    INSERT INTO chatwoot.integracoes AS i (nome, api_url, api_key, account_id, default_inbox_id, webhook_secret)
+    INSERT INTO chatwoot.integracoes AS i (nome, api_url, api_key, account_id, default_inbox_id, webhook_secret,
+                                           limite_requisicoes, janela_limite_s)
     VALUES (btrim(configurar.nome), rtrim(v_url, '/'), configurar.api_key, configurar.account_id,
-            configurar.default_inbox_id, configurar.webhook_secret)
+            configurar.default_inbox_id, configurar.webhook_secret,
+            coalesce(configurar.limite_requisicoes, 2900), coalesce(configurar.janela_limite_s, 60))
     ON CONFLICT ON CONSTRAINT integracoes_nome_key DO UPDATE
         SET api_url = EXCLUDED.api_url,
             api_key = EXCLUDED.api_key,
             account_id = EXCLUDED.account_id,
             default_inbox_id = EXCLUDED.default_inbox_id,
-            webhook_secret = COALESCE(EXCLUDED.webhook_secret, i.webhook_secret),
+            webhook_secret = COALESCE(configurar.webhook_secret, i.webhook_secret),
+            limite_requisicoes = COALESCE(configurar.limite_requisicoes, i.limite_requisicoes),
+            janela_limite_s = COALESCE(configurar.janela_limite_s, i.janela_limite_s),
+            pausada_em = NULL,
+            motivo_pausa = NULL,
             ativo = true
     RETURNING i.id INTO v_id;
     RETURN v_id;
 END $$;
-REVOKE ALL ON FUNCTION chatwoot.configurar(text, text, integer, integer, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer) FROM PUBLIC;
 
 -- Calls Chatwoot now (profile, then the account's inboxes) and reports
 -- {ok, status, account_id, inbox, erro}. NULL means the first active connection,
@@ -119,9 +185,14 @@ CREATE FUNCTION chatwoot.worker_status(
     OUT ultimo_erro text,
     OUT recargas_config integer,
     OUT intervalo_poll_ms integer,
-    OUT vazao_por_segundo double precision  -- jobs/s over the last ~10 s window
+    OUT vazao_por_segundo double precision, -- jobs/s over the last ~10 s window
+    OUT pausado_ate timestamptz,            -- no request starts before this (rate limit, Retry-After, outage)
+    OUT motivo_pausa text,
+    OUT avisos text                         -- standing problems: a mapping that no longer fits, a paused integration
 ) RETURNS SETOF record
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_worker_status';
+COMMENT ON FUNCTION chatwoot.worker_status() IS
+    'The launcher and the workers. Roles outside pg_monitor see only the worker of their own database.';
 
 -- Waits until this database's worker is running and has finished a cycle (after
 -- `desde`, when given). A barrier for tests and deploy scripts; false on timeout.
@@ -143,7 +214,8 @@ CREATE FUNCTION chatwoot.conceder_acesso_app(papel regrole, pode_configurar bool
 AS $$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA chatwoot TO %s', papel);
-    EXECUTE format('GRANT SELECT (id, nome, api_url, account_id, default_inbox_id, ativo, created_at, updated_at) '
+    EXECUTE format('GRANT SELECT (id, nome, api_url, account_id, default_inbox_id, ativo, limite_requisicoes, '
+                   'janela_limite_s, pausada_em, motivo_pausa, created_at, updated_at) '
                    'ON chatwoot.integracoes TO %s', papel);
     EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.testar_conexao(bigint) TO %s', papel);
     EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.worker_status() TO %s', papel);
@@ -153,7 +225,7 @@ BEGIN
                    'chatwoot.desincronizar(text, bigint), chatwoot.sincronizar_app_para_chatwoot(text, boolean), '
                    'chatwoot.reprocessar(bigint), chatwoot.reprocessar_falhas() TO %s', papel);
     IF pode_configurar THEN
-        EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.configurar(text, text, integer, integer, text, text) TO %s',
+        EXECUTE format('GRANT EXECUTE ON FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer) TO %s',
                        papel);
     END IF;
 END $$;
@@ -186,6 +258,12 @@ CREATE TABLE chatwoot.partes_chatwoot (
     dados_sincronizados  jsonb,
     sincronizado         boolean NOT NULL DEFAULT false,
     erro_sincronizacao   text,
+    -- The contact carries this party's identifier (zattar_<tipo>_<id>); a party that
+    -- only shares it (the same person in another role) never writes its identity.
+    proprietario         boolean NOT NULL DEFAULT false,
+    -- The party was removed (DELETE, TRUNCATE): its contact is released before the id
+    -- is used again, so a new party with a reused id never inherits it.
+    removida             boolean NOT NULL DEFAULT false,
     created_at           timestamptz NOT NULL DEFAULT now(),
     updated_at           timestamptz NOT NULL DEFAULT now(),
     UNIQUE (tipo_entidade, entidade_id)
@@ -200,7 +278,9 @@ CREATE TABLE chatwoot.rastreamentos (
     tabela        regclass PRIMARY KEY,
     tipo_entidade text NOT NULL UNIQUE CHECK (tipo_entidade ~ '^[a-z][a-z0-9_]{0,40}$'),
     mapeamento    jsonb NOT NULL,
-    criado_em     timestamptz NOT NULL DEFAULT now()
+    criado_em     timestamptz NOT NULL DEFAULT now(),
+    erro          text,          -- the mapping no longer fits the table (a renamed or dropped column...)
+    erro_em       timestamptz
 );
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.rastreamentos', '');
 
@@ -241,13 +321,48 @@ COMMENT ON TABLE chatwoot.fila IS
 
 -- Row-level: records which parties changed (an UPDATE touching no mapped column
 -- records nothing). Statement-level: queues them in one go and wakes the worker at
--- commit. Both in C; neither can make the app's statement fail.
+-- commit. Both in C; neither can make the app's statement fail. They run with the
+-- app's rights; the statement trigger raises them to the extension owner's only
+-- around its one write, with search_path pinned there, and queues only for a table
+-- and kind chatwoot.rastreamentos lists (see src/pg/change_capture.cpp).
 CREATE FUNCTION chatwoot._registrar_mudanca() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_registrar_mudanca';
--- SECURITY DEFINER: the app's role writes its tables, and must not need (nor get)
--- any privilege on chatwoot.fila for its changes to be queued.
 CREATE FUNCTION chatwoot._enfileirar_mudancas() RETURNS trigger
-    LANGUAGE c SECURITY DEFINER AS 'MODULE_PATHNAME', 'chatwoot_enfileirar_mudancas';
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_enfileirar_mudancas';
+
+-- TRUNCATE of a tracked table: every mapped party of that kind is removed, as a
+-- DELETE of each would say: its mapping is marked removed (a new party that reuses
+-- the id, after RESTART IDENTITY, never inherits the contact) and a job releases
+-- the contact. The app's TRUNCATE never fails because of it.
+CREATE FUNCTION chatwoot._registrar_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_tipo text := TG_ARGV[0];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tabela = TG_RELID AND r.tipo_entidade = v_tipo) THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        UPDATE chatwoot.partes_chatwoot p SET removida = true
+         WHERE p.tipo_entidade = v_tipo AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida;
+        INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
+        SELECT 'desativar_contato', v_tipo, p.entidade_id FROM chatwoot.partes_chatwoot p
+         WHERE p.tipo_entidade = v_tipo AND p.removida
+        ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
+        DO UPDATE SET tipo = 'desativar_contato', executar_apos = least(f.executar_apos, now()), atualizado_em = now();
+        -- Bulk-inserted parties still waiting in lotes are gone too.
+        DELETE FROM chatwoot.fila f WHERE f.tipo = 'lote' AND f.estado = 'pendente' AND f.tipo_entidade = v_tipo;
+        PERFORM chatwoot._acordar_no_commit();
+    EXCEPTION WHEN query_canceled OR admin_shutdown THEN
+        RAISE;
+    WHEN OTHERS THEN
+        RAISE WARNING 'chatwoot_sync: TRUNCATE de % não foi registrado: %', TG_RELID::regclass, SQLERRM
+            USING HINT = 'Os contatos no Chatwoot continuam ativos; use chatwoot.desincronizar para cada parte removida.';
+    END;
+    RETURN NULL;
+END $$;
 
 -- Default mapping: the Zattar party tables (shared/design/zattar-tables.md).
 CREATE FUNCTION chatwoot.mapeamento_padrao() RETURNS jsonb
@@ -258,6 +373,66 @@ CREATE FUNCTION chatwoot.mapeamento_padrao() RETURNS jsonb
         'cpf', 'cpf', 'cnpj', 'cnpj', 'ativo', 'ativo')
 $$;
 
+-- Does `mapeamento` fit `tabela` as it is now? NULL when it does, else why not. One
+-- rule for rastrear, the DDL event trigger and the worker (which reads app rows only
+-- through a mapping that fits): an ordinary table outside the extension's and the
+-- system's schemas; an integer id; every mapped column present, of a built-in type
+-- (the text family, integers, boolean, json/jsonb) or an enum of the table's own
+-- schema, so reading it runs no code of a role but the table's owner's.
+CREATE FUNCTION chatwoot._validar_mapeamento(tabela regclass, mapeamento jsonb) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rel pg_class;
+    v_schema name;
+    v_key text;
+    v_col text;
+    v_type oid;
+    v_typtype char;
+    v_typnamespace oid;
+    v_text_family oid[] := ARRAY['text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'name'::regtype]::oid[];
+    v_integers oid[] := ARRAY['int2'::regtype, 'int4'::regtype, 'int8'::regtype]::oid[];
+BEGIN
+    SELECT * INTO v_rel FROM pg_class c WHERE c.oid = _validar_mapeamento.tabela;
+    IF NOT FOUND THEN
+        RETURN format('a tabela %s não existe mais', _validar_mapeamento.tabela::oid);
+    END IF;
+    SELECT nspname INTO v_schema FROM pg_namespace WHERE oid = v_rel.relnamespace;
+    IF v_schema IN ('chatwoot', 'pg_catalog', 'information_schema', 'pg_toast') OR v_schema LIKE 'pg_temp%'
+       OR v_schema LIKE 'pg_toast_temp%' THEN
+        RETURN format('%s está no esquema %s: só tabelas do aplicativo podem ser rastreadas', tabela, v_schema);
+    END IF;
+    IF v_rel.relkind <> 'r' THEN
+        RETURN format('%s não é uma tabela comum (relkind %s): não pode ser rastreada', tabela, v_rel.relkind);
+    END IF;
+    FOR v_key, v_col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(mapeamento) e
+                         WHERE jsonb_typeof(e.value) = 'string' ORDER BY e.key LOOP
+        SELECT a.atttypid, t.typtype, t.typnamespace INTO v_type, v_typtype, v_typnamespace
+          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+         WHERE a.attrelid = tabela AND a.attname = v_col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RETURN format('a tabela %s não tem a coluna "%s" (chave %s do mapeamento)', tabela, v_col, v_key);
+        END IF;
+        IF v_key = 'id' THEN
+            IF NOT v_type = ANY (v_integers) THEN
+                RETURN format('a coluna id "%s" de %s deve ser smallint, integer ou bigint, não %s', v_col, tabela,
+                              v_type::regtype);
+            END IF;
+        ELSIF v_key = 'ativo' THEN
+            IF v_type <> 'boolean'::regtype THEN
+                RETURN format('a coluna "%s" (ativo) de %s deve ser boolean, não %s', v_col, tabela, v_type::regtype);
+            END IF;
+        ELSIF NOT (v_type = ANY (v_text_family) OR v_type = ANY (v_integers)
+                   OR (v_key = 'emails' AND v_type IN ('jsonb'::regtype, 'json'::regtype))
+                   OR (v_typtype = 'e' AND v_typnamespace = v_rel.relnamespace)) THEN
+            RETURN format('a coluna "%s" (chave %s) de %s é do tipo %s: use texto, inteiro, json(b) ou um enum do '
+                          'esquema da tabela', v_col, v_key, tabela, v_type::regtype);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+
 CREATE FUNCTION chatwoot.parar_rastreamento(tabela regclass, manter_registro boolean DEFAULT false) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -267,7 +442,7 @@ DECLARE
 BEGIN
     FOR v_trigger IN SELECT tgname FROM pg_trigger
                       WHERE tgrelid = parar_rastreamento.tabela
-                        AND tgname IN ('zz_chatwoot_sync_linha', 'zz_chatwoot_sync_comando') LOOP
+                        AND tgname IN ('zz_chatwoot_sync_linha', 'zz_chatwoot_sync_comando', 'zz_chatwoot_sync_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, parar_rastreamento.tabela);
     END LOOP;
     IF NOT manter_registro THEN
@@ -283,8 +458,9 @@ AS $$
 DECLARE
     v_map jsonb := chatwoot.mapeamento_padrao() || coalesce(rastrear.mapeamento, '{}'::jsonb);
     v_key text;
-    v_col text;
     v_cols text[] := '{}';
+    v_problema text;
+    v_atual text;
 BEGIN
     IF rastrear.tipo_entidade IS NULL OR rastrear.tipo_entidade !~ '^[a-z][a-z0-9_]{0,40}$' THEN
         RAISE EXCEPTION 'tipo_entidade inválido: use letras minúsculas, dígitos e _, como cliente, parte_contraria, terceiro'
@@ -294,23 +470,31 @@ BEGIN
         IF v_key NOT IN ('id', 'tipo_pessoa', 'nome', 'emails', 'ddd_celular', 'numero_celular', 'cpf', 'cnpj', 'ativo') THEN
             RAISE EXCEPTION 'mapeamento: chave desconhecida "%"', v_key USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        CONTINUE WHEN jsonb_typeof(v_map -> v_key) = 'null';
-        v_col := v_map ->> v_key;
-        IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = rastrear.tabela AND attname = v_col
-                          AND attnum > 0 AND NOT attisdropped) THEN
-            RAISE EXCEPTION 'mapeamento: a tabela % não tem a coluna "%" (chave %)', rastrear.tabela, v_col, v_key
-                USING ERRCODE = 'undefined_column';
+        IF jsonb_typeof(v_map -> v_key) NOT IN ('string', 'null') THEN
+            RAISE EXCEPTION 'mapeamento: a chave "%" deve ser o nome de uma coluna ou null', v_key
+                USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        IF v_key <> 'id' THEN v_cols := v_cols || v_col; END IF;
+        IF v_key <> 'id' AND jsonb_typeof(v_map -> v_key) = 'string' THEN v_cols := v_cols || (v_map ->> v_key); END IF;
     END LOOP;
     IF jsonb_typeof(v_map -> 'id') IS DISTINCT FROM 'string' OR jsonb_typeof(v_map -> 'nome') IS DISTINCT FROM 'string' THEN
         RAISE EXCEPTION 'mapeamento: "id" e "nome" são obrigatórios' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    v_problema := chatwoot._validar_mapeamento(rastrear.tabela, v_map);
+    IF v_problema IS NOT NULL THEN
+        RAISE EXCEPTION 'mapeamento: %', v_problema
+            USING ERRCODE = CASE WHEN v_problema LIKE '%não tem a coluna%' THEN 'undefined_column'
+                                 ELSE 'invalid_parameter_value' END;
+    END IF;
+    SELECT r.tipo_entidade INTO v_atual FROM chatwoot.rastreamentos r WHERE r.tabela = rastrear.tabela;
+    IF v_atual IS NOT NULL AND v_atual <> rastrear.tipo_entidade THEN
+        RAISE EXCEPTION '% já é rastreada como "%": use chatwoot.parar_rastreamento(%) antes de mudar o tipo',
+            rastrear.tabela, v_atual, quote_literal(rastrear.tabela::text) USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     INSERT INTO chatwoot.rastreamentos AS r (tabela, tipo_entidade, mapeamento)
     VALUES (rastrear.tabela, rastrear.tipo_entidade, v_map)
     ON CONFLICT ON CONSTRAINT rastreamentos_pkey
-    DO UPDATE SET tipo_entidade = EXCLUDED.tipo_entidade, mapeamento = EXCLUDED.mapeamento;
+    DO UPDATE SET mapeamento = EXCLUDED.mapeamento, erro = NULL, erro_em = NULL;
 
     PERFORM chatwoot.parar_rastreamento(rastrear.tabela, manter_registro => true);
     -- Named to fire after the app's own BEFORE triggers, so we see the final row.
@@ -320,8 +504,92 @@ BEGIN
                    (SELECT coalesce(string_agg(format(', %L', c), ''), '') FROM unnest(v_cols) c));
     EXECUTE format('CREATE TRIGGER zz_chatwoot_sync_comando AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._enfileirar_mudancas()', rastrear.tabela);
+    EXECUTE format('CREATE TRIGGER zz_chatwoot_sync_truncate AFTER TRUNCATE ON %s '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._registrar_truncate(%L)',
+                   rastrear.tabela, rastrear.tipo_entidade);
 END $$;
 
+-- DDL on a tracked table. After an ALTER, or a column dropped by a DROP ... CASCADE:
+-- the mapping is checked again, and a mapping that no longer fits is recorded
+-- (rastreamentos.erro, shown by erros_sincronizacao and worker_status) and said in a
+-- WARNING; the worker then fails only that kind's jobs, with that reason, until the
+-- table or the mapping is fixed. After a DROP TABLE: tracking ends, and the kind's
+-- waiting jobs become dead letters that say why. Never fails the DDL.
+CREATE FUNCTION chatwoot._verificar_rastreamento(tabela regclass) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r chatwoot.rastreamentos;
+    v_problema text;
+BEGIN
+    SELECT * INTO r FROM chatwoot.rastreamentos t WHERE t.tabela = _verificar_rastreamento.tabela;
+    IF NOT FOUND THEN RETURN; END IF;
+    v_problema := chatwoot._validar_mapeamento(r.tabela, r.mapeamento);
+    IF v_problema IS DISTINCT FROM r.erro THEN
+        UPDATE chatwoot.rastreamentos t SET erro = v_problema, erro_em = CASE WHEN v_problema IS NULL THEN NULL ELSE now() END
+         WHERE t.tabela = r.tabela;
+    END IF;
+    IF v_problema IS NOT NULL THEN
+        RAISE WARNING 'chatwoot_sync: o rastreamento de % (%) não corresponde mais à tabela: %', r.tabela, r.tipo_entidade, v_problema
+            USING HINT = 'Desfaça a mudança ou chame chatwoot.rastrear com o mapeamento novo; até lá os trabalhos desse tipo falham.';
+    END IF;
+END $$;
+
+CREATE FUNCTION chatwoot._ao_alterar_tabela() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_tabela oid;
+BEGIN
+    FOR v_tabela IN SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
+                     WHERE c.classid = 'pg_class'::regclass
+                       AND c.objid IN (SELECT t.tabela::oid FROM chatwoot.rastreamentos t) LOOP
+        PERFORM chatwoot._verificar_rastreamento(v_tabela::regclass);
+    END LOOP;
+EXCEPTION WHEN query_canceled OR admin_shutdown THEN
+    RAISE;
+WHEN OTHERS THEN
+    RAISE WARNING 'chatwoot_sync: verificação do rastreamento falhou: %', SQLERRM;
+END $$;
+
+CREATE FUNCTION chatwoot._ao_remover_objetos() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'chatwoot_sync') THEN
+        RETURN;  -- DROP EXTENSION itself
+    END IF;
+    FOR r IN SELECT DISTINCT t.tabela::oid AS relid, t.tipo_entidade, d.objsubid = 0 AS tabela_inteira,
+                    CASE WHEN d.objsubid = 0 THEN d.object_identity END AS nome
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN chatwoot.rastreamentos t ON t.tabela::oid = d.objid
+              WHERE d.classid = 'pg_class'::regclass AND d.object_type IN ('table', 'table column') LOOP
+        IF r.tabela_inteira THEN
+            DELETE FROM chatwoot.rastreamentos t WHERE t.tabela::oid = r.relid;
+            UPDATE chatwoot.fila f SET estado = 'morto', atualizado_em = now(),
+                   ultimo_erro = format('a tabela rastreada %s foi removida (DROP TABLE); rastreamento encerrado', r.nome)
+             WHERE f.tipo_entidade = r.tipo_entidade AND f.estado = 'pendente';
+            RAISE WARNING 'chatwoot_sync: % foi removida; o rastreamento de "%" terminou', r.nome, r.tipo_entidade;
+        ELSIF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.relid) THEN
+            PERFORM chatwoot._verificar_rastreamento(r.relid::regclass);
+        END IF;
+    END LOOP;
+EXCEPTION WHEN query_canceled OR admin_shutdown THEN
+    RAISE;
+WHEN OTHERS THEN
+    RAISE WARNING 'chatwoot_sync: fim do rastreamento de uma tabela removida falhou: %', SQLERRM;
+END $$;
+
+CREATE EVENT TRIGGER chatwoot_sync_ddl ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION chatwoot._ao_alterar_tabela();
+CREATE EVENT TRIGGER chatwoot_sync_drop ON sql_drop
+    EXECUTE FUNCTION chatwoot._ao_remover_objetos();
 
 -- Wakes this database's worker when the current transaction commits.
 CREATE FUNCTION chatwoot._acordar_no_commit() RETURNS void
@@ -365,7 +633,16 @@ BEGIN
     PERFORM chatwoot._acordar_no_commit();
 END $$;
 
+-- The ids of a tracked table's rows (only the active ones when `coluna_ativo` is
+-- given), read under the table owner's identity in a security-restricted operation,
+-- as REFRESH MATERIALIZED VIEW reads: a cast or type function of the owner's runs
+-- with the owner's rights, never the caller's or the extension's.
+CREATE FUNCTION chatwoot._ids_rastreados(tabela regclass, coluna_id text, coluna_ativo text DEFAULT NULL)
+    RETURNS SETOF bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_ids_rastreados';
+
 -- Queues every tracked party (of one kind, or 'todos'). Returns how many were queued.
+-- A kind whose mapping no longer fits its table is skipped with a WARNING.
 CREATE FUNCTION chatwoot.sincronizar_app_para_chatwoot(tipo_entidade text DEFAULT 'todos',
                                                        apenas_ativos boolean DEFAULT true) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER
@@ -375,16 +652,20 @@ DECLARE
     r record;
     v_total bigint := 0;
     v_n bigint;
+    v_problema text;
 BEGIN
     FOR r IN SELECT * FROM chatwoot.rastreamentos x
-              WHERE sincronizar_app_para_chatwoot.tipo_entidade IN ('todos', x.tipo_entidade) LOOP
-        EXECUTE format(
-            'INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) '
-            'SELECT ''upsert_contato'', %L, t.%I FROM %s t %s '
-            'ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = ''pendente'' AND tipo <> ''lote'' DO NOTHING',
-            r.tipo_entidade, r.mapeamento ->> 'id', r.tabela,
-            CASE WHEN apenas_ativos AND jsonb_typeof(r.mapeamento -> 'ativo') = 'string'
-                 THEN format('WHERE coalesce(t.%I, true)', r.mapeamento ->> 'ativo') ELSE '' END);
+              WHERE sincronizar_app_para_chatwoot.tipo_entidade IN ('todos', x.tipo_entidade) ORDER BY x.tipo_entidade LOOP
+        v_problema := chatwoot._validar_mapeamento(r.tabela, r.mapeamento);
+        IF v_problema IS NOT NULL THEN
+            RAISE WARNING 'chatwoot_sync: "%" não foi enfileirado: %', r.tipo_entidade, v_problema;
+            CONTINUE;
+        END IF;
+        INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id)
+        SELECT 'upsert_contato', r.tipo_entidade, i
+          FROM chatwoot._ids_rastreados(r.tabela, r.mapeamento ->> 'id',
+                                        CASE WHEN apenas_ativos THEN r.mapeamento ->> 'ativo' END) AS i
+        ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING;
         GET DIAGNOSTICS v_n = ROW_COUNT;
         v_total := v_total + v_n;
     END LOOP;
@@ -425,18 +706,39 @@ AS $$
       FROM (SELECT id FROM chatwoot.fila WHERE estado = 'morto' ORDER BY id) mortos
 $$;
 
+-- Per state and kind: counts, the oldest job, retries, the last 5 minutes' throughput,
+-- the integration's pause (and why), and for pending work the expected time to drain
+-- it: at the throughput of the last 5 minutes, or else at the request budget with
+-- the requests the last finished jobs took.
 CREATE VIEW chatwoot.fila_resumo AS
+WITH recentes AS (
+    SELECT count(*) AS concluidos, avg(c.requisicoes) AS requisicoes_por_job
+      FROM chatwoot.fila c
+     WHERE c.estado = 'concluido' AND c.concluido_em > now() - interval '5 minutes'
+), integracao AS (
+    SELECT i.limite_requisicoes, i.janela_limite_s, i.pausada_em, i.motivo_pausa
+      FROM chatwoot.integracoes i WHERE i.ativo ORDER BY i.id LIMIT 1
+)
 SELECT f.estado,
        f.tipo,
        count(*)                                                  AS quantidade,
        min(f.criado_em)                                          AS mais_antigo,
        now() - min(f.criado_em) FILTER (WHERE f.estado = 'pendente') AS idade_pendente_mais_antigo,
        count(*) FILTER (WHERE f.estado = 'pendente' AND f.tentativas > 0) AS retentativas_agendadas,
-       (SELECT count(*) FROM chatwoot.fila c
-         WHERE c.estado = 'concluido' AND c.concluido_em > now() - interval '5 minutes') AS concluidos_5min,
-       round((SELECT count(*) FROM chatwoot.fila c
-               WHERE c.estado = 'concluido' AND c.concluido_em > now() - interval '5 minutes') / 300.0, 2)
-                                                                 AS por_segundo_5min
+       (SELECT concluidos FROM recentes)                         AS concluidos_5min,
+       round((SELECT concluidos FROM recentes) / 300.0, 2)       AS por_segundo_5min,
+       (SELECT CASE WHEN pausada_em IS NOT NULL THEN motivo_pausa END FROM integracao) AS pausa,
+       CASE WHEN f.estado IN ('pendente', 'processando') THEN
+           CASE WHEN (SELECT concluidos FROM recentes) > 0
+                THEN make_interval(secs => sum(CASE WHEN f.tipo = 'lote' THEN cardinality(f.ids) ELSE 1 END)
+                                           * 300.0 / (SELECT concluidos FROM recentes))
+                WHEN (SELECT limite_requisicoes FROM integracao) > 0
+                THEN make_interval(secs => sum(CASE WHEN f.tipo = 'lote' THEN cardinality(f.ids) ELSE 1 END)
+                                           * coalesce((SELECT requisicoes_por_job FROM recentes), 2)
+                                           * (SELECT janela_limite_s FROM integracao)
+                                           / (SELECT limite_requisicoes FROM integracao))
+           END
+       END                                                       AS tempo_estimado
   FROM chatwoot.fila f
  GROUP BY f.estado, f.tipo;
 
@@ -448,13 +750,29 @@ SELECT 'fila'::text AS origem, f.id AS job_id, f.tipo_entidade, f.entidade_id, f
 UNION ALL
 SELECT 'campo', NULL, p.tipo_entidade, p.entidade_id, NULL, NULL, p.erro_sincronizacao, p.updated_at
   FROM chatwoot.partes_chatwoot p
- WHERE p.erro_sincronizacao IS NOT NULL;
+ WHERE p.erro_sincronizacao IS NOT NULL
+UNION ALL
+SELECT 'rastreamento', NULL, r.tipo_entidade, NULL, NULL, NULL, r.erro, r.erro_em
+  FROM chatwoot.rastreamentos r
+ WHERE r.erro IS NOT NULL
+UNION ALL
+SELECT 'integracao', NULL, NULL, NULL, NULL, NULL, 'integração ' || i.nome || ' pausada: ' || i.motivo_pausa, i.pausada_em
+  FROM chatwoot.integracoes i
+ WHERE i.pausada_em IS NOT NULL;
 
 GRANT SELECT ON chatwoot.fila_resumo, chatwoot.erros_sincronizacao TO pg_monitor;
 REVOKE ALL ON FUNCTION chatwoot.rastrear(regclass, text, jsonb), chatwoot.parar_rastreamento(regclass, boolean),
     chatwoot.sincronizar_parte(text, bigint), chatwoot.desincronizar(text, bigint),
     chatwoot.sincronizar_app_para_chatwoot(text, boolean), chatwoot.reprocessar(bigint),
     chatwoot.reprocessar_falhas(), chatwoot._acordar_no_commit() FROM PUBLIC;
+-- Trigger and internal functions: executable by nobody but the owner. Triggers that
+-- rastrear installed still fire (firing checks no EXECUTE), but no other role can
+-- attach them to a table of its own and write the outbox through them.
+REVOKE ALL ON FUNCTION chatwoot._registrar_mudanca(), chatwoot._enfileirar_mudancas(),
+    chatwoot._registrar_truncate(), chatwoot._tocar_updated_at(), chatwoot._integracao_alterada(),
+    chatwoot._conexao_mudou(), chatwoot._verificar_api_url(text), chatwoot._validar_mapeamento(regclass, jsonb),
+    chatwoot._verificar_rastreamento(regclass), chatwoot._ao_alterar_tabela(), chatwoot._ao_remover_objetos(),
+    chatwoot._ids_rastreados(regclass, text, text) FROM PUBLIC;
 
 ------------------------------------------------------------------------------
 -- Internal: proves the C++/PostgreSQL error boundary (see src/pg/boundary.hpp)

@@ -21,7 +21,9 @@ struct BackgroundRunner::Shared {
     std::vector<HttpOperation*> outbox;    // finished, not yet taken
     std::size_t outstanding = 0;
     int max_in_flight = 1;
-    Clock::time_point resume_at{};
+    RequestPacer::Budget budget;
+    bool budget_changed = false;
+    PacerState pacer;                        // published by the thread after each step
     bool stopping = false;
     Clock::time_point stop_deadline{};
     std::string failure;
@@ -56,7 +58,9 @@ struct BackgroundRunner::Shared {
                 std::lock_guard<std::mutex> lock(mutex);
                 arrivals.swap(inbox);
                 engine->set_max_in_flight(max_in_flight);
-                hold_new = stopping || Clock::now() < resume_at;
+                if (budget_changed) engine->set_budget(budget);
+                budget_changed = false;
+                hold_new = stopping;
                 stop_now = stopping && (engine->in_flight() == 0 || Clock::now() >= stop_deadline);
             }
             for (HttpOperation* op : arrivals) engine->add(op, finished);
@@ -64,6 +68,11 @@ struct BackgroundRunner::Shared {
             if (stop_now) break;
             engine->step(std::chrono::milliseconds(hold_new ? 10 : 100), hold_new, finished);
             in_flight.store(engine->in_flight());
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                const RequestPacer& p = engine->pacer();
+                pacer = {p.paused_until(), p.limit(), p.throttled()};
+            }
             publish(finished);
         }
         engine->cut_in_flight(finished);
@@ -111,7 +120,8 @@ struct BackgroundRunner::Shared {
 
 BackgroundRunner::BackgroundRunner(int max_in_flight) : shared_(std::make_shared<Shared>()) {
     shared_->max_in_flight = std::max(1, max_in_flight);
-    shared_->engine = std::make_unique<TransferEngine>(shared_->max_in_flight);  // curl_global_init happens here
+    // curl_global_init happens here; 429s are sent again, paced, inside the engine.
+    shared_->engine = std::make_unique<TransferEngine>(shared_->max_in_flight, true);
     shared_->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (shared_->event_fd < 0) throw std::runtime_error("eventfd failed");
     // Every signal blocked while the thread is created, so it inherits a full mask.
@@ -161,13 +171,27 @@ std::vector<HttpOperation*> BackgroundRunner::take_finished() {
 
 int BackgroundRunner::wake_fd() const { return shared_->event_fd; }
 
-void BackgroundRunner::throttle(int max_in_flight, Clock::time_point resume_at) {
+void BackgroundRunner::set_max_in_flight(int max_in_flight) {
     {
         std::lock_guard<std::mutex> lock(shared_->mutex);
         shared_->max_in_flight = std::max(1, max_in_flight);
-        shared_->resume_at = resume_at;
     }
     shared_->engine->wakeup();
+}
+
+void BackgroundRunner::set_budget(RequestPacer::Budget budget) {
+    {
+        std::lock_guard<std::mutex> lock(shared_->mutex);
+        if (budget.limit == shared_->budget.limit && budget.window == shared_->budget.window) return;
+        shared_->budget = budget;
+        shared_->budget_changed = true;
+    }
+    shared_->engine->wakeup();
+}
+
+BackgroundRunner::PacerState BackgroundRunner::pacer_state() const {
+    std::lock_guard<std::mutex> lock(shared_->mutex);
+    return shared_->pacer;
 }
 
 BackgroundRunner::Stopped BackgroundRunner::stop(std::chrono::milliseconds grace) {

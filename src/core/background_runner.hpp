@@ -10,8 +10,10 @@
 // take_finished() or stop().
 #pragma once
 #include "core/concurrent_runner.hpp"
+#include "core/request_pacer.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +35,17 @@ public:
     // sleep on it together with its own wake-ups.
     int wake_fd() const;
 
-    // Slows the tenant down: fewer requests at once, and none started before `resume_at`.
-    void throttle(int max_in_flight, Clock::time_point resume_at = {});
+    void set_max_in_flight(int max_in_flight);
+    // The integration's request budget (see core/request_pacer.hpp). The thread paces
+    // every start to it and sends a 429'd request again when the pacer allows.
+    void set_budget(RequestPacer::Budget budget);
+
+    struct PacerState {
+        RequestPacer::TimePoint paused_until{};  // no request starts before this
+        int limit = 0;                           // budget in force (learned when lower); 0: none
+        std::int64_t throttled = 0;              // 429s received so far
+    };
+    PacerState pacer_state() const;
 
     struct Stopped {
         std::vector<HttpOperation*> finished;   // done, or cut after the grace period ("aborted")

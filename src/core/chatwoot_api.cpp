@@ -1,6 +1,9 @@
 #include "core/chatwoot_api.hpp"
 
+#include "core/contact_sync.hpp"
 #include "core/json.hpp"
+#include "core/retry_policy.hpp"
+#include "core/text.hpp"
 
 namespace chatwoot::core {
 
@@ -25,6 +28,10 @@ std::string ConnectionReport::to_json_text(const std::string& origin) const {
     if (!aviso.empty()) out.set("aviso", aviso);
     if (!origin.empty()) out.set("origem", origin);
     return out.dump();
+}
+
+static void add_warning(ConnectionReport& report, const std::string& warning) {
+    report.aviso += (report.aviso.empty() ? "" : "; ") + warning;
 }
 
 static std::string error_field(const Json& body) {
@@ -52,18 +59,25 @@ bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport&
         case TransportError::aborted:
             report.erro = "teste cancelado";
             return false;
+        case TransportError::too_large:
+        case TransportError::forbidden_address:
+            report.erro = std::string(what) + ": " + response.error_text;
+            return false;
         default:
             report.erro = "conexão com " + base + " falhou: " + response.error_text;
             return false;
     }
     std::string parse_error;
     parsed = Json::parse(response.body, &parse_error);
-    if (response.status == 401) {
+    if (response.status == 401 || response.status == 403) {
         std::string detail = parsed ? error_field(parsed) : std::string();
+        std::string code = std::to_string(response.status);
         if (detail == "You are not authorized to access this account")
-            report.erro = "o token não tem acesso à conta " + std::to_string(config_.account_id) + " (401)";
+            report.erro = "o token não tem acesso à conta " + std::to_string(config_.account_id) + " (" + code + ")";
+        else if (detail == "Invalid Access Token")
+            report.erro = "token de API inválido (" + code + ": " + detail + ")";
         else
-            report.erro = "token de API inválido (401" + (detail.empty() ? std::string() : ": " + detail) + ")";
+            report.erro = refusal_reason(response);
         return false;
     }
     if (response.status == 404) {
@@ -90,11 +104,23 @@ bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport&
 }
 
 ConnectionReport ChatwootApi::test_connection() {
+    ConnectionReport report = run_test();
+    // What a reply said ends up in erro: never the secrets, always valid and bounded.
+    report.erro = recorded_text(report.erro, {config_.api_key, config_.webhook_secret});
+    report.aviso = recorded_text(report.aviso, {config_.api_key, config_.webhook_secret});
+    report.account_name = recorded_text(report.account_name, {config_.api_key, config_.webhook_secret}, 255);
+    if (report.inbox) {
+        report.inbox->name = recorded_text(report.inbox->name, {config_.api_key, config_.webhook_secret}, 255);
+        report.inbox->channel_type = recorded_text(report.inbox->channel_type, {}, 64);
+    }
+    return report;
+}
+
+ConnectionReport ChatwootApi::run_test() {
     ConnectionReport report;
     report.account_id = config_.account_id;
     Json profile;
     if (!check_response(transport_.send(requests_.profile()), report, "perfil do token", profile)) {
-        report.erro = redact(report.erro, config_.api_key);
         return report;
     }
     report.user_id = profile["id"].as_integer().value_or(0);
@@ -110,7 +136,6 @@ ConnectionReport ChatwootApi::test_connection() {
     Json inboxes;
     if (!check_response(transport_.send(requests_.account("GET", "/inboxes")), report,
                         ("conta " + std::to_string(config_.account_id)).c_str(), inboxes)) {
-        report.erro = redact(report.erro, config_.api_key);
         return report;
     }
     Json list = inboxes["payload"];
@@ -133,13 +158,58 @@ ConnectionReport ChatwootApi::test_connection() {
             return report;
         }
     }
+    if (report.inbox) {
+        switch (inbox_channel_of(report.inbox->channel_type)) {
+            case InboxChannel::api: break;
+            case InboxChannel::needs_phone:
+                add_warning(report, "o inbox " + std::to_string(report.inbox->id) + " é do canal " +
+                                        report.inbox->channel_type +
+                                        ": contatos sem telefone são criados sem inbox e o recebem quando tiverem telefone");
+                break;
+            case InboxChannel::needs_email:
+                add_warning(report, "o inbox " + std::to_string(report.inbox->id) + " é do canal " +
+                                        report.inbox->channel_type +
+                                        ": contatos sem e-mail são criados sem inbox e o recebem quando tiverem e-mail");
+                break;
+            case InboxChannel::unsupported:
+                add_warning(report, "o inbox " + std::to_string(report.inbox->id) + " é do canal " +
+                                        report.inbox->channel_type +
+                                        ", em que a API não cria contatos: os contatos são criados sem inbox");
+                break;
+        }
+    }
     if (!report.user_role.empty() && report.user_role != "administrator") {
         // Works, but deleting contacts and managing agents need an administrator's token.
-        report.aviso = "o token é de um usuário '" + report.user_role +
-                       "'; use o token de um administrador para todas as operações";
+        add_warning(report, "o token é de um usuário '" + report.user_role +
+                                "'; use o token de um administrador para todas as operações");
     }
     report.ok = true;
     return report;
+}
+
+InboxProbe ChatwootApi::probe_inbox(std::int64_t inbox_id) {
+    InboxProbe probe;
+    HttpResponse response = transport_.send(requests_.account("GET", "/inboxes/" + std::to_string(inbox_id)));
+    Verdict verdict = classify_response(response);
+    if (verdict.outcome == Outcome::refused) {
+        probe.refused = true;
+        probe.error = verdict.reason;
+        return probe;
+    }
+    if (verdict.outcome != Outcome::success) {
+        probe.error = "inbox " + std::to_string(inbox_id) + ": " + verdict.reason;
+        return probe;
+    }
+    Json body = Json::parse(response.body);
+    auto channel = body["channel_type"].as_string();
+    if (!channel) channel = body["payload"]["channel_type"].as_string();
+    if (!channel) {
+        probe.error = "inbox " + std::to_string(inbox_id) + ": resposta sem channel_type";
+        return probe;
+    }
+    probe.ok = true;
+    probe.channel_type = *channel;
+    return probe;
 }
 
 }  // namespace chatwoot::core

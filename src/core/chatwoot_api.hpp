@@ -34,6 +34,15 @@ struct ConnectionReport {
     std::string to_json_text(const std::string& extra_origin = {}) const;
 };
 
+// The default inbox as the worker needs it: its channel decides which parties a
+// contact inbox can be made for.
+struct InboxProbe {
+    bool ok = false;
+    bool refused = false;       // 401/403: the connection itself is refused
+    std::string channel_type;
+    std::string error;          // Portuguese, not yet redacted
+};
+
 class ChatwootApi {
 public:
     ChatwootApi(ConnectionConfig config, HttpTransport& transport)
@@ -41,10 +50,13 @@ public:
 
     // GET /api/v1/profile, then the default inbox (or the inbox list) of the account.
     ConnectionReport test_connection();
+    // GET /api/v1/accounts/{id}/inboxes/{inbox_id}.
+    InboxProbe probe_inbox(std::int64_t inbox_id);
 
     const RequestFactory& requests() const { return requests_; }
 
 private:
+    ConnectionReport run_test();
     // Fills report.erro and returns false when the response is not a usable JSON answer.
     bool check_response(const HttpResponse& response, ConnectionReport& report, const char* what,
                         Json& parsed) const;

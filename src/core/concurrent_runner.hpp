@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace chatwoot::core {
@@ -17,6 +18,8 @@ public:
     virtual ~HttpOperation() = default;
     virtual std::optional<HttpRequest> next_request() const = 0;  // empty = finished
     virtual void on_response(const HttpResponse& response) = 0;
+    // Keys no other operation may hold while this one runs (see TransferEngine).
+    virtual std::vector<std::string> exclusive_keys() const { return {}; }
 };
 
 struct RunStats {

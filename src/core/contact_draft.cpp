@@ -3,6 +3,7 @@
 #include "core/document.hpp"
 #include "core/json.hpp"
 #include "core/phone.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -39,6 +40,7 @@ std::string lower_trimmed(std::string_view text) {
 
 void pick_email(const std::string& emails_json, ContactDraft& draft) {
     if (emails_json.empty() || emails_json == "null") return;
+    draft.email_blank = false;
     Json parsed = Json::parse(emails_json);
     std::vector<std::string> candidates;
     if (parsed.is_array()) {
@@ -47,19 +49,22 @@ void pick_email(const std::string& emails_json, ContactDraft& draft) {
     } else if (auto s = parsed.as_string()) {
         candidates.push_back(*s);
     } else {
-        draft.problems.push_back({"email", "emails não é uma lista JSON de textos: " + emails_json.substr(0, 80)});
+        draft.problems.push_back({"email", "emails não é uma lista JSON de textos: " + excerpt(emails_json)});
         return;
     }
     std::string rejected;
+    bool any = false;
     for (const auto& candidate : candidates) {
         std::string email = lower_trimmed(candidate);
         if (email.empty()) continue;
+        any = true;
         if (chatwoot_accepts_email(email)) {
             draft.email = email;
             return;
         }
-        if (rejected.empty()) rejected = candidate.substr(0, 80);
+        if (rejected.empty()) rejected = excerpt(candidate);
     }
+    draft.email_blank = !any;  // [] or only blank strings: nothing typed
     if (!rejected.empty()) draft.problems.push_back({"email", "email inválido: '" + rejected + "'"});
 }
 
@@ -67,6 +72,7 @@ void pick_phone(const std::vector<PartySnapshot::Phone>& phones, ContactDraft& d
     std::string first_error;
     for (const auto& p : phones) {
         PhoneResult r = normalize_brazilian_phone(p.ddd, p.numero);
+        if (!r.blank) draft.phone_blank = false;
         if (r.phone) {
             draft.phone_e164 = r.phone->e164;
             draft.phone_lookup_forms = r.phone->lookup_forms;
@@ -108,6 +114,14 @@ std::string clean_text(std::string_view text, std::size_t max_chars) {
     return out;
 }
 
+std::string released_identifier(std::string_view identifier, std::int64_t contact_id) {
+    return std::string(identifier) + "-removido-" + std::to_string(contact_id);
+}
+
+bool is_released_identifier(std::string_view identifier) {
+    return identifier.rfind("zattar_", 0) == 0 && identifier.find("-removido-") != std::string_view::npos;
+}
+
 std::string contact_identifier(std::string_view tipo_entidade, std::int64_t entidade_id) {
     return "zattar_" + std::string(tipo_entidade) + "_" + std::to_string(entidade_id);
 }
@@ -134,6 +148,7 @@ ContactDraft draft_contact(const PartySnapshot& party) {
     if (!party.documento.empty()) {
         DocumentKind kind = party.tipo_pessoa == "pj" ? DocumentKind::cnpj : DocumentKind::cpf;
         DocumentResult doc = normalize_document(kind, party.documento);
+        draft.document_blank = doc.blank;
         if (doc.digits) draft.document = doc.digits;
         else if (!doc.blank) draft.problems.push_back({"documento", doc.error});
     }
@@ -143,30 +158,36 @@ ContactDraft draft_contact(const PartySnapshot& party) {
 // Both bodies have a fixed shape: their text is written around values jansson
 // encodes (see Json::append_string_literal). The unit tests hold them to what a
 // jansson tree of the same fields dumps, byte for byte.
-std::string ContactDraft::request_body(std::optional<std::int64_t> inbox_id) const {
+std::string ContactDraft::request_body(const BodyOptions& options) const {
     std::string body;
     body.reserve(320 + name.size());
     body += "{\"name\":";
     Json::append_string_literal(body, name);
-    if (email) {
+    if (email && !options.leave_out_email) {
         body += ",\"email\":";
         Json::append_string_literal(body, *email);
+    } else if (!email && options.clear_email && !options.leave_out_email) {
+        body += ",\"email\":null";
     }
-    if (phone_e164) {
+    if (phone_e164 && !options.leave_out_phone) {
         body += ",\"phone_number\":";
         Json::append_string_literal(body, *phone_e164);
+    } else if (!phone_e164 && options.clear_phone && !options.leave_out_phone) {
+        body += ",\"phone_number\":null";
     }
     body += ",\"identifier\":";
     Json::append_string_literal(body, identifier);
-    if (inbox_id) body += ",\"inbox_id\":" + std::to_string(*inbox_id);
+    if (options.inbox_id) body += ",\"inbox_id\":" + std::to_string(*options.inbox_id);
     body += ",\"custom_attributes\":{\"tipo_entidade\":";
     Json::append_string_literal(body, tipo_entidade);
     body += ",\"entidade_id\":" + std::to_string(entidade_id);
     body += ",\"sistema_origem\":\"zattar\",\"ativo\":";
-    body += ativo ? "true" : "false";
+    body += options.ativo.value_or(ativo) ? "true" : "false";
     if (document) {
         body += ",\"documento\":";
         Json::append_string_literal(body, *document);
+    } else if (options.clear_document) {
+        body += ",\"documento\":null";
     }
     body += "}}";
     return body;

@@ -33,6 +33,17 @@ struct FieldProblem {
     std::string message;              // Portuguese
 };
 
+// How one request body is written beyond the draft's own fields.
+struct BodyOptions {
+    std::optional<std::int64_t> inbox_id;   // create only: also make the contact inbox
+    bool clear_email = false;                // "email": null (the app's field became empty)
+    bool clear_phone = false;                // "phone_number": null
+    bool clear_document = false;             // custom attribute "documento": null
+    bool leave_out_email = false;            // another contact holds it: say nothing
+    bool leave_out_phone = false;
+    std::optional<bool> ativo;               // instead of the draft's (another active party shares the contact)
+};
+
 struct ContactDraft {
     std::string tipo_entidade;
     std::int64_t entidade_id = 0;
@@ -43,10 +54,14 @@ struct ContactDraft {
     std::vector<std::string> phone_lookup_forms;
     std::optional<std::string> document;  // digits
     bool ativo = true;
+    // The app's field is empty (not merely unusable): what was sent before may be cleared.
+    bool email_blank = true;
+    bool phone_blank = true;
+    bool document_blank = true;
     std::vector<FieldProblem> problems;
 
     // The POST/PUT body: only fields we trust, custom attributes always.
-    std::string request_body(std::optional<std::int64_t> inbox_id = std::nullopt) const;
+    std::string request_body(const BodyOptions& options = {}) const;
     // A contacts/filter body matching identifier OR email OR each phone form.
     std::string lookup_filter_body() const;
     // One line for partes_chatwoot.erro_sincronizacao, empty when nothing was dropped.
@@ -60,5 +75,11 @@ ContactDraft draft_contact(const PartySnapshot& party);
 // Trims, collapses white space, drops control characters and cuts to at most
 // `max_chars` Unicode code points without splitting a UTF-8 sequence.
 std::string clean_text(std::string_view text, std::size_t max_chars);
+
+// The identifier a removed party's contact is given when it is released, so that a
+// new party with the same id (identifiers are reused after TRUNCATE ... RESTART
+// IDENTITY) never matches it: "<identifier>-removido-<contact id>".
+std::string released_identifier(std::string_view identifier, std::int64_t contact_id);
+bool is_released_identifier(std::string_view identifier);
 
 }  // namespace chatwoot::core

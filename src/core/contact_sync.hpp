@@ -1,14 +1,35 @@
-// Find-or-create of one party's Chatwoot contact, as a state machine that hands
-// out one request at a time, so the worker can run many of them concurrently on
-// libcurl's multi interface and the unit tests can drive it with scripted replies.
+// One party's Chatwoot contact, as state machines that hand out one request at a
+// time, so the worker can run many of them concurrently on libcurl's multi interface
+// and the unit tests can drive them with scripted replies.
 //
-//   mapped id known  ->  PUT contacts/{id}          (1 request for an update)
-//                         404: the contact was deleted or merged -> look it up again
-//   otherwise        ->  POST contacts/filter       identifier OR email OR phone (both forms)
-//                         found, ours or unowned -> PUT it (adopt)
-//                         found, another party's -> share it, no write
-//                         none -> POST contacts   (2 requests for a new contact)
-//                                 422 "has already been taken" -> look up again, adopt
+// Ownership. The party whose identifier (zattar_<tipo>_<id>) a contact carries owns
+// it; another party of the same person (client and witness) that maps to it shares
+// it and never writes the owner's identity (identifier, custom attributes).
+//
+// ContactSync, the party's row exists:
+//   mapping marked removed (its id belonged to a removed party)
+//                     -> release that contact first (ContactRelease's rules), then as unmapped
+//   mapped, owner  -> PUT contacts/{id} (1 request): fields the app emptied are cleared
+//   mapped, sharer -> GET contacts/{id} (1 request): still there; nothing written
+//                     404 on either: deleted or merged in Chatwoot -> look it up again
+//   unmapped       -> POST contacts/filter   identifier OR e-mail OR phone (both forms)
+//                     ours, unowned or released -> PUT it (adopt, owner)
+//                     another identifier -> share it, no write
+//                     none -> POST contacts (2 requests for a new contact)
+//                             422 taken -> look up again; an identifier still not found
+//                             (crm_v2 filters only leads) -> GET contacts/search
+//   then, when the contact has no contact inbox for the default inbox and the inbox's
+//   channel can take this party (Api: always; WhatsApp/SMS: a phone; Email: an
+//   e-mail) -> POST contacts/{id}/contact_inboxes
+//
+// ContactRelease, the party was removed (DELETE, TRUNCATE): another active party
+// still maps to the contact -> nothing is deactivated (an owner hands the identity
+// to that party: PUT its identifier); otherwise PUT ativo false with the identifier
+// renamed (released_identifier) so a new party with the same id never matches it,
+// or DELETE with chatwoot_sync.delete_contacts.
+//
+// ContactDeactivation (desincronizar): PUT ativo false unless another active party
+// shares the contact.
 //
 // Every step is safe to repeat: a retried job looks up before it creates.
 #pragma once
@@ -21,84 +42,166 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace chatwoot::core {
 
-struct ContactSyncResult {
-    Outcome outcome = Outcome::permanent;   // success, retry (whole job later) or permanent
-    std::int64_t contact_id = 0;
-    std::optional<std::string> source_id;    // contact_inbox source id, when Chatwoot gave one
-    bool created = false;
-    bool shared = false;                     // adopted a contact another party already owns
-    std::string shared_with;                 // that contact's identifier
-    bool throttled = false;                  // a 429 was seen: slow the tenant down
-    std::optional<std::chrono::seconds> retry_after;
-    int requests = 0;
-    std::string error;                       // why it failed (retry or permanent)
-    std::string notes;                       // fields left out on update conflicts, etc.
-    std::string snapshot_json;               // what Chatwoot now holds for us (dados_sincronizados)
+class Json;  // core/json.hpp: kept out of headers PostgreSQL files include
+
+struct PartyRef {
+    std::string tipo_entidade;
+    std::int64_t entidade_id = 0;
+    std::string identifier() const { return contact_identifier(tipo_entidade, entidade_id); }
 };
 
-class ContactSync final : public HttpOperation {
-public:
-    ContactSync(const RequestFactory& requests, ContactDraft draft, std::optional<std::int64_t> mapped_contact_id,
-                std::optional<std::int64_t> inbox_id);
+// Which optional fields the last body this party sent carried.
+struct SentFields {
+    bool email = false;
+    bool phone = false;
+    bool document = false;
+};
 
-    // The request to send now; empty once finished().
+// What the worker knows of the party's Chatwoot side before the job runs.
+struct ContactLink {
+    std::optional<std::int64_t> contact_id;  // the mapping's contact
+    bool owner = false;                      // the contact carries this party's identifier
+    bool removed = false;                    // the mapping is a removed party's: release before use
+    bool others_active = false;              // another active party maps to the same contact
+    std::optional<PartyRef> successor;       // that party, to take over the identity
+    bool has_contact_inbox = false;          // a contact inbox for the default inbox exists
+    SentFields last_sent;
+};
+
+// The default inbox and what its channel needs (ContactInboxBuilder derives the
+// source id from the channel: docs/SIMULATOR.md cites it).
+enum class InboxChannel { api, needs_phone, needs_email, unsupported };
+InboxChannel inbox_channel_of(const std::string& channel_type);
+struct InboxTarget {
+    std::int64_t id = 0;
+    InboxChannel channel = InboxChannel::api;
+    bool accepts(const ContactDraft& draft) const;
+};
+
+// Exclusive keys (TransferEngine) for a person and a contact.
+std::vector<std::string> person_keys(const ContactDraft& draft);
+std::string contact_key(std::int64_t contact_id);
+
+struct ContactSyncResult {
+    Outcome outcome = Outcome::permanent;   // success, retry (whole job later), permanent or refused
+    std::int64_t contact_id = 0;            // 0: the party maps to no contact now
+    bool owner = false;
+    bool created = false;
+    std::optional<std::string> source_id;   // the contact inbox's source id, when one was made or seen
+    std::optional<std::int64_t> inbox_id;   // ...and its inbox
+    std::optional<std::int64_t> released_contact;  // a removed party's contact released on the way
+    std::optional<PartyRef> new_owner;      // took over a released contact's identity
+    bool throttled = false;                 // a 429 reached the job (after the engine's resends)
+    bool aborted = false;                   // cut by the worker itself: no evidence against the job
+    std::optional<std::chrono::seconds> retry_after;
+    int requests = 0;
+    std::string error;                      // why it failed (retry or permanent)
+    std::string notes;                      // fields left out, contacts re-mapped, etc.
+    std::string snapshot_json;              // what Chatwoot now holds for us (dados_sincronizados)
+};
+
+// Common ground of the three operations: the request count and how a reply that is a
+// transport error, 5xx, 429 or 401/403 ends the job.
+class ContactOperation : public HttpOperation {
+public:
+    const ContactSyncResult& result() const { return result_; }
+    bool finished() const { return done_; }
+
+protected:
+    // Counts the reply; true when it ended the job (retry, refused).
+    bool ended_by(const HttpResponse& response);
+    void finish(Outcome outcome, std::string error = {});
+    ContactSyncResult result_;
+    bool done_ = false;
+};
+
+// The release of a removed party's contact, as a sequence of at most one request.
+struct ReleaseStep {
+    enum class Kind { none, transfer, deactivate, remove } kind = Kind::none;
+    std::int64_t contact_id = 0;
+    std::string body;  // PUT body for transfer / deactivate
+};
+ReleaseStep plan_release(const ContactLink& link, const std::string& removed_identifier, bool delete_contact);
+
+class ContactSync final : public ContactOperation {
+public:
+    ContactSync(const RequestFactory& requests, ContactDraft draft, ContactLink link,
+                std::optional<InboxTarget> inbox, bool delete_contacts = false);
+
     std::optional<HttpRequest> next_request() const override;
     void on_response(const HttpResponse& response) override;
-    bool finished() const { return state_ == State::done; }
-    const ContactSyncResult& result() const { return result_; }
-    // The contact as we want it in Chatwoot (the create body), built once: sent on a
-    // create and stored as dados_sincronizados.enviado.
+    std::vector<std::string> exclusive_keys() const override;
+    // The create body, built once: sent on a create and stored as dados_sincronizados.enviado.
     const std::string& wanted_body() const { return wanted_body_; }
-    // The party as drafted (its active flag and the fields left out, for the record).
+    // The body the owner last wrote (create or PUT); empty when nothing was written
+    // (a sharer). Stored as dados_sincronizados.enviado: the next sync reads from it
+    // which fields Chatwoot holds from us, to clear those the app empties.
+    const std::string& sent_body() const { return sent_body_; }
     const ContactDraft& draft() const { return draft_; }
 
 private:
-    enum class State { update_mapped, lookup, create, update_found, done };
+    enum class State { release, update_mapped, check_shared, lookup, create, search, update_found, add_inbox, done };
 
-    void finish(Outcome outcome, std::string error = {});
+    void after_release();
     void handle_update(const HttpResponse& response, bool mapped);
+    void handle_check(const HttpResponse& response);
     void handle_lookup(const HttpResponse& response);
     void handle_create(const HttpResponse& response);
-    std::string update_body() const;
+    void handle_search(const HttpResponse& response);
+    void handle_add_inbox(const HttpResponse& response);
+    void adopt(const Json& contact);
+    void owner_written(std::int64_t contact_id, const Json& contact);
+    std::string owner_body() const;
 
     const RequestFactory& requests_;
     ContactDraft draft_;
-    std::optional<std::int64_t> inbox_id_;
+    ContactLink link_;
+    std::optional<InboxTarget> inbox_;
+    ReleaseStep release_;
     std::string wanted_body_;
     std::string lookup_body_;   // built up front too: the HTTP thread only sends
     std::string update_body_;   // rebuilt when a conflicting field is left out
+    std::string sent_body_;
     State state_;
     std::int64_t target_id_ = 0;
     int lookups_ = 0;
     bool drop_email_ = false;
     bool drop_phone_ = false;
-    ContactSyncResult result_;
+    bool create_with_inbox_ = false;
+    bool identifier_taken_ = false;
 };
 
-}  // namespace chatwoot::core
-
-namespace chatwoot::core {
-
-// A party was deleted (or desincronizar was called): tell Chatwoot it is inactive
-// (custom attribute ativo = false), or delete the contact when the operator opted
-// in (erasure requests under LGPD). One request; a 404 counts as done.
-class ContactDeactivation final : public HttpOperation {
+class ContactRelease final : public ContactOperation {
 public:
-    ContactDeactivation(const RequestFactory& requests, std::int64_t contact_id, bool delete_contact)
-        : requests_(requests), contact_id_(contact_id), delete_(delete_contact) {}
+    ContactRelease(const RequestFactory& requests, const PartyRef& party, const ContactLink& link, bool delete_contact);
     std::optional<HttpRequest> next_request() const override;
     void on_response(const HttpResponse& response) override;
-    const ContactSyncResult& result() const { return result_; }
+    std::vector<std::string> exclusive_keys() const override;
+    bool needs_request() const { return step_.kind != ReleaseStep::Kind::none; }
+
+private:
+    const RequestFactory& requests_;
+    PartyRef party_;
+    ContactLink link_;
+    ReleaseStep step_;
+};
+
+class ContactDeactivation final : public ContactOperation {
+public:
+    ContactDeactivation(const RequestFactory& requests, std::int64_t contact_id, bool others_active);
+    std::optional<HttpRequest> next_request() const override;
+    void on_response(const HttpResponse& response) override;
+    std::vector<std::string> exclusive_keys() const override { return {contact_key(contact_id_)}; }
+    bool needs_request() const { return !others_active_; }
 
 private:
     const RequestFactory& requests_;
     std::int64_t contact_id_;
-    bool delete_;
-    bool done_ = false;
-    ContactSyncResult result_;
+    bool others_active_;
 };
 
 }  // namespace chatwoot::core

@@ -1,5 +1,7 @@
 #include "core/document.hpp"
 
+#include "core/text.hpp"
+
 #include <cctype>
 
 namespace chatwoot::core {
@@ -57,7 +59,7 @@ DocumentResult normalize_document(DocumentKind kind, std::string_view text) {
     bool ok = !has_other && digits.size() == expected &&
               (kind == DocumentKind::cpf ? cpf_check_digits_ok(digits) : cnpj_check_digits_ok(digits));
     if (!ok) {
-        result.error = std::string(name) + " inválido: '" + std::string(text) + "'";
+        result.error = std::string(name) + " inválido: '" + excerpt(text) + "'";
         return result;
     }
     result.digits = digits;

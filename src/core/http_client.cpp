@@ -16,6 +16,8 @@ const char* to_string(TransportError error) {
         case TransportError::tls_failed: return "tls_failed";
         case TransportError::connection_lost: return "connection_lost";
         case TransportError::aborted: return "aborted";
+        case TransportError::too_large: return "too_large";
+        case TransportError::forbidden_address: return "forbidden_address";
         case TransportError::other: return "other";
     }
     return "other";
@@ -38,6 +40,8 @@ TransportError transport_error_from_curl(int curl_code) {
         case CURLE_SEND_ERROR:
         case CURLE_PARTIAL_FILE: return TransportError::connection_lost;
         case CURLE_ABORTED_BY_CALLBACK: return TransportError::aborted;
+        case CURLE_FILESIZE_EXCEEDED:
+        case CURLE_WRITE_ERROR: return TransportError::too_large;
         default: return TransportError::other;
     }
 }

@@ -3,6 +3,7 @@
 // knowing anything about backends or signals.
 #pragma once
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@ struct HttpRequest {
     long timeout_ms = 5000;          // whole request
     long connect_timeout_ms = 3000;  // TCP + TLS handshake
     bool verify_tls = true;          // never off unless the operator asks
+    bool allow_link_local = false;   // connect to link-local / metadata addresses (is_forbidden_address)
+    std::size_t max_response_bytes = 4 * 1024 * 1024;  // a longer reply is a transport error
 };
 
 enum class TransportError {
@@ -26,6 +29,8 @@ enum class TransportError {
     tls_failed,
     connection_lost,  // closed mid-response or empty reply
     aborted,          // the abort check asked us to stop
+    too_large,        // the reply was longer than max_response_bytes
+    forbidden_address,  // the host resolved to a link-local or metadata address
     other,
 };
 

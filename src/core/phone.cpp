@@ -1,5 +1,7 @@
 #include "core/phone.hpp"
 
+#include "core/text.hpp"
+
 #include <phonenumbers/phonenumberutil.h>
 
 #include <cctype>
@@ -38,6 +40,11 @@ std::string national_digits(std::string_view area_code, std::string_view number)
     return all;
 }
 
+// What was typed, as quoted in an error: a short excerpt (a field may hold a megabyte).
+std::string typed(std::string_view area_code, std::string_view number) {
+    return excerpt(std::string(area_code) + " " + std::string(number));
+}
+
 std::string e164_of(const PhoneNumber& number) {
     std::string out;
     PhoneNumberUtil::GetInstance()->Format(number, PhoneNumberUtil::E164, &out);
@@ -56,11 +63,11 @@ PhoneResult normalize_brazilian_phone(std::string_view area_code, std::string_vi
     if (national.size() < 10) {
         result.error = national.size() == 8 || national.size() == 9
                            ? "telefone sem DDD: " + national
-                           : "telefone com dígitos de menos: '" + std::string(area_code) + " " + std::string(number) + "'";
+                           : "telefone com dígitos de menos: '" + typed(area_code, number) + "'";
         return result;
     }
     if (national.size() > 11) {
-        result.error = "telefone com dígitos demais: '" + std::string(area_code) + " " + std::string(number) + "'";
+        result.error = "telefone com dígitos demais: '" + typed(area_code, number) + "'";
         return result;
     }
 
@@ -85,7 +92,7 @@ PhoneResult normalize_brazilian_phone(std::string_view area_code, std::string_vi
     std::string region;
     if (type != PhoneNumberUtil::UNKNOWN) util->GetRegionCodeForNumber(parsed, &region);
     if (type == PhoneNumberUtil::UNKNOWN || region != "BR") {
-        result.error = "telefone inválido para o Brasil: '" + std::string(area_code) + " " + std::string(number) + "'";
+        result.error = "telefone inválido para o Brasil: '" + typed(area_code, number) + "'";
         return result;
     }
 

@@ -15,21 +15,32 @@ enum class Outcome {
     success,
     retry,            // transient: network, timeout, 5xx, 429
     permanent,        // retrying cannot fix it (most 4xx): dead letter at once
+    refused,          // 401/403: the connection itself is refused (token, account,
+                      // suspension, a proxy dropping the token header): the integration
+                      // pauses until it is reconfigured; the job loses no attempt
 };
+
+// The longest any server-given Retry-After is obeyed: the backoff cap. A reply (or a
+// proxy) asking for more must not stop the worker for days.
+constexpr std::chrono::seconds kMaxRetryAfter{5 * 60};
 
 struct Verdict {
     Outcome outcome = Outcome::permanent;
-    bool throttled = false;                          // a 429: slow the whole tenant down
-    std::optional<std::chrono::seconds> retry_after; // the server said when (Retry-After)
-    std::string reason;                              // for ultimo_erro
+    bool throttled = false;                          // a 429: pace the integration, costs no attempt
+    std::optional<std::chrono::seconds> retry_after; // the server said when (Retry-After), clamped
+    std::string reason;                              // for ultimo_erro (not yet redacted or bounded)
 };
 
-// Classifies a finished request. 401 and 403 count as retryable: they mean the
-// connection is misconfigured (token, account), not that this job's data is bad,
-// and a fixed token should let the queue drain without manual requeueing.
+// Classifies a finished request.
 Verdict classify_response(const HttpResponse& response);
 
-// Parses a Retry-After header: delta-seconds or an HTTP-date (relative to `now`).
+// Why Chatwoot refused the connection, in Portuguese, from a 401/403 reply; explains
+// Devise's "You need to sign in" as the token header never reaching Chatwoot (a proxy
+// that drops headers with '_').
+std::string refusal_reason(const HttpResponse& response);
+
+// Parses a Retry-After header: delta-seconds or an HTTP-date (relative to `now`),
+// clamped to [0, kMaxRetryAfter].
 std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::int64_t now_epoch);
 
 struct BackoffPolicy {

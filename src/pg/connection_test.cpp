@@ -20,6 +20,7 @@ struct StoredConnection {
     bool from_settings;
     char* api_url;
     const char* api_key;
+    const char* webhook_secret;
     int64 account_id;
     bool has_inbox;
     int64 inbox_id;
@@ -39,7 +40,7 @@ StoredConnection load_connection(bool has_id, int64 integracao_id) {
     Datum values[1] = {Int64GetDatum(integracao_id)};
     char nulls[1] = {has_id ? ' ' : 'n'};
     int rc = SPI_execute_with_args(
-        "SELECT api_url, api_key, account_id, default_inbox_id FROM chatwoot.integracoes "
+        "SELECT api_url, api_key, account_id, default_inbox_id, webhook_secret FROM chatwoot.integracoes "
         "WHERE CASE WHEN $1 IS NULL THEN ativo ELSE id = $1 END ORDER BY id LIMIT 1",
         1, types, values, nulls, true, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "chatwoot_sync: could not read chatwoot.integracoes");
@@ -52,6 +53,7 @@ StoredConnection load_connection(bool has_id, int64 integracao_id) {
         char* inbox = copy_column(4);
         conn.has_inbox = inbox != nullptr;
         conn.inbox_id = inbox ? strtoll(inbox, nullptr, 10) : 0;
+        conn.webhook_secret = copy_column(5);
     }
     SPI_finish();
     if (!conn.found && has_id)
@@ -93,8 +95,11 @@ CHATWOOT_FUNCTION(chatwoot_testar_conexao) {
         config.api_key = stored.api_key ? stored.api_key : "";
         config.account_id = stored.account_id;
         if (stored.has_inbox) config.default_inbox_id = stored.inbox_id;
+        config.webhook_secret = stored.webhook_secret ? stored.webhook_secret : "";
         config.timeout_ms = settings.request_timeout_ms;
         config.verify_tls = settings.tls_verify;
+        config.allow_link_local = settings.allow_link_local;
+        config.max_response_bytes = static_cast<std::size_t>(settings.max_response_kb) * 1024;
 
         // The abort check only reads PostgreSQL's interrupt flags; the interrupt
         // itself is serviced below, once the transport has cleaned up.

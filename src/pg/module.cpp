@@ -70,7 +70,7 @@ static void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tre
 // notices at once and exits, instead of at its next poll.
 static void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void* arg) {
     if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
-    if (access == OAT_DROP && class_id == ExtensionRelationId && registry != nullptr) wake_worker_at_commit();
+    if (access == OAT_DROP && class_id == ExtensionRelationId && registry != nullptr) wake_worker_at_commit(true);
 }
 
 }  // namespace chatwoot::pg

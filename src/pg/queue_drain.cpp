@@ -3,11 +3,21 @@
 // recorded -> recorded in one transaction (commit). Up to two batches are on the
 // wire at once, so claiming the next batch and recording the last results overlap
 // the network, and the window of requests in flight is refilled as slots free.
+//
+// When the worker cannot send (no connection; Chatwoot refused the connection and
+// the integration is paused; the request budget is spent; every recent attempt
+// failed and the due jobs back off) it tells the registry to stop waking it for
+// every commit (set_worker_quiet_until): a stream of app commits then costs it
+// nothing, and a change of the connection still wakes it at once.
 #include "pg/queue_drain.hpp"
 
 #include "core/background_runner.hpp"
+#include "core/chatwoot_api.hpp"
 #include "core/contact_sync.hpp"
 #include "core/retry_policy.hpp"
+#include "core/text.hpp"
+#include "pg/outbox_job.hpp"
+#include "pg/party_reader.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_rows.hpp"
 #include "pg/worker_registry.hpp"
@@ -17,7 +27,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <map>
 #include <memory>
 #include <random>
@@ -36,21 +45,15 @@ using Clock = std::chrono::steady_clock;
 // fixed cost (planning its statement, a commit that waits for the WAL flush), so the
 // groups are made large; a result waiting here is already in Chatwoot.
 constexpr auto kRecordDelay = std::chrono::milliseconds(100);
+// How soon an inbox whose channel could not be read is asked again.
+constexpr auto kInboxRetry = std::chrono::seconds(60);
 
 struct Connection {
     bool found = false;
     std::optional<std::int64_t> integracao_id;
     core::ConnectionConfig config;
-};
-
-struct Job {
-    std::int64_t id = 0;
-    std::string tipo;
-    std::string tipo_entidade;
-    std::int64_t entidade_id = 0;
-    int tentativas = 0;
-    std::optional<core::PartySnapshot> party;  // the row as it is now; empty when deleted
-    std::optional<std::int64_t> contact_id;    // current mapping
+    core::RequestBudget budget;
+    std::optional<std::string> paused;  // why the integration is paused (401/403), when it is
 };
 
 // What one claim shares: the connection, and the request factory its operations
@@ -63,34 +66,37 @@ struct Batch {
 
 // What one job turned into: an operation to run, or an immediate conclusion.
 struct Plan {
+    enum class Kind { sync, release, deactivation, none, fail };
     Job job;
     std::shared_ptr<Batch> batch;
-    std::unique_ptr<core::ContactSync> sync;
-    std::unique_ptr<core::ContactDeactivation> deactivation;
-    std::string nothing_to_do;  // set when no request is needed
-    core::HttpOperation* operation() const {
-        if (sync) return sync.get();
-        return deactivation.get();
-    }
-    const core::ContactSyncResult* result() const {
-        if (sync) return &sync->result();
-        if (deactivation) return &deactivation->result();
-        return nullptr;
-    }
+    Kind kind = Kind::none;
+    std::unique_ptr<core::ContactOperation> operation;
+    core::ContactSync* sync = nullptr;  // the operation, when it is a ContactSync
+    std::string note;                   // Kind::none: why nothing was sent; Kind::fail: why the job failed
+    const core::ContactSyncResult& result() const { return operation->result(); }
 };
 
 // Worker-local state that outlives a cycle (process memory, never shared memory).
 struct DrainState {
-    int concurrency = 0;                 // adapts: halves on 429, grows back by one per clean recording
-    Clock::time_point paused_until{};
-    Clock::time_point next_lease_check{};  // leases are renewed / looked for every few seconds
-    int throttle_streak = 0;
     std::mt19937_64 rng{std::random_device{}()};
     std::uint64_t cycles = 0;
     bool cycle_in_progress = false;      // still set when a cycle starts: the last one raised an ERROR
     bool backlog_empty = true;           // the last claim got fewer jobs than it asked for
     bool lotes_pending = false;          // a short claim left lote jobs unclaimed
     bool waiting_for_held = false;       // a due job was skipped: its party had a job in flight
+    Clock::time_point next_lease_check{};  // leases are renewed / looked for every few seconds
+    // The connection as the worker last used it.
+    bool generation_known = false;
+    std::uint32_t generation = 0;        // chatwoot.integracoes changes seen (registry counter)
+    std::optional<std::int64_t> inbox_probed;  // the default inbox whose channel `inbox` holds
+    std::optional<core::InboxTarget> inbox;
+    std::string inbox_warning;
+    Clock::time_point inbox_retry_at{};
+    // Why the worker is not sending now, if it is not.
+    bool no_connection = false;
+    std::optional<std::string> paused;   // the integration is paused (until the connection changes)
+    Clock::time_point backing_off_until{};  // every recent attempt failed: due jobs back off
+    std::string mapping_warnings;
     std::unordered_map<core::HttpOperation*, std::unique_ptr<Plan>> on_the_wire;
     std::vector<std::unique_ptr<Plan>> to_record;
     Clock::time_point first_to_record{};
@@ -101,38 +107,41 @@ struct DrainState {
 };
 DrainState state;
 
-std::string quote_ident(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) {
-        if (c == '"') out.push_back('"');
-        out.push_back(c);
-    }
-    return out + "\"";
+// Every text the worker records: the connection's secrets redacted, valid UTF-8, bounded.
+std::string recorded(const Connection& conn, const std::string& text) {
+    return core::recorded_text(text, {conn.config.api_key, conn.config.webhook_secret});
 }
-
-std::int64_t to_int(const SqlValue& v) { return v ? std::stoll(*v) : 0; }
 
 Connection load_connection() {
     Connection conn;
     auto rows = sql_rows(
-        "SELECT id, api_url, api_key, account_id, default_inbox_id FROM chatwoot.integracoes "
+        "SELECT id, api_url, api_key, account_id, default_inbox_id, webhook_secret, limite_requisicoes, "
+        "janela_limite_s, motivo_pausa, pausada_em IS NOT NULL FROM chatwoot.integracoes "
         "WHERE ativo ORDER BY id LIMIT 1");
     if (!rows.empty()) {
+        const SqlRow& r = rows[0];
         conn.found = true;
-        conn.integracao_id = to_int(rows[0][0]);
-        conn.config.api_url = rows[0][1].value_or("");
-        conn.config.api_key = rows[0][2].value_or("");
-        conn.config.account_id = to_int(rows[0][3]);
-        if (rows[0][4]) conn.config.default_inbox_id = to_int(rows[0][4]);
+        conn.integracao_id = sql_int(r[0]);
+        conn.config.api_url = r[1].value_or("");
+        conn.config.api_key = r[2].value_or("");
+        conn.config.account_id = sql_int(r[3]);
+        if (r[4]) conn.config.default_inbox_id = sql_int(r[4]);
+        conn.config.webhook_secret = r[5].value_or("");
+        conn.budget.limit = static_cast<int>(sql_int(r[6]));
+        conn.budget.window = std::chrono::seconds(std::max<std::int64_t>(1, sql_int(r[7])));
+        if (r[9].value_or("f") == "t") conn.paused = r[8].value_or("pausada");
     } else if (settings.api_url && settings.api_url[0]) {
         conn.found = true;  // deprecated fallback; testar_conexao and the docs say so
         conn.config.api_url = settings.api_url;
         conn.config.api_key = settings.api_key ? settings.api_key : "";
         conn.config.account_id = settings.account_id;
         if (settings.default_inbox_id > 0) conn.config.default_inbox_id = settings.default_inbox_id;
+        conn.budget.limit = 2900;
     }
     conn.config.timeout_ms = settings.request_timeout_ms;
     conn.config.verify_tls = settings.tls_verify;
+    conn.config.allow_link_local = settings.allow_link_local;
+    conn.config.max_response_bytes = static_cast<std::size_t>(settings.max_response_kb) * 1024;
     return conn;
 }
 
@@ -155,7 +164,8 @@ int lease_seconds() { return std::max(60, settings.request_timeout_ms * 8 / 1000
 
 // The held jobs whose lease is a third gone. A job is normally recorded well under a
 // second after its claim, so during a drain this is empty and no lease is rewritten
-// (renewing every held job every few seconds rewrote thousands of rows each time).
+// (renewing every held job every few seconds rewrote thousands of rows each time);
+// jobs waiting out Chatwoot's rate limit are the ones renewed.
 std::vector<std::int64_t> jobs_due_for_renewal() {
     auto renew_before = Clock::now() - std::chrono::seconds(lease_seconds() / 3);
     std::vector<std::int64_t> ids;
@@ -165,32 +175,11 @@ std::vector<std::int64_t> jobs_due_for_renewal() {
     return ids;
 }
 
-// Runs one read with some of the planner's plan types switched off for it alone
-// (SET LOCAL, put back after). The statistics of the outbox, and of tables a bulk
-// load has just filled, lag far behind, and the reads below must keep to an index
-// whatever the planner believes.
-std::vector<SqlRow> rows_without(std::initializer_list<const char*> plan_types, const char* sql,
-                                 const std::vector<SqlArg>& args) {
-    for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " = off").c_str());
-    auto rows = sql_rows(sql, args);
-    for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " TO DEFAULT").c_str());
-    return rows;
-}
-
 // A read that must walk the due-jobs index in order. Statistics on this fast-changing
 // table are always stale, and the planner, thinking the backlog tiny, would read and
 // sort all of it; with sorting off it walks the index and stops at the LIMIT.
 std::vector<SqlRow> rows_in_due_order(const char* sql, const std::vector<SqlArg>& args = {}) {
     return rows_without({"enable_sort"}, sql, args);
-}
-
-// A statement that reaches a claim's parties by key: one index probe each. The
-// planner, costing random reads as if from disk and with statistics that lag a bulk
-// load, would rather scan and hash the whole table (all the firm's clients, every
-// mapping, every pending job) on every claim. A table without an index on the key is
-// still read, by a scan.
-std::vector<SqlRow> rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
-    return rows_without({"enable_seqscan", "enable_hashjoin", "enable_mergejoin"}, sql, args);
 }
 
 // Jobs left 'processando' by a worker that died (or by this one, before an ERROR
@@ -205,12 +194,12 @@ void requeue_orphaned_jobs(bool all) {
     std::vector<std::int64_t> held = all ? std::vector<std::int64_t>{} : held_job_ids();
     std::vector<std::int64_t> renew = all ? std::vector<std::int64_t>{} : jobs_due_for_renewal();
     if (!renew.empty()) {
-        sql_exec("UPDATE chatwoot.fila SET bloqueado_ate = now() + make_interval(secs => $2) "
+        sql_exec("UPDATE chatwoot.fila SET bloqueado_ate = pg_catalog.now() + pg_catalog.make_interval(secs => $2) "
                  "WHERE id = ANY($1) AND estado = 'processando'",
                  {arg_int8_array(renew), arg_int4(lease_seconds())});
     }
     const char* orphaned = all ? "f.estado = 'processando'"
-                               : "f.estado = 'processando' AND f.bloqueado_ate < now() AND f.id <> ALL($1)";
+                               : "f.estado = 'processando' AND f.bloqueado_ate < pg_catalog.now() AND f.id <> ALL($1)";
     std::vector<SqlArg> args;
     if (!all) args.push_back(arg_int8_array(held));
     std::string drop = std::string("DELETE FROM chatwoot.fila f WHERE ") + orphaned +
@@ -218,8 +207,8 @@ void requeue_orphaned_jobs(bool all) {
                        "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)";
     sql_exec(drop.c_str(), args);
     std::string requeue = std::string("UPDATE chatwoot.fila f SET estado = 'pendente', bloqueado_ate = NULL, "
-                                      "atualizado_em = now(), ultimo_erro = 'worker interrompido durante o envio; "
-                                      "reenfileirado' WHERE ") + orphaned;
+                                      "atualizado_em = pg_catalog.now(), ultimo_erro = 'worker interrompido durante "
+                                      "o envio; reenfileirado' WHERE ") + orphaned;
     sql_exec(requeue.c_str(), args);
 }
 
@@ -228,7 +217,7 @@ void housekeeping(bool startup) {
     if (state.cycles % 50 == 0 && settings.retention_s >= 0) {
         sql_exec(
             "DELETE FROM chatwoot.fila WHERE id IN (SELECT id FROM chatwoot.fila WHERE estado = 'concluido' "
-            "AND concluido_em < now() - make_interval(secs => $1) LIMIT 10000)",
+            "AND concluido_em < pg_catalog.now() - pg_catalog.make_interval(secs => $1) LIMIT 10000)",
             {arg_int8(settings.retention_s)});
     }
 }
@@ -243,11 +232,11 @@ std::set<PartyKey> held_parties() {
 
 Job job_from_row(const SqlRow& r) {  // id, tipo, tipo_entidade, entidade_id, tentativas
     Job j;
-    j.id = to_int(r[0]);
+    j.id = sql_int(r[0]);
     j.tipo = r[1].value_or("");
     j.tipo_entidade = r[2].value_or("");
-    j.entidade_id = to_int(r[3]);
-    j.tentativas = static_cast<int>(to_int(r[4]));
+    j.entidade_id = sql_int(r[3]);
+    j.tentativas = static_cast<int>(sql_int(r[4]));
     return j;
 }
 
@@ -266,6 +255,7 @@ std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
     }
     return out;
 }
+
 // Claims up to `batch` due jobs. Two statements: pick candidates walking the
 // due-jobs index in order (its cost does not depend on the backlog), then lease
 // them by id. Parties this worker already holds a job for are skipped (never two
@@ -274,21 +264,21 @@ std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
 std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& held) {
     auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-        "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= now() "
+        "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= pg_catalog.now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch)});
     if (candidates.empty()) return {};
     std::vector<std::int64_t> ids;
     for (auto& c : candidates) {
-        if (held.count({c[1].value_or(""), to_int(c[2])}))
+        if (held.count({c[1].value_or(""), sql_int(c[2])}))
             state.waiting_for_held = true;  // claimable once that party's job is recorded
         else
-            ids.push_back(to_int(c[0]));
+            ids.push_back(sql_int(c[0]));
     }
     if (ids.empty()) return {};
     auto rows = sql_rows(
         "UPDATE chatwoot.fila SET estado = 'processando', tentativas = tentativas + 1, "
-        "  bloqueado_ate = now() + make_interval(secs => $2), atualizado_em = now() "
+        "  bloqueado_ate = pg_catalog.now() + pg_catalog.make_interval(secs => $2), atualizado_em = pg_catalog.now() "
         "WHERE id = ANY($1) RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
         {arg_int8_array(ids), arg_int4(lease_s)});
     std::vector<Job> jobs;
@@ -312,15 +302,15 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
     for (const Job& j : claimed_now) covered.emplace(j.tipo_entidade, j.entidade_id);
     while (room > 0) {
         auto lote = sql_rows(
-            "SELECT id, tipo_entidade, ids[1:$1]::text, cardinality(ids) FROM chatwoot.fila "
+            "SELECT id, tipo_entidade, ids[1:$1]::text, pg_catalog.cardinality(ids) FROM chatwoot.fila "
             "WHERE tipo = 'lote' AND estado = 'pendente' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
             {arg_int4(room)});
         if (lote.empty()) break;
-        std::int64_t lote_id = to_int(lote[0][0]);
+        std::int64_t lote_id = sql_int(lote[0][0]);
         std::string kind = lote[0][1].value_or("");
         std::vector<std::int64_t> members = int8_array_from_text(lote[0][2].value_or("{}"));
-        if (to_int(lote[0][3]) > room)
-            sql_exec("UPDATE chatwoot.fila SET ids = ids[$2 + 1:], atualizado_em = now() WHERE id = $1",
+        if (sql_int(lote[0][3]) > room)
+            sql_exec("UPDATE chatwoot.fila SET ids = ids[$2 + 1:], atualizado_em = pg_catalog.now() WHERE id = $1",
                      {arg_int8(lote_id), arg_int4(room)});
         else
             sql_exec("DELETE FROM chatwoot.fila WHERE id = $1", {arg_int8(lote_id)});
@@ -331,7 +321,7 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
         }
         if (!busy.empty()) {
             sql_exec("INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) "
-                     "SELECT 'upsert_contato', $1, i FROM unnest($2::bigint[]) AS i "
+                     "SELECT 'upsert_contato', $1, i FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS i "
                      "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING",
                      {arg_text(kind), arg_int8_array(busy)});
             state.waiting_for_held = true;
@@ -341,8 +331,9 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
         // By key: one probe of the one-pending-job-per-party index per party.
         auto rows = rows_by_key(
             "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, estado, tentativas, bloqueado_ate) "
-            "SELECT 'upsert_contato', $1, m.i, 'processando', 1, now() + make_interval(secs => $3) "
-            "FROM unnest($2::bigint[]) AS m(i) "
+            "SELECT 'upsert_contato', $1, m.i, 'processando', 1, "
+            "  pg_catalog.now() + pg_catalog.make_interval(secs => $3) "
+            "FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS m(i) "
             "WHERE NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
             "  AND p.tipo_entidade = $1 AND p.entidade_id = m.i) "
             "RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
@@ -352,137 +343,140 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
     return jobs;
 }
 
-// Reads the current rows of the claimed parties, table by table, through each
-// table's mapping, and their current Chatwoot mappings.
-void load_parties(std::vector<Job>& jobs) {
-    std::map<std::string, std::vector<Job*>> by_kind;
-    for (auto& j : jobs) by_kind[j.tipo_entidade].push_back(&j);
-    static const char* keys[] = {"id", "tipo_pessoa", "nome", "emails", "ddd_celular", "numero_celular",
-                                 "cpf", "cnpj", "ativo"};
-    for (auto& [kind, kind_jobs] : by_kind) {
-        std::string select = "SELECT tabela::text";
-        for (const char* k : keys) select += std::string(", mapeamento ->> '") + k + "'";
-        select += " FROM chatwoot.rastreamentos WHERE tipo_entidade = $1";
-        auto meta = sql_rows(select.c_str(), {arg_text(kind)});
-        if (meta.empty()) continue;  // no longer tracked: jobs end as "nothing to do"
-        auto column = [&](int key) { return meta[0][key + 1]; };
-        auto expr = [&](int key, const char* cast) {
-            return column(key) ? "t." + quote_ident(*column(key)) + "::" + cast : std::string("NULL::") + cast;
-        };
-        std::string query = "SELECT " + expr(0, "bigint") + ", " + expr(1, "text") + ", " + expr(2, "text") + ", " +
-                            expr(3, "text") + ", " + expr(4, "text") + ", " + expr(5, "text") + ", " +
-                            expr(6, "text") + ", " + expr(7, "text") + ", " + expr(8, "boolean") + " FROM " +
-                            *meta[0][0] + " t WHERE " + expr(0, "bigint") + " = ANY($1)";
-        std::vector<std::int64_t> ids;
-        for (Job* j : kind_jobs) ids.push_back(j->entidade_id);
-        auto rows = rows_by_key(query.c_str(), {arg_int8_array(ids)});
-        std::map<std::int64_t, const SqlRow*> found;
-        for (auto& r : rows) found[to_int(r[0])] = &r;
-        for (Job* j : kind_jobs) {
-            auto it = found.find(j->entidade_id);
-            if (it == found.end()) continue;
-            const SqlRow& r = *it->second;
-            core::PartySnapshot p;
-            p.tipo_entidade = kind;
-            p.entidade_id = j->entidade_id;
-            p.tipo_pessoa = r[1].value_or("pf");
-            p.nome = r[2].value_or("");
-            p.emails_json = r[3].value_or("");
-            p.phones.push_back({r[4].value_or(""), r[5].value_or("")});
-            p.documento = p.tipo_pessoa == "pj" ? r[7].value_or("") : r[6].value_or("");
-            p.ativo = !r[8] || *r[8] == "t";
-            j->party = std::move(p);
-        }
-    }
-    std::vector<std::string> kinds;
-    std::vector<std::int64_t> ids;
-    for (auto& j : jobs) {
-        kinds.push_back(j.tipo_entidade);
-        ids.push_back(j.entidade_id);
-    }
-    auto mapped = rows_by_key(
-        "SELECT p.tipo_entidade, p.entidade_id, p.chatwoot_contact_id FROM chatwoot.partes_chatwoot p "
-        "JOIN unnest($1::text[], $2::bigint[]) AS k(tipo_entidade, entidade_id) "
-        "ON p.tipo_entidade = k.tipo_entidade AND p.entidade_id = k.entidade_id "
-        "WHERE p.chatwoot_contact_id IS NOT NULL",
-        {arg_text_array(kinds), arg_int8_array(ids)});
-    std::map<std::pair<std::string, std::int64_t>, Job*> by_party;
-    for (auto& j : jobs) by_party[{j.tipo_entidade, j.entidade_id}] = &j;
-    for (auto& m : mapped) {
-        auto it = by_party.find({m[0].value_or(""), to_int(m[1])});
-        if (it != by_party.end()) it->second->contact_id = to_int(m[2]);
-    }
+// --- recording ----------------------------------------------------------------------
+
+void record_nothing_to_do(const Plan& plan) {
+    sql_exec(
+        "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = pg_catalog.now(), bloqueado_ate = NULL, "
+        "ultimo_erro = $2, atualizado_em = pg_catalog.now() WHERE id = $1",
+        {arg_int8(plan.job.id), arg_text(recorded(plan.batch->conn, plan.note))});
+}
+
+void record_done(const Plan& plan, int requests) {
+    sql_exec(
+        "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = pg_catalog.now(), bloqueado_ate = NULL, "
+        "ultimo_erro = NULL, http_status = 200, requisicoes = requisicoes + $2, atualizado_em = pg_catalog.now() "
+        "WHERE id = $1",
+        {arg_int8(plan.job.id), arg_int4(requests)});
+}
+
+// The party that took over a released contact's identity owns it now, and syncs its
+// own data onto it.
+void record_new_owner(const core::PartyRef& owner, std::int64_t contact_id) {
+    sql_exec("UPDATE chatwoot.partes_chatwoot SET proprietario = true "
+             "WHERE tipo_entidade = $1 AND entidade_id = $2 AND chatwoot_contact_id = $3",
+             {arg_text(owner.tipo_entidade), arg_int8(owner.entidade_id), arg_int8(contact_id)});
+    sql_exec("INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) VALUES ('upsert_contato', $1, $2) "
+             "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING",
+             {arg_text(owner.tipo_entidade), arg_int8(owner.entidade_id)});
+}
+
+// A removed party let its contact go: the mapping keeps only a trace of it.
+void record_release(const Plan& plan) {
+    const core::ContactSyncResult& r = plan.result();
+    record_done(plan, r.requests);
+    if (!r.released_contact) return;
+    sql_exec(
+        "UPDATE chatwoot.partes_chatwoot SET chatwoot_contact_id = NULL, proprietario = false, removida = false, "
+        "  sincronizado = false, source_id = NULL, chatwoot_inbox_id = NULL, ultima_sincronizacao = pg_catalog.now(), "
+        "  erro_sincronizacao = NULLIF($4, ''), dados_sincronizados = pg_catalog.jsonb_build_object("
+        "    'contato_liberado', $3::pg_catalog.int8, 'anterior', dados_sincronizados) "
+        "WHERE tipo_entidade = $1 AND entidade_id = $2 AND chatwoot_contact_id = $3",
+        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_int8(*r.released_contact),
+         arg_text(recorded(plan.batch->conn, r.notes))});
+    if (r.new_owner) record_new_owner(*r.new_owner, *r.released_contact);
 }
 
 void record_deactivation(const Plan& plan) {
-    const Job& job = plan.job;
-    const core::ContactSyncResult& r = *plan.result();
+    const core::ContactSyncResult& r = plan.result();
+    record_done(plan, r.requests);
     sql_exec(
-        "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
-        "ultimo_erro = NULL, http_status = 200, requisicoes = requisicoes + $2, atualizado_em = now() WHERE id = $1",
-        {arg_int8(job.id), arg_int4(r.requests)});
-    sql_exec(
-        "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = now(), "
+        "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = pg_catalog.now(), "
         "erro_sincronizacao = NULLIF($3, '') WHERE tipo_entidade = $1 AND entidade_id = $2",
-        {arg_text(job.tipo_entidade), arg_int8(job.entidade_id), arg_text(r.notes)});
+        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(plan.batch->conn, r.notes))});
 }
 
-// All successful upserts of a batch in one statement: one parse, one plan, one
-// round of index maintenance, instead of two statements per job.
-void record_successful_upserts(const std::vector<const Plan*>& plans, const Connection& conn) {
+// All successful syncs of a batch in one statement: one parse, one plan, one round of
+// index maintenance, instead of two statements per job.
+void record_successful_syncs(const std::vector<const Plan*>& plans, const Connection& conn) {
     if (plans.empty()) return;
-    std::vector<std::int64_t> job_ids, entity_ids, contact_ids, requests;
-    std::vector<std::string> kinds, source_ids, snapshots, active, problems;
+    std::vector<std::int64_t> job_ids, entity_ids, contact_ids, requests, inbox_ids;
+    std::vector<std::string> kinds, source_ids, snapshots, active, problems, owners, released;
     for (const Plan* plan : plans) {
-        const core::ContactSyncResult& r = *plan->result();
+        const core::ContactSyncResult& r = plan->result();
         job_ids.push_back(plan->job.id);
         kinds.push_back(plan->job.tipo_entidade);
         entity_ids.push_back(plan->job.entidade_id);
         contact_ids.push_back(r.contact_id);
         requests.push_back(r.requests);
-        source_ids.push_back(r.source_id.value_or(""));
-        // dados_sincronizados: what we sent and what Chatwoot holds, two JSON texts the
-        // core produced, joined here and parsed once by the server.
-        snapshots.push_back("{\"enviado\":" + plan->sync->wanted_body() +
+        source_ids.push_back(r.source_id ? recorded(conn, *r.source_id) : "");
+        inbox_ids.push_back(r.inbox_id.value_or(0));
+        // dados_sincronizados: what we sent (an owner's last body; a sharer sends none)
+        // and what Chatwoot holds, two JSON texts the core produced, joined here and
+        // parsed once by the server.
+        const std::string& sent = plan->sync->sent_body();
+        snapshots.push_back("{\"enviado\":" + (sent.empty() ? std::string("null") : sent) +
                             ",\"chatwoot\":" + (r.snapshot_json.empty() ? std::string("{}") : r.snapshot_json) + "}");
         active.push_back(plan->sync->draft().ativo ? "true" : "false");
         std::string text = plan->sync->draft().problems_text();
         if (!r.notes.empty()) text += (text.empty() ? "" : "; ") + r.notes;
-        if (r.shared) text += (text.empty() ? "" : "; ") + std::string("contato compartilhado com ") + r.shared_with;
-        problems.push_back(text);
+        problems.push_back(recorded(conn, text));
+        owners.push_back(r.owner ? "true" : "false");
+        released.push_back(r.released_contact ? "true" : "false");
     }
     // The redundant `f.id = ANY($1)` has the planner reach fila through its primary
     // key: joined on the unnest alone it may hash a scan of the whole table, whose
     // statistics lag far behind a bulk drain (the done jobs kept for retention pile up).
+    // A contact inbox is recorded only when one was made or seen; the removed mark is
+    // cleared only by the job that released the removed party's contact (a DELETE that
+    // came while this job was on the wire keeps its mark).
     sql_exec(
-        "WITH r AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], "
-        "    $6::text[], $7::text[], $8::text[], $9::text[]) "
-        "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, dados, ativo, problemas)), "
-        "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
-        "    ultimo_erro = NULL, http_status = 200, requisicoes = f.requisicoes + r.requisicoes, atualizado_em = now() "
-        "    FROM r WHERE f.id = r.job_id AND f.id = ANY($1)) "
+        "WITH r AS (SELECT * FROM pg_catalog.unnest($1::pg_catalog.int8[], $2::pg_catalog.text[], "
+        "    $3::pg_catalog.int8[], $4::pg_catalog.int8[], $5::pg_catalog.int8[], $6::pg_catalog.text[], "
+        "    $7::pg_catalog.int8[], $8::pg_catalog.text[], $9::pg_catalog.text[], $10::pg_catalog.text[], "
+        "    $11::pg_catalog.text[], $12::pg_catalog.text[]) "
+        "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, inbox_id, dados, ativo, "
+        "         problemas, proprietario, liberou)), "
+        "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = pg_catalog.now(), "
+        "    bloqueado_ate = NULL, ultimo_erro = NULL, http_status = 200, requisicoes = f.requisicoes + r.requisicoes, "
+        "    atualizado_em = pg_catalog.now() FROM r WHERE f.id = r.job_id AND f.id = ANY($1)) "
         "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
         "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
-        "  sincronizado, erro_sincronizacao) "
-        "SELECT r.tipo_entidade, r.entidade_id, $10, r.contact_id, $11, $12, NULLIF(r.source_id, ''), now(), "
-        "  r.dados::jsonb, r.ativo::boolean, "
-        "  NULLIF(r.problemas, '') FROM r "
+        "  sincronizado, erro_sincronizacao, proprietario, removida) "
+        "SELECT r.tipo_entidade, r.entidade_id, $13, r.contact_id, $14, NULLIF(r.inbox_id, 0), NULLIF(r.source_id, ''), "
+        "  pg_catalog.now(), r.dados::pg_catalog.jsonb, r.ativo::pg_catalog.bool, NULLIF(r.problemas, ''), "
+        "  r.proprietario::pg_catalog.bool, false FROM r "
         "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET integracao_id = EXCLUDED.integracao_id, "
         "  chatwoot_contact_id = EXCLUDED.chatwoot_contact_id, chatwoot_account_id = EXCLUDED.chatwoot_account_id, "
-        "  chatwoot_inbox_id = coalesce(EXCLUDED.chatwoot_inbox_id, p.chatwoot_inbox_id), "
-        "  source_id = coalesce(EXCLUDED.source_id, p.source_id), ultima_sincronizacao = now(), "
-        "  dados_sincronizados = EXCLUDED.dados_sincronizados, sincronizado = EXCLUDED.sincronizado, "
-        "  erro_sincronizacao = EXCLUDED.erro_sincronizacao",
+        "  chatwoot_inbox_id = CASE WHEN EXCLUDED.source_id IS NOT NULL THEN EXCLUDED.chatwoot_inbox_id "
+        "    WHEN p.chatwoot_contact_id IS DISTINCT FROM EXCLUDED.chatwoot_contact_id THEN NULL "
+        "    ELSE p.chatwoot_inbox_id END, "
+        "  source_id = CASE WHEN EXCLUDED.source_id IS NOT NULL THEN EXCLUDED.source_id "
+        "    WHEN p.chatwoot_contact_id IS DISTINCT FROM EXCLUDED.chatwoot_contact_id THEN NULL ELSE p.source_id END, "
+        "  ultima_sincronizacao = pg_catalog.now(), dados_sincronizados = EXCLUDED.dados_sincronizados, "
+        "  sincronizado = EXCLUDED.sincronizado, erro_sincronizacao = EXCLUDED.erro_sincronizacao, "
+        "  proprietario = EXCLUDED.proprietario, "
+        "  removida = p.removida AND NOT (SELECT r.liberou::pg_catalog.bool FROM r "
+        "    WHERE r.tipo_entidade = p.tipo_entidade AND r.entidade_id = p.entidade_id)",
         {arg_int8_array(job_ids), arg_text_array(kinds), arg_int8_array(entity_ids), arg_int8_array(contact_ids),
-         arg_int8_array(requests), arg_text_array(source_ids), arg_text_array(snapshots),
-         arg_text_array(active), arg_text_array(problems),
-         conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID), arg_int4(static_cast<int>(conn.config.account_id)),
-         conn.config.default_inbox_id ? arg_int4(static_cast<int>(*conn.config.default_inbox_id)) : arg_null(INT4OID)});
+         arg_int8_array(requests), arg_text_array(source_ids), arg_int8_array(inbox_ids), arg_text_array(snapshots),
+         arg_text_array(active), arg_text_array(problems), arg_text_array(owners), arg_text_array(released),
+         conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID),
+         arg_int4(static_cast<int>(conn.config.account_id))});
+    for (const Plan* plan : plans) {
+        const core::ContactSyncResult& r = plan->result();
+        if (r.new_owner && r.released_contact) record_new_owner(*r.new_owner, *r.released_contact);
+    }
 }
 
-void record_failure(const Plan& plan, const core::ContactSyncResult& r, std::chrono::milliseconds delay) {
+// A job that did not succeed. `free`: nothing about the job was wrong (Chatwoot
+// refused the connection, rate-limited it, or the worker cut it): pending again
+// without losing the attempt. Otherwise a retry with backoff, or a dead letter.
+void record_failure(const Plan& plan, Outcome outcome, const std::string& error, std::chrono::milliseconds delay,
+                    bool free, int requests) {
     const Job& job = plan.job;
-    bool permanent = r.outcome == Outcome::permanent;
+    bool permanent = outcome == Outcome::permanent;
+    std::string text = recorded(plan.batch->conn, error);
     if (!permanent) {
         // A newer pending job for this party exists: it supersedes this one.
         if (sql_exec("DELETE FROM chatwoot.fila f WHERE f.id = $1 AND EXISTS (SELECT 1 FROM chatwoot.fila p "
@@ -493,25 +487,30 @@ void record_failure(const Plan& plan, const core::ContactSyncResult& r, std::chr
     }
     sql_exec(
         "UPDATE chatwoot.fila SET "
-        "  estado = CASE WHEN $2::boolean OR tentativas >= $3 THEN 'morto' ELSE 'pendente' END, "
-        "  executar_apos = now() + make_interval(secs => $4::double precision / 1000), bloqueado_ate = NULL, "
-        "  ultimo_erro = $5, requisicoes = requisicoes + $6, atualizado_em = now() WHERE id = $1",
+        "  estado = CASE WHEN $2::pg_catalog.bool THEN 'morto' WHEN $7::pg_catalog.bool THEN 'pendente' "
+        "    WHEN tentativas >= $3 THEN 'morto' ELSE 'pendente' END, "
+        "  tentativas = CASE WHEN $7::pg_catalog.bool THEN GREATEST(tentativas - 1, 0) ELSE tentativas END, "
+        "  executar_apos = pg_catalog.now() + pg_catalog.make_interval(secs => $4::pg_catalog.float8 / 1000), "
+        "  bloqueado_ate = NULL, ultimo_erro = $5, requisicoes = requisicoes + $6, atualizado_em = pg_catalog.now() "
+        "WHERE id = $1",
         {arg_int8(job.id), arg_text(permanent ? "true" : "false"), arg_int4(settings.max_attempts),
-         arg_int8(delay.count()), arg_text(r.error), arg_int4(r.requests)});
+         arg_int8(delay.count()), arg_text(text), arg_int4(requests), arg_text(free ? "true" : "false")});
     if (permanent) {
         sql_exec(
             "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, sincronizado, erro_sincronizacao) "
             "VALUES ($1, $2, false, $3) ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE "
             "SET erro_sincronizacao = EXCLUDED.erro_sincronizacao",
-            {arg_text(job.tipo_entidade), arg_int8(job.entidade_id), arg_text(r.error)});
+            {arg_text(job.tipo_entidade), arg_int8(job.entidade_id), arg_text(text)});
     }
 }
 
-void record_nothing_to_do(const Plan& plan) {
-    sql_exec(
-        "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = now(), bloqueado_ate = NULL, "
-        "ultimo_erro = $2, atualizado_em = now() WHERE id = $1",
-        {arg_int8(plan.job.id), arg_text(plan.nothing_to_do)});
+// Chatwoot refused the connection (401/403): the integration pauses until it is
+// reconfigured; visible in worker_status(), fila_resumo and erros_sincronizacao.
+void pause_integration(const Connection& conn, const std::string& reason) {
+    if (!conn.integracao_id) return;  // the deprecated settings: nothing to mark, the worker still stops
+    sql_exec("UPDATE chatwoot.integracoes SET pausada_em = pg_catalog.now(), motivo_pausa = $2 "
+             "WHERE id = $1 AND pausada_em IS NULL",
+             {arg_int8(*conn.integracao_id), arg_text(recorded(conn, reason))});
 }
 
 // Jobs handed back before any request was sent (the worker is stopping, or the HTTP
@@ -523,7 +522,7 @@ void release_untouched() {
              "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)",
              {arg_int8_array(state.untouched)});
     sql_exec("UPDATE chatwoot.fila SET estado = 'pendente', bloqueado_ate = NULL, "
-             "tentativas = greatest(tentativas - 1, 0), atualizado_em = now() "
+             "tentativas = GREATEST(tentativas - 1, 0), atualizado_em = pg_catalog.now() "
              "WHERE id = ANY($1) AND estado = 'processando'",
              {arg_int8_array(state.untouched)});
     state.untouched.clear();
@@ -561,16 +560,23 @@ void hand_back(const std::vector<core::HttpOperation*>& finished, const std::vec
     }
 }
 
+// Stops the HTTP thread now: what it held comes back (cut requests as aborted,
+// unsent operations untouched); a new thread starts with the next claim.
+void stop_runner() {
+    if (!state.runner) return;
+    core::BackgroundRunner::Stopped stopped = state.runner->stop(std::chrono::milliseconds(0));
+    state.runner.reset();
+    hand_back(stopped.finished, stopped.untouched);
+}
+
 void collect_finished() {
     if (!state.runner) return;
     hand_back(state.runner->take_finished(), {});
     if (!state.runner->failure().empty()) {
         // The HTTP thread failed (out of memory...): take everything back, say why,
         // and start a new one next cycle.
-        std::string why = state.runner->failure();
-        core::BackgroundRunner::Stopped stopped = state.runner->stop(std::chrono::milliseconds(0));
-        state.runner.reset();
-        hand_back(stopped.finished, stopped.untouched);
+        std::string why = core::recorded_text(state.runner->failure(), {});
+        stop_runner();
         pg_call([&why] { set_worker_error(("falha na thread HTTP: " + why).c_str()); });
     }
 }
@@ -579,57 +585,76 @@ void collect_finished() {
 // SIGTERM cannot cut it in half. Returns how many jobs were recorded.
 int record_results() {
     if (state.to_record.empty() && state.untouched.empty()) return 0;
-    bool throttled = false;
-    std::optional<std::chrono::seconds> retry_after;
     std::vector<std::unique_ptr<Plan>> plans;
     plans.swap(state.to_record);
     pg_call([] { HOLD_INTERRUPTS(); });
     begin_worker_transaction("chatwoot_sync: registrando resultados");
     release_untouched();
-    std::map<Batch*, std::vector<const Plan*>> upserted;
+    std::map<Batch*, std::vector<const Plan*>> synced;
+    int successes = 0, transient_failures = 0;
+    std::optional<std::chrono::milliseconds> shortest_backoff;
+    std::optional<std::string> refusal;
+    const Connection* refused_conn = nullptr;
     for (auto& plan : plans) {
-        if (!plan->nothing_to_do.empty()) {
+        if (plan->kind == Plan::Kind::none) {
             record_nothing_to_do(*plan);
             continue;
         }
-        const core::ContactSyncResult& r = *plan->result();
-        throttled = throttled || r.throttled;
-        if (r.retry_after) retry_after = std::max(retry_after.value_or(std::chrono::seconds(0)), *r.retry_after);
-        if (r.outcome == Outcome::success && plan->sync) {
-            upserted[plan->batch.get()].push_back(plan.get());
-        } else if (r.outcome == Outcome::success) {
-            record_deactivation(*plan);
-        } else {
-            auto delay = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
-                                       : core::backoff_delay(core::BackoffPolicy{}, plan->job.tentativas, state.rng);
-            record_failure(*plan, r, delay);
+        if (plan->kind == Plan::Kind::fail) {
+            auto delay = core::backoff_delay(core::BackoffPolicy{}, plan->job.tentativas, state.rng);
+            record_failure(*plan, Outcome::retry, plan->note, delay, false, 0);
+            continue;
+        }
+        const core::ContactSyncResult& r = plan->result();
+        switch (r.outcome) {
+            case Outcome::success:
+                ++successes;
+                if (plan->kind == Plan::Kind::sync) synced[plan->batch.get()].push_back(plan.get());
+                else if (plan->kind == Plan::Kind::release) record_release(*plan);
+                else record_deactivation(*plan);
+                break;
+            case Outcome::refused:
+                if (!refusal) {
+                    refusal = r.error;
+                    refused_conn = &plan->batch->conn;
+                }
+                record_failure(*plan, r.outcome, r.error, std::chrono::milliseconds(0), true, r.requests);
+                break;
+            case Outcome::retry:
+                if (r.aborted || r.throttled) {
+                    auto wait = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
+                                              : std::chrono::milliseconds(0);
+                    record_failure(*plan, r.outcome, r.error, wait, true, r.requests);
+                } else {
+                    ++transient_failures;
+                    auto delay = core::backoff_delay(core::BackoffPolicy{}, plan->job.tentativas, state.rng);
+                    shortest_backoff = std::min(shortest_backoff.value_or(delay), delay);
+                    record_failure(*plan, r.outcome, r.error, delay, false, r.requests);
+                }
+                break;
+            case Outcome::permanent: record_failure(*plan, r.outcome, r.error, std::chrono::milliseconds(0), false, r.requests); break;
         }
     }
-    for (auto& [batch, group] : upserted) record_successful_upserts(group, batch->conn);
+    for (auto& [batch, group] : synced) record_successful_syncs(group, batch->conn);
+    if (refusal) pause_integration(*refused_conn, *refusal);
     commit_worker_transaction();
     pg_call([] { RESUME_INTERRUPTS(); });
-    int recorded = static_cast<int>(plans.size());
-    if (state.waiting_for_held && recorded > 0) {
+    int recorded_jobs = static_cast<int>(plans.size());
+    if (state.waiting_for_held && recorded_jobs > 0) {
         state.waiting_for_held = false;
         state.backlog_empty = false;  // the skipped jobs may be claimable now
     }
-    pg_call([recorded] { add_jobs_done(recorded); });
-
-    // A 429 slows the whole tenant: fewer requests in flight and a pause that grows
-    // while throttling continues; clean recordings win the concurrency back one by one.
-    int max_concurrency = std::max(1, settings.max_concurrency);
-    if (throttled) {
-        state.throttle_streak = std::min(state.throttle_streak + 1, 6);
-        state.concurrency = std::max(1, state.concurrency / 2);
-        auto pause = retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*retry_after)
-                                 : std::chrono::milliseconds(500L << state.throttle_streak);
-        state.paused_until = Clock::now() + pause;
-    } else if (recorded > 0) {
-        state.throttle_streak = 0;
-        state.concurrency = std::min(max_concurrency, state.concurrency + 1);
+    pg_call([recorded_jobs] { add_jobs_done(recorded_jobs); });
+    if (refusal) {
+        state.paused = recorded(*refused_conn, *refusal);
+        stop_runner();  // nothing more goes out until the connection changes
+    } else if (successes == 0 && transient_failures > 0 && state.on_the_wire.empty() && shortest_backoff) {
+        // Every attempt failed (Chatwoot down): the due jobs back off, and so does the worker.
+        state.backing_off_until = Clock::now() + *shortest_backoff;
+    } else if (successes > 0) {
+        state.backing_off_until = Clock::time_point{};
     }
-    if (state.runner) state.runner->throttle(state.concurrency, state.paused_until);
-    return recorded;
+    return recorded_jobs;
 }
 
 bool recording_due() {
@@ -637,6 +662,72 @@ bool recording_due() {
     std::size_t group = static_cast<std::size_t>(std::max(1, settings.batch_size / 4));
     return state.to_record.size() >= group || state.on_the_wire.empty() ||
            Clock::now() - state.first_to_record >= kRecordDelay;
+}
+
+// --- planning and sending --------------------------------------------------------------
+
+std::unique_ptr<Plan> plan_job(Job job, const std::shared_ptr<Batch>& batch) {
+    auto plan = std::make_unique<Plan>();
+    plan->job = std::move(job);
+    plan->batch = batch;
+    const Job& j = plan->job;
+    const core::ContactLink& link = j.link;
+    core::PartyRef party{j.tipo_entidade, j.entidade_id};
+    if (!j.unreadable.empty()) {
+        plan->kind = Plan::Kind::fail;
+        plan->note = j.unreadable;
+    } else if (!j.tracked) {
+        plan->note = "tipo_entidade \"" + j.tipo_entidade + "\" não é mais rastreado; nada enviado";
+    } else if (j.party && j.tipo == "upsert_contato") {
+        auto sync = std::make_unique<core::ContactSync>(*batch->requests, core::draft_contact(*j.party), link,
+                                                        state.inbox, settings.delete_contacts);
+        plan->sync = sync.get();
+        plan->operation = std::move(sync);
+        plan->kind = Plan::Kind::sync;
+    } else if (j.party && !link.removed && link.contact_id) {  // desincronizar: the party stays
+        plan->operation = std::make_unique<core::ContactDeactivation>(*batch->requests, *link.contact_id,
+                                                                      link.others_active);
+        plan->kind = Plan::Kind::deactivation;
+    } else if (link.contact_id) {  // the row is gone (or its id was a removed party's)
+        plan->operation = std::make_unique<core::ContactRelease>(*batch->requests, party, link, settings.delete_contacts);
+        plan->kind = Plan::Kind::release;
+    } else {
+        plan->note = j.party ? "nada a fazer" : "a linha não existe mais e não havia contato mapeado";
+    }
+    return plan;
+}
+
+// The default inbox's channel, asked of Chatwoot once per connection (no transaction
+// is open). The channel decides which parties can have a contact inbox there.
+void probe_inbox(const Connection& conn) {
+    state.inbox_probed = conn.config.default_inbox_id;
+    state.inbox.reset();
+    state.inbox_warning.clear();
+    core::CurlTransport transport([] { return ProcDiePending != 0; });
+    core::ChatwootApi api(conn.config, transport);
+    core::InboxProbe probe = api.probe_inbox(*conn.config.default_inbox_id);
+    if (probe.refused) {
+        state.inbox_probed.reset();
+        begin_worker_transaction("chatwoot_sync: pausando a integração");
+        pause_integration(conn, probe.error);
+        commit_worker_transaction();
+        state.paused = recorded(conn, probe.error);
+        return;
+    }
+    if (!probe.ok) {
+        // Unknown: contacts go with the inbox as before, and a refusal for a missing
+        // field sends them without it (ContactSync).
+        state.inbox = core::InboxTarget{*conn.config.default_inbox_id, core::InboxChannel::api};
+        state.inbox_warning = recorded(conn, "canal do inbox desconhecido: " + probe.error);
+        state.inbox_retry_at = Clock::now() + kInboxRetry;
+        state.inbox_probed.reset();
+        return;
+    }
+    state.inbox = core::InboxTarget{*conn.config.default_inbox_id, core::inbox_channel_of(probe.channel_type)};
+    if (state.inbox->channel != core::InboxChannel::api)
+        state.inbox_warning = "inbox " + std::to_string(state.inbox->id) + " é do canal " +
+                              core::recorded_text(probe.channel_type, {}, 64) +
+                              ": contatos sem o campo que o canal exige são criados sem inbox";
 }
 
 // Claims up to a batch of due jobs and reads their parties (one transaction), then
@@ -647,10 +738,20 @@ int claim_and_send(DrainOutcome& outcome) {
     housekeeping(state.cycles == 1);
     auto batch = std::make_shared<Batch>();
     batch->conn = load_connection();
+    const Connection& conn = batch->conn;
+    state.no_connection = !conn.found;
+    // A row's pause lives in the row; one of the deprecated settings, in memory until a reload.
+    if (conn.integracao_id || !conn.found) state.paused = conn.paused;
+    batch->conn.paused = state.paused;
+    bool probe_needed = conn.found && !conn.paused && conn.config.default_inbox_id &&
+                        state.inbox_probed != conn.config.default_inbox_id && Clock::now() >= state.inbox_retry_at;
+    if (!conn.config.default_inbox_id) state.inbox.reset(), state.inbox_warning.clear(), state.inbox_probed.reset();
+    bool backing_off = Clock::now() < state.backing_off_until;
     std::vector<Job> jobs;
     bool waiting_work = false;
-    if (!batch->conn.found) {
-        waiting_work = !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
+    if (!conn.found || conn.paused || probe_needed || backing_off) {
+        waiting_work = !conn.found &&
+                       !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
     } else {
         std::set<PartyKey> held = held_parties();  // jobs on the wire or waiting to be recorded
         jobs = claim_jobs(settings.batch_size, lease_seconds(), held);
@@ -659,14 +760,15 @@ int claim_and_send(DrainOutcome& outcome) {
             std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), held, jobs);
             jobs.insert(jobs.end(), std::make_move_iterator(from_lotes.begin()), std::make_move_iterator(from_lotes.end()));
         }
-        if (!jobs.empty()) load_parties(jobs);
+        if (!jobs.empty()) state.mapping_warnings = load_parties(jobs, conn.config.default_inbox_id);
         // Debounced jobs are due later: when the due ones ran out, sleep no longer than
         // until the first of the others (the index gives it; no row means none waits).
         if (static_cast<int>(jobs.size()) < settings.batch_size) {
             auto due = rows_in_due_order(
-                "SELECT ceil(extract(epoch FROM executar_apos - clock_timestamp()) * 1000)::bigint "
-                "FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' ORDER BY executar_apos LIMIT 1");
-            if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, to_int(due[0][0]));
+                "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', executar_apos - pg_catalog.clock_timestamp()) "
+                "* 1000)::pg_catalog.int8 FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' "
+                "ORDER BY executar_apos LIMIT 1");
+            if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, sql_int(due[0][0]));
             // A short claim with lotes left (all locked, or each party in one already
             // pending or held) is not an empty backlog.
             state.lotes_pending =
@@ -674,39 +776,33 @@ int claim_and_send(DrainOutcome& outcome) {
         }
     }
     commit_worker_transaction();
-    if (!batch->conn.found) {
+    if (!conn.found) {
         // Jobs wait (nothing is lost) until a connection is configured; say why.
         if (waiting_work)
             pg_call([] { set_worker_error("há trabalhos pendentes mas nenhuma integração ativa: use chatwoot.configurar(...)"); });
         return 0;
     }
+    if (probe_needed) {
+        probe_inbox(conn);
+        outcome.claim_again = !state.paused;
+        return 0;
+    }
     if (jobs.empty()) return 0;
 
-    batch->requests = std::make_unique<core::RequestFactory>(batch->conn.config);
+    batch->requests = std::make_unique<core::RequestFactory>(conn.config);
     std::vector<core::HttpOperation*> operations;
     for (auto& job : jobs) {
-        auto plan = std::make_unique<Plan>();
-        plan->job = std::move(job);
-        plan->batch = batch;
-        const Job& j = plan->job;
-        bool gone = !j.party;
-        if (j.tipo == "upsert_contato" && !gone) {
-            plan->sync = std::make_unique<core::ContactSync>(*batch->requests, core::draft_contact(*j.party),
-                                                             j.contact_id, batch->conn.config.default_inbox_id);
-        } else if (j.contact_id) {
-            plan->deactivation = std::make_unique<core::ContactDeactivation>(*batch->requests, *j.contact_id,
-                                                                             settings.delete_contacts);
-        } else {
-            plan->nothing_to_do = gone ? "a linha não existe mais e não havia contato mapeado" : "nada a fazer";
-        }
-        if (core::HttpOperation* op = plan->operation()) {
+        std::unique_ptr<Plan> plan = plan_job(std::move(job), batch);
+        if (core::HttpOperation* op = plan->operation.get()) {
             operations.push_back(op);
             state.on_the_wire.emplace(op, std::move(plan));
         } else {
             queue_for_recording(std::move(plan));
         }
     }
-    if (!state.runner) state.runner = std::make_unique<core::BackgroundRunner>(state.concurrency);
+    if (!state.runner) state.runner = std::make_unique<core::BackgroundRunner>(std::max(1, settings.max_concurrency));
+    state.runner->set_max_in_flight(std::max(1, settings.max_concurrency));
+    state.runner->set_budget(conn.budget);
     state.runner->submit(operations);
     return static_cast<int>(jobs.size());
 }
@@ -729,18 +825,62 @@ void reset_after_error() {
     commit_worker_transaction();
 }
 
+TimestampTz to_timestamptz(std::chrono::system_clock::time_point t) {
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+    return static_cast<TimestampTz>(us - (static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+                                          SECS_PER_DAY * USECS_PER_SEC));
+}
+
+TimestampTz to_timestamptz(Clock::time_point t) {
+    return to_timestamptz(std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(t - Clock::now()));
+}
+
+// Tells the registry (worker_status, and committing backends) whether and why the
+// worker is not sending.
+void publish_pause() {
+    TimestampTz until = 0, quiet = 0;
+    std::string reason;
+    if (state.no_connection) {
+        quiet = DT_NOEND;
+    } else if (state.paused) {
+        until = quiet = DT_NOEND;
+        reason = "integração pausada: " + *state.paused + " (chatwoot.configurar retoma)";
+    } else if (Clock::now() < state.backing_off_until) {
+        until = quiet = to_timestamptz(state.backing_off_until);
+        reason = "todas as tentativas recentes falharam; os trabalhos aguardam a próxima tentativa";
+    } else if (state.runner) {
+        core::BackgroundRunner::PacerState pacer = state.runner->pacer_state();
+        if (pacer.paused_until > std::chrono::system_clock::now()) {
+            until = quiet = to_timestamptz(pacer.paused_until);
+            reason = "limite de requisições do Chatwoot (orçamento " + std::to_string(pacer.limit) + " por janela)";
+        }
+    }
+    std::string warnings = state.mapping_warnings;
+    if (!state.inbox_warning.empty()) warnings += (warnings.empty() ? "" : "; ") + state.inbox_warning;
+    pg_call([&] {
+        set_worker_quiet_until(quiet);
+        set_worker_pause(until, reason.c_str(), warnings.c_str());
+    });
+}
+
 DrainOutcome drain_cycle(bool http_wake_only) {
     ++state.cycles;
     DrainOutcome outcome{0, false, 0, -1, -1, false};
     if (state.cycle_in_progress) reset_after_error();
     state.cycle_in_progress = true;
-    int max_concurrency = std::max(1, settings.max_concurrency);
-    if (state.concurrency <= 0 || state.concurrency > max_concurrency) state.concurrency = max_concurrency;
 
+    std::uint32_t generation = current_connection_generation();
+    if (!state.generation_known || generation != state.generation) {
+        // The connection changed: reload it, forget a pause and the inbox's channel.
+        state.generation_known = true;
+        state.generation = generation;
+        state.inbox_probed.reset();
+        state.inbox_retry_at = Clock::time_point{};
+        state.backing_off_until = Clock::time_point{};
+        state.backlog_empty = false;
+    }
     collect_finished();
-    auto now = Clock::now();
-    bool paused = now < state.paused_until;
-    if (paused) outcome.pause_ms = std::chrono::duration_cast<std::chrono::milliseconds>(state.paused_until - now).count();
     // Keep up to two batches beyond the one being sent on the wire, and claim before
     // recording: the HTTP thread must never run dry while this thread is in SQL.
     std::size_t batch = static_cast<std::size_t>(std::max(1, settings.batch_size));
@@ -748,11 +888,12 @@ DrainOutcome drain_cycle(bool http_wake_only) {
     // A wake from the HTTP thread alone cannot have brought new due jobs once the last
     // claim found the backlog empty: only commits (latch) and due times (timeout) can.
     bool nothing_new = http_wake_only && state.backlog_empty;
-    if (!paused && !nothing_new && state.on_the_wire.size() < 2 * batch) {
+    if (!nothing_new && state.on_the_wire.size() < 2 * batch) {
         int claimed = claim_and_send(outcome);
         claimed_now = true;
-        state.backlog_empty = claimed < settings.batch_size && !state.lotes_pending;
-        outcome.claim_again = !state.backlog_empty && state.on_the_wire.size() < 2 * batch;
+        state.backlog_empty = claimed < settings.batch_size && !state.lotes_pending && !outcome.claim_again;
+        outcome.claim_again = outcome.claim_again ||
+                              (!state.backlog_empty && state.on_the_wire.size() < 2 * batch && claimed > 0);
     }
     collect_finished();
     if (recording_due()) outcome.jobs_finished = record_results();
@@ -760,6 +901,11 @@ DrainOutcome drain_cycle(bool http_wake_only) {
         begin_worker_transaction("chatwoot_sync: renovando concessões");
         housekeeping(state.cycles == 1);
         commit_worker_transaction();
+    }
+    publish_pause();
+    if (Clock::now() < state.backing_off_until) {
+        auto left = state.backing_off_until - Clock::now();
+        outcome.pause_ms = std::max<long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
     }
 
     outcome.busy = !state.on_the_wire.empty() || !state.to_record.empty() || !state.untouched.empty();
@@ -799,6 +945,11 @@ DrainOutcome run_drain_cycle(bool http_wake_only) {
         return (Datum)0;
     });
     return result;
+}
+
+void drain_settings_reloaded() {
+    state.paused.reset();
+    state.generation_known = false;
 }
 
 void finish_drain_for_exit() {

@@ -22,6 +22,10 @@ struct DrainOutcome {
 // not by a commit or a timeout.
 DrainOutcome run_drain_cycle(bool http_wake_only);
 
+// After a SIGHUP: the deprecated chatwoot_sync.api_* settings may have changed, so a
+// pause of a connection made of them ends (a chatwoot.integracoes row ends its own).
+void drain_settings_reloaded();
+
 // SIGTERM: let requests in flight finish (up to the request timeout), record every
 // result and give back what was never sent. Call with no transaction open.
 void finish_drain_for_exit();

@@ -74,6 +74,14 @@ void define_settings() {
                              "Delete the Chatwoot contact when its party is deleted (default: only mark it inactive).",
                              nullptr, &settings.delete_contacts, false, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 
+    DefineCustomBoolVariable("chatwoot_sync.allow_link_local_addresses",
+                             "Allow connections to link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, ...).",
+                             "Off: configurar refuses such URLs and the transport refuses hosts that resolve to them.",
+                             &settings.allow_link_local, false, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("chatwoot_sync.max_response_size", "Longest reply accepted from Chatwoot.",
+                            "A longer reply is cut off and treated as a transport error.", &settings.max_response_kb,
+                            4096, 64, 1024 * 1024, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
+
     DefineCustomStringVariable("chatwoot_sync.api_url",
                                "Deprecated fallback: Chatwoot URL used when chatwoot.integracoes is empty.", nullptr,
                                &settings.api_url, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);

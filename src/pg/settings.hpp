@@ -15,6 +15,8 @@ struct Settings {
     int update_debounce_ms;  // an UPDATE's sync waits this long, so bursts of edits coalesce
     int update_max_wait_ms;  // ...but never longer than this after the first edit
     bool delete_contacts;    // a deleted party deletes its Chatwoot contact (opt-in, LGPD erasure)
+    bool allow_link_local;   // connect to link-local / cloud metadata addresses (off: refused)
+    int max_response_kb;     // a longer reply from Chatwoot is a transport error
     // Deprecated fallback connection (used only when chatwoot.integracoes has no active row).
     char* api_url;
     char* api_key_placeholder;     // what PostgreSQL stores for chatwoot_sync.api_key: always "(oculto)"

@@ -2,6 +2,7 @@
 
 extern "C" {
 #include "utils/array.h"
+#include "utils/resowner.h"
 }
 
 namespace chatwoot::pg {
@@ -94,6 +95,20 @@ std::vector<SqlRow> sql_rows(const char* sql, const std::vector<SqlArg>& args) {
 
 std::uint64_t sql_exec(const char* sql, const std::vector<SqlArg>& args) { return run(sql, args, false).rows; }
 
+std::int64_t sql_int(const SqlValue& value) { return value ? std::stoll(*value) : 0; }
+
+std::vector<SqlRow> rows_without(std::initializer_list<const char*> plan_types, const char* sql,
+                                 const std::vector<SqlArg>& args) {
+    for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " = off").c_str());
+    auto rows = sql_rows(sql, args);
+    for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " TO DEFAULT").c_str());
+    return rows;
+}
+
+std::vector<SqlRow> rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
+    return rows_without({"enable_seqscan", "enable_hashjoin", "enable_mergejoin"}, sql, args);
+}
+
 void begin_worker_transaction(const char* activity) {
     pg_call([activity] {
         SetCurrentStatementStartTimestamp();
@@ -112,6 +127,43 @@ void commit_worker_transaction() {
         pgstat_report_stat(false);
         pgstat_report_activity(STATE_IDLE, nullptr);
     });
+}
+
+std::optional<std::string> in_subtransaction(const std::function<void()>& body) {
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    pg_call([] { BeginInternalSubTransaction(nullptr); });
+    MemoryContextSwitchTo(caller_context);
+    try {
+        body();
+    } catch (const PgError& e) {
+        ErrorData* error = e.data();
+        pg_call([] { RollbackAndReleaseCurrentSubTransaction(); });
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN) throw;
+        return std::string(error->message ? error->message : "erro desconhecido");
+    } catch (...) {
+        pg_call([] { RollbackAndReleaseCurrentSubTransaction(); });
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        throw;
+    }
+    pg_call([] { ReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    return std::nullopt;
+}
+
+void as_table_owner(Oid owner, const std::function<void()>& body) {
+    Oid caller = InvalidOid;
+    int caller_context = 0;
+    pg_call([&] {
+        GetUserIdAndSecContext(&caller, &caller_context);
+        SetUserIdAndSecContext(owner, caller_context | SECURITY_RESTRICTED_OPERATION);
+    });
+    body();  // an ERROR leaves the identity to the subtransaction's rollback
+    pg_call([&] { SetUserIdAndSecContext(caller, caller_context); });
 }
 
 }  // namespace chatwoot::pg

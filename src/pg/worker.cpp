@@ -40,6 +40,14 @@ WorkerSlot* my_worker_slot() { return my_slot; }
 
 void set_worker_error(const char* message) { record_error(message); }
 
+void set_worker_pause(TimestampTz until, const char* reason, const char* warnings) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    my_slot->paused_until = until;
+    strlcpy(my_slot->pause_reason, reason ? reason : "", kErrorLength);
+    strlcpy(my_slot->warnings, warnings ? warnings : "", kErrorLength);
+    LWLockRelease(registry->lock);
+}
+
 void add_jobs_done(int jobs) {
     TimestampTz now = GetCurrentTimestamp();
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
@@ -64,6 +72,7 @@ static void release_slot(int code, Datum) {
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     if (my_slot->pid == MyProcPid) {
         my_slot->pid = 0;
+        my_slot->latch = nullptr;
         if (my_slot->state != WorkerState::no_extension)
             my_slot->state = (code == 0 || got_sigterm) ? WorkerState::stopped : WorkerState::failed;
     }
@@ -90,6 +99,11 @@ static bool claim_slot(Oid database_oid, const char* database_name) {
     slot->window_start = 0;
     slot->window_jobs = 0;
     slot->throughput = 0;
+    slot->paused_until = 0;
+    slot->pause_reason[0] = '\0';
+    slot->warnings[0] = '\0';
+    pg_atomic_write_u64(&slot->quiet_until, 0);
+    slot->latch = MyLatch;
     my_slot = slot;
     LWLockRelease(registry->lock);
     return true;
@@ -121,6 +135,10 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     pqsignal(SIGTERM, on_sigterm);
     BackgroundWorkerUnblockSignals();
     BackgroundWorkerInitializeConnectionByOid(database_oid, InvalidOid, 0);
+    // Before the first transaction: no name the worker's SQL uses may resolve to an
+    // object a database role created (public.unnest(bigint[]) would beat
+    // pg_catalog.unnest(anyarray), and run as superuser).
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
     pgstat_report_appname("chatwoot_sync worker");
 
     char database_name[NAMEDATALEN];
@@ -171,6 +189,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         if (ConfigReloadPending) {
             ConfigReloadPending = false;
             ProcessConfigFile(PGC_SIGHUP);
+            drain_settings_reloaded();
             LWLockAcquire(registry->lock, LW_EXCLUSIVE);
             my_slot->config_reloads++;
             my_slot->poll_interval_ms = settings.poll_interval_ms;

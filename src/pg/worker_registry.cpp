@@ -60,6 +60,8 @@ WorkerSlot* find_or_take_slot(Oid database_oid, const char* database_name) {
     for (auto& slot : registry->slots) {
         if (slot.state == WorkerState::free) {
             memset(&slot, 0, sizeof(slot));
+            pg_atomic_init_u64(&slot.quiet_until, 0);
+            pg_atomic_init_u32(&slot.connection_generation, 0);
             slot.database_oid = database_oid;
             strlcpy(slot.database_name, database_name, NAMEDATALEN);
             slot.state = WorkerState::stopped;
@@ -78,19 +80,42 @@ void wake_launcher() {
     LWLockRelease(registry->lock);
 }
 
-bool wake_worker() {
-    if (!registry) return false;
-    bool woken = false;
+// This database's slot, found once per backend under the lock and then read without
+// it: a slot only changes hands when its database stops being served, and a wake of
+// the wrong process, or a missed one, is harmless (latches allow spurious sets, and
+// the worker's poll catches what a wake missed).
+static WorkerSlot* my_database_slot() {
+    static WorkerSlot* cached = nullptr;
+    if (cached && cached->database_oid == MyDatabaseId && cached->state != WorkerState::free) return cached;
     LWLockAcquire(registry->lock, LW_SHARED);
-    WorkerSlot* slot = find_slot(MyDatabaseId);
-    if (slot && slot->pid != 0) {
-        if (PGPROC* proc = BackendPidGetProc(slot->pid)) {
-            SetLatch(&proc->procLatch);
-            woken = true;
-        }
-    }
+    cached = find_slot(MyDatabaseId);
     LWLockRelease(registry->lock);
-    return woken;
+    return cached;
+}
+
+bool wake_worker(bool force) {
+    if (!registry) return false;
+    WorkerSlot* slot = my_database_slot();
+    if (!slot) return false;
+    if (!force) {
+        uint64 quiet = pg_atomic_read_u64(&slot->quiet_until);
+        if (quiet != 0 && GetCurrentTimestamp() < static_cast<TimestampTz>(quiet)) return false;
+    }
+    pg_memory_barrier();
+    Latch* latch = slot->latch;
+    if (!latch || slot->pid == 0) return false;
+    SetLatch(latch);
+    return true;
+}
+
+void set_worker_quiet_until(TimestampTz until) {
+    WorkerSlot* slot = my_worker_slot();
+    if (slot) pg_atomic_write_u64(&slot->quiet_until, static_cast<uint64>(until < 0 ? 0 : until));
+}
+
+uint32 current_connection_generation() {
+    WorkerSlot* slot = my_worker_slot();
+    return slot ? pg_atomic_read_u32(&slot->connection_generation) : 0;
 }
 
 bool stop_worker_for_database(Oid database_oid, int timeout_ms) {
@@ -125,15 +150,24 @@ void allow_worker_for_database(Oid database_oid) {
 // rolled-back CREATE EXTENSION must not start a worker.
 static bool launcher_wake_pending = false;
 static bool worker_wake_pending = false;
+static bool worker_force_pending = false;
+static bool connection_change_pending = false;
 
 static void wake_on_commit(XactEvent event, void*) {
     if (event == XACT_EVENT_COMMIT) {
         if (launcher_wake_pending) wake_launcher();
-        if (worker_wake_pending) wake_worker();
+        if (connection_change_pending && registry) {
+            if (WorkerSlot* slot = my_database_slot()) pg_atomic_fetch_add_u32(&slot->connection_generation, 1);
+            wake_worker(true);
+        } else if (worker_wake_pending) {
+            wake_worker(worker_force_pending);
+        }
     }
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT) {
         launcher_wake_pending = false;
         worker_wake_pending = false;
+        worker_force_pending = false;
+        connection_change_pending = false;
     }
 }
 
@@ -150,9 +184,15 @@ void wake_launcher_at_commit() {
     launcher_wake_pending = true;
 }
 
-void wake_worker_at_commit() {
+void wake_worker_at_commit(bool force) {
     ensure_commit_callback();
     worker_wake_pending = true;
+    worker_force_pending = worker_force_pending || force;
+}
+
+void connection_changed_at_commit() {
+    ensure_commit_callback();
+    connection_change_pending = true;
 }
 
 }  // namespace chatwoot::pg

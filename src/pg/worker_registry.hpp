@@ -39,6 +39,13 @@ struct WorkerSlot {
     TimestampTz window_start;  // throughput: jobs finished since window_start...
     int64 window_jobs;
     double throughput;         // ...and the rate of the last full window (jobs/s)
+    TimestampTz paused_until;  // no request starts before this (0: not paused)
+    char pause_reason[kErrorLength];
+    char warnings[kErrorLength];  // standing problems (a mapping that no longer fits, a paused integration)
+    // Read without the lock by committing backends (see wake_worker):
+    Latch* latch;                 // the worker's, while it runs
+    pg_atomic_uint64 quiet_until; // commits do not wake the worker before this (it could not send)
+    pg_atomic_uint32 connection_generation;  // bumped at commit of any change to chatwoot.integracoes
 };
 
 struct Registry {
@@ -73,10 +80,22 @@ void allow_worker_for_database(Oid database_oid);
 // For the running worker process (worker.cpp): its own slot and bookkeeping.
 WorkerSlot* my_worker_slot();
 void set_worker_error(const char* message);
+// Why the worker is not sending (0 / "": it is) and its standing warnings.
+void set_worker_pause(TimestampTz until, const char* reason, const char* warnings);
 void add_jobs_done(int jobs);
 
-// Set the latch of the current database's worker (now, or at commit).
-bool wake_worker();
-void wake_worker_at_commit();
+// Set the latch of the current database's worker (now, or at commit). The commit-time
+// wake of a queueing transaction is skipped while the worker has said it cannot send
+// (no connection, the integration paused, Chatwoot's budget spent, every due job
+// backing off): a stream of commits then costs it nothing. `force` wakes it anyway.
+bool wake_worker(bool force = true);
+void wake_worker_at_commit(bool force = false);
+// At commit: the connection changed; the worker reloads it even while quiet.
+void connection_changed_at_commit();
+
+// The worker: "commits need not wake me before `until`" (0: wake me for every commit;
+// DT_NOEND: until the connection changes).
+void set_worker_quiet_until(TimestampTz until);
+uint32 current_connection_generation();
 
 }  // namespace chatwoot::pg

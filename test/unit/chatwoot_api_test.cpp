@@ -55,7 +55,7 @@ TEST(ChatwootApi, RequestsCarryTheTokenHeaderAndAccountPath) {
     EXPECT_EQ(r.method, "POST");
     EXPECT_EQ(r.timeout_ms, 1500);
     EXPECT_TRUE(r.verify_tls);
-    EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "api_access_token: token-secreto-123"), r.headers.end());
+    EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Api-Access-Token: token-secreto-123"), r.headers.end());
     EXPECT_NE(std::find(r.headers.begin(), r.headers.end(), "Content-Type: application/json"), r.headers.end());
 }
 

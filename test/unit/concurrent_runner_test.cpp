@@ -264,17 +264,23 @@ TEST(BackgroundRunner, StopHandsBackUntouchedOperationsAndCutsTheRestAfterTheGra
     for (HttpOperation* op : stopped.finished) EXPECT_FALSE(op->next_request()) << "a finished operation wants more";
 }
 
-TEST(BackgroundRunner, ThrottleHoldsNewRequestsUntilTheResumeTime) {
+TEST(BackgroundRunner, ABudgetPacesStartsToTheWindow) {
     KeepAliveServer server(0ms);
-    Steps one(server, 1, 1);
+    std::vector<std::unique_ptr<Steps>> steps;
+    std::vector<HttpOperation*> ops;
+    make_steps(server, 7, 1, steps, ops);
     BackgroundRunner runner(4);
+    runner.set_budget({3, std::chrono::seconds(1)});
     auto started = std::chrono::steady_clock::now();
-    runner.throttle(1, started + 300ms);
-    runner.submit({&one});
-    auto done = take_all(runner, 1, 3000ms);
-    ASSERT_EQ(done.size(), 1u);
-    EXPECT_TRUE(one.complete());
-    EXPECT_GE(std::chrono::steady_clock::now() - started, 300ms);
+    runner.submit(ops);
+    auto first = take_all(runner, 3, 3000ms);
+    EXPECT_EQ(first.size(), 3u);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 700ms);
+    auto rest = take_all(runner, 4, 5000ms);
+    EXPECT_EQ(rest.size(), 4u);
+    // 3 per second (plus its 50 ms margin): the 7th starts in the third window.
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 2000ms);
+    for (auto& s : steps) EXPECT_TRUE(s->complete());
 }
 
 TEST(BackgroundRunner, ItsThreadRunsWithEverySignalBlocked) {

@@ -33,7 +33,7 @@ TEST(ContactDraft, CleanPartyBecomesAFullContact) {
     EXPECT_EQ(d.document, "52998224725");
     EXPECT_TRUE(d.problems.empty()) << d.problems_text();
 
-    Json body = Json::parse(d.request_body(3));
+    Json body = Json::parse(d.request_body(BodyOptions{3}));
     EXPECT_EQ(body["name"].as_string(), "MARIA APARECIDA DOS SANTOS");
     EXPECT_EQ(body["identifier"].as_string(), "zattar_cliente_42");
     EXPECT_EQ(body["inbox_id"].as_integer(), 3);
@@ -138,19 +138,22 @@ TEST(ContactDraft, CompanyUsesCnpjAndFirstUsablePhone) {
 namespace {
 // The two bodies as a jansson tree of the same fields dumps them: what the composed
 // text must equal byte for byte.
-std::string tree_request_body(const ContactDraft& d, std::optional<std::int64_t> inbox_id) {
+std::string tree_request_body(const ContactDraft& d, const BodyOptions& o) {
     Json body = Json::object();
     body.set("name", d.name);
-    if (d.email) body.set("email", *d.email);
-    if (d.phone_e164) body.set("phone_number", *d.phone_e164);
+    if (d.email && !o.leave_out_email) body.set("email", *d.email);
+    else if (!d.email && o.clear_email && !o.leave_out_email) body.set("email", Json::null());
+    if (d.phone_e164 && !o.leave_out_phone) body.set("phone_number", *d.phone_e164);
+    else if (!d.phone_e164 && o.clear_phone && !o.leave_out_phone) body.set("phone_number", Json::null());
     body.set("identifier", d.identifier);
-    if (inbox_id) body.set("inbox_id", *inbox_id);
+    if (o.inbox_id) body.set("inbox_id", *o.inbox_id);
     Json custom = Json::object();
     custom.set("tipo_entidade", d.tipo_entidade);
     custom.set("entidade_id", Json::integer(d.entidade_id));
     custom.set("sistema_origem", "zattar");
-    custom.set("ativo", Json::boolean(d.ativo));
+    custom.set("ativo", Json::boolean(o.ativo.value_or(d.ativo)));
     if (d.document) custom.set("documento", *d.document);
+    else if (o.clear_document) custom.set("documento", Json::null());
     body.set("custom_attributes", custom);
     return body.dump();
 }
@@ -193,9 +196,16 @@ TEST(ContactDraft, BodiesAreExactlyWhatAJanssonTreeOfTheSameFieldsDumps) {
     raw.email = "a\"b@example.com";
     raw.phone_lookup_forms = {"+5511987654321", "+551187654321", "+5521987654321"};
     drafts.push_back(raw);
+    std::vector<BodyOptions> options{{}, BodyOptions{7}};
+    BodyOptions clearing;
+    clearing.clear_email = clearing.clear_phone = clearing.clear_document = true;
+    clearing.ativo = true;
+    options.push_back(clearing);
+    BodyOptions leaving_out;
+    leaving_out.leave_out_email = leaving_out.leave_out_phone = leaving_out.clear_email = true;
+    options.push_back(leaving_out);
     for (const ContactDraft& d : drafts) {
-        for (std::optional<std::int64_t> inbox : {std::optional<std::int64_t>(), std::optional<std::int64_t>(7)})
-            EXPECT_EQ(d.request_body(inbox), tree_request_body(d, inbox)) << d.name;
+        for (const BodyOptions& o : options) EXPECT_EQ(d.request_body(o), tree_request_body(d, o)) << d.name;
         EXPECT_EQ(d.lookup_filter_body(), tree_filter_body(d)) << d.name;
     }
     EXPECT_NE(drafts[3].request_body().find("\"name\":null"), std::string::npos);

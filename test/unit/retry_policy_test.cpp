@@ -54,8 +54,8 @@ TEST(RetryPolicy, DataErrorsArePermanentWithChatwootsMessage) {
     EXPECT_EQ(classify_response(status(404)).outcome, Outcome::permanent);
 }
 
-TEST(RetryPolicy, MisconfiguredTokenRetriesInsteadOfKillingEveryJob) {
-    EXPECT_EQ(classify_response(status(401, R"({"error":"Invalid Access Token"})")).outcome, Outcome::retry);
+TEST(RetryPolicy, AnInvalidTokenPausesInsteadOfKillingEveryJob) {
+    EXPECT_EQ(classify_response(status(401, R"({"error":"Invalid Access Token"})")).outcome, Outcome::refused);
 }
 
 TEST(RetryPolicy, BackoffGrowsExponentiallyWithJitterAndACap) {
@@ -70,4 +70,31 @@ TEST(RetryPolicy, BackoffGrowsExponentiallyWithJitterAndACap) {
     // Jitter really spreads retries.
     auto a = backoff_delay(p, 5, rng), b = backoff_delay(p, 5, rng), c = backoff_delay(p, 5, rng);
     EXPECT_FALSE(a == b && b == c);
+}
+
+TEST(RetryPolicy, RetryAfterInEitherFormIsClampedToTheBackoffCap) {
+    EXPECT_EQ(parse_retry_after("999999999", 0), kMaxRetryAfter);
+    EXPECT_EQ(parse_retry_after("86400", 0), kMaxRetryAfter);
+    EXPECT_EQ(parse_retry_after("99999999999999999999", 0), kMaxRetryAfter);
+    EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2065 07:28:00 GMT", 1445412470), kMaxRetryAfter);
+    EXPECT_EQ(parse_retry_after("120", 0), 120s);
+    Verdict v = classify_response(status(429, "", "999999999"));
+    ASSERT_TRUE(v.retry_after);
+    EXPECT_EQ(*v.retry_after, kMaxRetryAfter);
+}
+
+TEST(RetryPolicy, RefusalsPauseTheConnectionAndSayWhy) {
+    Verdict proxy = classify_response(status(401, R"({"errors":["You need to sign in or sign up before continuing."]})"));
+    EXPECT_EQ(proxy.outcome, Outcome::refused);
+    EXPECT_NE(proxy.reason.find("proxy"), std::string::npos);
+    EXPECT_EQ(classify_response(status(403, "Forbidden")).outcome, Outcome::refused);
+    EXPECT_NE(classify_response(status(401, R"({"error":"Account is suspended"})")).reason.find("suspensa"),
+              std::string::npos);
+}
+
+TEST(RetryPolicy, ReasonsQuoteABoundedValidPieceOfTheBody) {
+    std::string body = std::string(299, 'a') + "ç" + std::string(5000, 'b');
+    Verdict v = classify_response(status(500, body));
+    EXPECT_LT(v.reason.size(), 330u);
+    EXPECT_EQ(v.reason.find("\xc3" "b"), std::string::npos);
 }

@@ -1,0 +1,124 @@
+#include "core/request_pacer.hpp"
+
+#include <algorithm>
+#include <climits>
+
+namespace chatwoot::core {
+
+namespace {
+using std::chrono::duration_cast;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+}  // namespace
+
+RequestPacer::RequestPacer(Budget budget) : budget_(budget) {
+    if (budget_.window.count() < 1) budget_.window = seconds(1);
+}
+
+void RequestPacer::configure(Budget budget) {
+    if (budget.window.count() < 1) budget.window = seconds(1);
+    if (budget.window != budget_.window) {
+        learned_ = 0;
+        clean_windows_ = 0;
+        ok_by_window_.clear();
+        current_window_ = {};
+    }
+    budget_ = budget;
+    if (learned_ > 0 && budget_.limit > 0 && learned_ >= budget_.limit) learned_ = 0;
+    if (limit() == 0) starts_.clear();
+}
+
+int RequestPacer::limit() const {
+    if (learned_ > 0 && (budget_.limit == 0 || learned_ < budget_.limit)) return learned_;
+    return budget_.limit;
+}
+
+milliseconds RequestPacer::margin() const {
+    return std::min(milliseconds(1000), duration_cast<milliseconds>(budget_.window) / 20);
+}
+
+RequestPacer::TimePoint RequestPacer::window_start(TimePoint t) const {
+    auto since_epoch = duration_cast<seconds>(t.time_since_epoch()).count();
+    auto w = budget_.window.count();
+    return TimePoint(seconds(since_epoch - (since_epoch % w + w) % w));
+}
+
+void RequestPacer::prune(TimePoint now) {
+    auto span = budget_.window + margin();
+    while (!starts_.empty() && starts_.front() + span <= now) starts_.pop_front();
+}
+
+// A new clock window began: judge the one that ended (full use and no 429 makes it
+// clean) and, after enough clean windows, let a learned budget grow back.
+void RequestPacer::close_windows(TimePoint now) {
+    TimePoint current = window_start(now);
+    if (current == current_window_) return;
+    bool consecutive = current_window_ != TimePoint{} && current - current_window_ == budget_.window;
+    int lim = limit();
+    if (throttled_in_window_) {
+        clean_windows_ = 0;
+    } else if (consecutive && lim > 0 && starts_in_window_ * 10 >= lim * 9) {
+        if (++clean_windows_ >= kCleanWindowsBeforeProbe && learned_ > 0) {
+            learned_ += std::max(1, learned_ / 50);
+            clean_windows_ = 0;
+            if (budget_.limit > 0 && learned_ >= budget_.limit) learned_ = 0;
+        }
+    }
+    current_window_ = current;
+    starts_in_window_ = 0;
+    throttled_in_window_ = false;
+    for (auto it = ok_by_window_.begin(); it != ok_by_window_.end();)
+        it = it->first + budget_.window < current ? ok_by_window_.erase(it) : std::next(it);
+}
+
+bool RequestPacer::may_start(TimePoint now) {
+    close_windows(now);
+    if (now < paused_until_) return false;
+    int lim = limit();
+    if (lim == 0) return true;
+    prune(now);
+    return static_cast<int>(starts_.size()) < lim;
+}
+
+RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
+    TimePoint at = std::max(now, paused_until_);
+    int lim = limit();
+    if (lim > 0) {
+        prune(now);
+        if (static_cast<int>(starts_.size()) >= lim)
+            at = std::max(at, starts_[starts_.size() - lim] + budget_.window + margin());
+    }
+    return at;
+}
+
+void RequestPacer::on_start(TimePoint now) {
+    close_windows(now);
+    ++starts_in_window_;
+    if (limit() > 0) starts_.push_back(now);
+}
+
+void RequestPacer::on_response(TimePoint started, long status, std::optional<seconds> retry_after, TimePoint now) {
+    close_windows(now);
+    TimePoint window = window_start(started);
+    if (status != 429) {
+        if (status > 0) ++ok_by_window_[window];
+        return;
+    }
+    ++throttled_;
+    if (window == current_window_) throttled_in_window_ = true;
+    if (retry_after) {
+        paused_until_ = std::max(paused_until_, now + *retry_after);
+        return;
+    }
+    if (window == learned_in_window_) return;  // this window already taught its lesson
+    // What fit in that window before Chatwoot said no is the real budget (replies still
+    // on their way are missed: it errs low, and probing wins them back).
+    int fitted = ok_by_window_.count(window) ? ok_by_window_[window] : 0;
+    int lim = limit();
+    learned_ = std::max(1, std::min(fitted, lim > 0 ? lim - 1 : INT_MAX));
+    learned_in_window_ = window;
+    clean_windows_ = 0;
+    paused_until_ = std::max(paused_until_, window + budget_.window + margin());
+}
+
+}  // namespace chatwoot::core

@@ -1,0 +1,76 @@
+// Keeps one integration inside Chatwoot's rate limit. Chatwoot (rack-attack's req/ip
+// throttle) counts requests per client IP in fixed windows aligned to the clock,
+// 3,000 per 60 s by default, and answers 429 "Retry later" without Retry-After once a
+// window is full (docs/SIMULATOR.md cites the code).
+//
+//  * A budget: never more than `limit` requests started in any span of
+//    `window + margin` (a sliding log of start times). Any span, so also every window
+//    Chatwoot aligns to its own clock; the margin absorbs the jitter between our start
+//    and Chatwoot's count.
+//  * Learning: a 429 that carries no Retry-After means the real limit is lower than
+//    the budget (or the window is shared). The requests that succeeded in that clock
+//    window are what fits: that becomes the budget, and nothing starts until the
+//    window is over. After `kCleanWindowsBeforeProbe` full windows without a 429 the
+//    learned budget grows by 2 %, back to the configured one.
+//  * A Retry-After (already clamped by parse_retry_after) pauses until then.
+//
+// Pure policy over a caller-supplied clock: the HTTP engine asks it before every start.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+
+namespace chatwoot::core {
+
+struct RequestBudget {
+    int limit = 0;                       // requests per window; 0: no budget (a safelisted IP)
+    std::chrono::seconds window{60};
+};
+
+class RequestPacer {
+public:
+    using Clock = std::chrono::system_clock;
+    using TimePoint = Clock::time_point;
+    using Budget = RequestBudget;
+    static constexpr int kCleanWindowsBeforeProbe = 10;
+
+    explicit RequestPacer(Budget budget = {});
+
+    // A new budget (configurar changed it). What 429s taught is kept while the window
+    // stays the same, and capped by the new limit.
+    void configure(Budget budget);
+
+    bool may_start(TimePoint now);
+    // The earliest time a request may start (now when it may).
+    TimePoint next_start(TimePoint now);
+    void on_start(TimePoint now);
+    // The reply to a request started at `started`.
+    void on_response(TimePoint started, long status, std::optional<std::chrono::seconds> retry_after, TimePoint now);
+
+    // The budget in force: the configured one, or the learned one when lower; 0 = none.
+    int limit() const;
+    TimePoint paused_until() const { return paused_until_; }
+    std::int64_t throttled() const { return throttled_; }
+    std::chrono::milliseconds margin() const;
+
+private:
+    TimePoint window_start(TimePoint t) const;
+    void prune(TimePoint now);
+    void close_windows(TimePoint now);
+
+    Budget budget_;
+    int learned_ = 0;                             // 0: nothing learned
+    std::deque<TimePoint> starts_;                // starts within the last window + margin (under a budget)
+    std::map<TimePoint, int> ok_by_window_;       // replies other than 429, by the window their request started in
+    TimePoint paused_until_{};
+    TimePoint learned_in_window_{};               // the window whose 429 set learned_
+    TimePoint current_window_{};                  // for counting clean windows
+    int starts_in_window_ = 0;
+    bool throttled_in_window_ = false;
+    int clean_windows_ = 0;
+    std::int64_t throttled_ = 0;
+};
+
+}  // namespace chatwoot::core

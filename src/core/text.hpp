@@ -1,0 +1,31 @@
+// Text the extension stores or shows: always valid UTF-8, never a NUL byte, bounded,
+// and free of secrets. Chatwoot's replies, proxies' pages and the app's own data can
+// hold anything; what reaches a PostgreSQL text column must survive pg_dump and
+// restore, and must not hand the API key to a role that can read error columns.
+#pragma once
+#include <cstddef>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+
+namespace chatwoot::core {
+
+// `text` with every invalid UTF-8 sequence and every NUL byte replaced by U+FFFD.
+std::string valid_utf8(std::string_view text);
+
+// At most `max_bytes` bytes of valid UTF-8, cut at a character boundary; "…" marks a cut
+// (and is counted in `max_bytes`).
+std::string cut_utf8(std::string_view text, std::size_t max_bytes);
+
+// A short quotation of untrusted input inside a message: valid UTF-8, at most
+// `max_chars` characters, "…" when cut.
+std::string excerpt(std::string_view input, std::size_t max_chars = 40);
+
+// Every text the worker records (ultimo_erro, erro_sincronizacao, worker errors) goes
+// through here: each secret is replaced by "[redacted]", then the text is made valid
+// UTF-8 and cut to `max_bytes`.
+constexpr std::size_t kRecordedTextLimit = 1000;
+std::string recorded_text(std::string_view text, std::initializer_list<std::string_view> secrets,
+                          std::size_t max_bytes = kRecordedTextLimit);
+
+}  // namespace chatwoot::core

@@ -1,0 +1,117 @@
+#include "core/request_pacer.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace chatwoot::core;
+using namespace std::chrono_literals;
+using TimePoint = RequestPacer::TimePoint;
+
+namespace {
+// A clock-window start far from the epoch: 2026-12-01T00:00:00Z, a multiple of 60 s and of 5 s.
+TimePoint at(double seconds) {
+    return TimePoint(std::chrono::seconds(1796083200)) +
+           std::chrono::duration_cast<TimePoint::duration>(std::chrono::duration<double>(seconds));
+}
+
+// Starts as many requests as the pacer lets through at `now`, all answered `status`.
+int burst(RequestPacer& p, double now, long status = 200, int most = 100000) {
+    int n = 0;
+    while (n < most && p.may_start(at(now))) {
+        p.on_start(at(now));
+        p.on_response(at(now), status, std::nullopt, at(now));
+        ++n;
+    }
+    return n;
+}
+}  // namespace
+
+TEST(RequestPacer, WithoutABudgetNothingWaits) {
+    RequestPacer p;
+    EXPECT_EQ(burst(p, 0, 200, 5000), 5000);
+    EXPECT_EQ(p.limit(), 0);
+}
+
+TEST(RequestPacer, NeverMoreThanTheBudgetInAnyWindowSpan) {
+    RequestPacer p({200, 5s});
+    EXPECT_EQ(p.margin(), 250ms);
+    EXPECT_EQ(burst(p, 0.0), 200);
+    EXPECT_FALSE(p.may_start(at(4.9)));
+    // The oldest start leaves the span at window + margin.
+    EXPECT_EQ(p.next_start(at(1.0)), at(5.25));
+    EXPECT_FALSE(p.may_start(at(5.2)));
+    EXPECT_TRUE(p.may_start(at(5.25)));
+    // Spread starts: still never more than 200 in any 5.25 s.
+    RequestPacer q({200, 5s});
+    std::vector<double> starts;
+    for (double t = 0; t < 60; t += 0.01)
+        while (q.may_start(at(t))) {
+            q.on_start(at(t));
+            starts.push_back(t);
+        }
+    for (std::size_t i = 0; i + 200 < starts.size(); ++i) EXPECT_GE(starts[i + 200] - starts[i], 5.25 - 1e-6);
+    // ...and so never more than 200 in a clock window of Chatwoot's.
+    std::map<long, int> per_window;
+    for (double t : starts) ++per_window[static_cast<long>(t / 5)];
+    for (auto& [w, n] : per_window) EXPECT_LE(n, 200) << w;
+    EXPECT_GE(static_cast<double>(starts.size()), 0.9 * 200 * 60 / 5);
+}
+
+TEST(RequestPacer, A429WithoutRetryAfterTeachesTheRealLimitAndWaitsOutTheWindow) {
+    RequestPacer p({200, 5s});
+    // Chatwoot allows 150 per window: 150 succeed, then 429s.
+    int sent = 0;
+    while (p.may_start(at(1.0)) && sent < 200) {
+        p.on_start(at(1.0));
+        p.on_response(at(1.0), sent < 150 ? 200 : 429, std::nullopt, at(1.0));
+        ++sent;
+    }
+    EXPECT_EQ(sent, 151);            // the first 429 stops it at once
+    EXPECT_EQ(p.limit(), 150);       // what fitted
+    EXPECT_EQ(p.paused_until(), at(5.25));  // the end of Chatwoot's window, plus the margin
+    EXPECT_FALSE(p.may_start(at(5.0)));
+    // From then on: 150 per span of a window and its margin, no 429 (the 151 starts
+    // at 1.0 leave the span at 6.25).
+    EXPECT_EQ(burst(p, 5.25), 0);
+    EXPECT_EQ(burst(p, 6.25), 150);
+    EXPECT_EQ(burst(p, 11.5), 150);
+    EXPECT_EQ(p.throttled(), 1);
+}
+
+TEST(RequestPacer, ALearnedBudgetGrowsBackAfterCleanFullWindows) {
+    RequestPacer p({200, 5s});
+    p.on_start(at(0.1));
+    p.on_response(at(0.1), 200, std::nullopt, at(0.1));
+    p.on_start(at(0.2));
+    p.on_response(at(0.2), 429, std::nullopt, at(0.2));
+    EXPECT_EQ(p.limit(), 1);
+    // Steady demand, no more 429s: every few clean full windows the budget grows.
+    for (double t = 5.25; t < 200; t += 0.05) burst(p, t);
+    EXPECT_GE(p.limit(), 3);
+    EXPECT_LE(p.limit(), 8);
+    // Never past the configured budget: reaching it forgets what was learned.
+    RequestPacer q({200, 5s});
+    q.on_start(at(0.1));
+    q.on_response(at(0.1), 429, std::nullopt, at(0.1));  // nothing fitted: 1
+    EXPECT_EQ(q.limit(), 1);
+    q.configure({1, 5s});
+    EXPECT_EQ(q.limit(), 1);
+}
+
+TEST(RequestPacer, RetryAfterPausesUntilThenAndTeachesNothing) {
+    RequestPacer p({200, 60s});
+    p.on_start(at(0));
+    p.on_response(at(0), 429, std::chrono::seconds(30), at(1));
+    EXPECT_EQ(p.paused_until(), at(31));
+    EXPECT_EQ(p.limit(), 200);
+    EXPECT_FALSE(p.may_start(at(30)));
+    EXPECT_TRUE(p.may_start(at(31)));
+}
+
+TEST(RequestPacer, WithoutABudgetA429StillPacesTheIntegration) {
+    RequestPacer p;  // a safelisted IP that turns out not to be
+    EXPECT_EQ(burst(p, 3.0, 200, 40), 40);
+    p.on_start(at(3.0));
+    p.on_response(at(3.0), 429, std::nullopt, at(3.0));
+    EXPECT_EQ(p.limit(), 40);
+    EXPECT_EQ(p.paused_until(), at(61));  // a 60 s window aligned to the clock, plus 1 s margin
+}
