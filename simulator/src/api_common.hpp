@@ -2,6 +2,8 @@
 // account, parsed parameters, and a place to put webhook jobs. Also the
 // standard Chatwoot error bodies.
 #pragma once
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,12 +25,25 @@ struct ApiCtx {
     AccountUser* membership = nullptr;
     std::vector<std::string> seg;  // path segments after /api/v1/accounts/{id}/
     Jobs jobs;
+    Modes modes;                           // as they were when the request arrived
+    std::shared_ptr<Params> params_owner;  // keeps `params` alive for a deferred second phase
+    std::string token;                     // the access token the request authenticated with
+    // Real-concurrency mode, first phase of a contact write: the store is locked shared,
+    // the handler only validates and hands its write to defer_commit.
+    bool deferred = false;
 
     bool admin() const { return membership && membership->role == "administrator"; }
     std::int64_t account_id() const { return account ? account->id : 0; }
 };
 
 using ApiHandler = HttpResponse (*)(ApiCtx&);
+using CommitFn = std::function<HttpResponse(ApiCtx&)>;
+
+// Runs `commit` now (serialized mode: the caller holds the write lock) or, in the
+// first phase of a real-mode write, after race_window_ms under the write lock,
+// with authentication checked again: the gap between Rails' validation SELECT and
+// its INSERT, in which racing requests overlap.
+HttpResponse commit_or_defer(ApiCtx& c, CommitFn commit);
 
 HttpResponse json_response(int status, json_t* body);  // steals body
 HttpResponse not_found();

@@ -9,7 +9,7 @@
 
 namespace sim {
 
-App::App(AppConfig cfg) : config(std::move(cfg)), deliverer(4, 5000) {
+App::App(AppConfig cfg) : config(std::move(cfg)), modes(config.modes), deliverer(4, 5000) {
     std::unique_lock<std::shared_mutex> lk(store.mu);
     store.reset(config.seed);
 }
@@ -49,6 +49,12 @@ bool App::start(std::string* error) {
             e.duration_ms = ms;
             e.body = r.body;
             e.fault = resp.fault;
+            e.applied_status = resp.applied_status;
+            if (modes.get().log_headers) {
+                e.with_headers = true;
+                e.raw_query = r.raw_query;
+                e.headers = redact_token_headers(r.headers());
+            }
             request_log.add(std::move(e));
         });
     control = std::make_unique<HttpServer>(config.bind, config.control_port, 1,
@@ -98,6 +104,8 @@ void App::reset() {
         store.reset(config.seed);
     }
     faults.clear();
+    modes.reset();
+    limiter.clear();
     sync_listening();
     request_log.clear();
     deliverer.clear();

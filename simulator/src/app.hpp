@@ -8,6 +8,7 @@
 
 #include "faults.hpp"
 #include "http_server.hpp"
+#include "modes.hpp"
 #include "request_log.hpp"
 #include "state.hpp"
 #include "webhook_delivery.hpp"
@@ -20,6 +21,7 @@ struct AppConfig {
     std::uint16_t control_port = 3001;
     unsigned threads = 2;
     SeedConfig seed;
+    Modes modes;  // as given on the command line; POST /__sim/reset restores them
 };
 
 class App {
@@ -29,7 +31,8 @@ public:
     bool start(std::string* error);
     void stop();
 
-    // Back to the seed: state, faults (port up again), request and delivery logs.
+    // Back to the seed: state, faults (port up again), modes of the command line,
+    // rate-limit counters, request and delivery logs.
     void reset();
     // Applies the "down" fault: really stops / restarts listening on the API port.
     void sync_listening();
@@ -37,6 +40,8 @@ public:
     AppConfig config;
     Store store;
     Faults faults;
+    ModeSwitch modes;
+    RateLimiter limiter;
     RequestLog request_log;
     WebhookDeliverer deliverer;
     std::unique_ptr<HttpServer> api;

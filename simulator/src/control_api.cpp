@@ -75,6 +75,37 @@ HttpResponse dump_conversations(App& app, std::int64_t account_id) {
     return ok(arr);
 }
 
+// A non-API inbox, which the Application API here cannot create (it would need the
+// provider's credentials): {"name": "...", "channel_type": "Channel::Whatsapp"}.
+HttpResponse create_inbox(App& app, std::int64_t account_id, const std::string& body) {
+    Json parsed = Json::parse(body.empty() ? "{}" : body);
+    if (!parsed.is_object()) return bad_request("body must be a JSON object");
+    json_t* name = json_object_get(parsed.get(), "name");
+    json_t* type = json_object_get(parsed.get(), "channel_type");
+    json_t* medium = json_object_get(parsed.get(), "medium");
+    if (!json_is_string(name) || is_blank(json_string_value(name))) return bad_request("name must be a non-blank string");
+    std::string t = json_is_string(type) ? json_string_value(type) : "";
+    if (t.rfind("Channel::", 0) != 0 || t.size() == 9) return bad_request("channel_type must be a string like \"Channel::Whatsapp\"");
+    std::string m;
+    if (medium && !json_is_null(medium)) {
+        m = json_is_string(medium) ? json_string_value(medium) : "";
+        if (t != "Channel::TwilioSms" || (m != "sms" && m != "whatsapp"))
+            return bad_request("medium is \"sms\" or \"whatsapp\", for Channel::TwilioSms only");
+    }
+    Jobs jobs;
+    json_t* out;
+    {
+        std::unique_lock<std::shared_mutex> lk(app.store.mu);
+        if (!app.store.accounts.count(account_id)) return ctl_not_found();
+        Inbox& in = app.store.add_inbox(account_id, json_string_value(name), t);
+        if (!m.empty()) in.medium = m;
+        emit_inbox(app.store, in, "inbox_created", nullptr, jobs);
+        out = inbox_json(in, true);
+    }
+    app.deliverer.enqueue(std::move(jobs));
+    return ok(out);
+}
+
 HttpResponse incoming_message(App& app, std::int64_t account_id, std::int64_t display_id, const std::string& body) {
     Json parsed = Json::parse(body.empty() ? "{}" : body);
     if (!parsed.is_object()) return bad_request("body must be a JSON object");
@@ -134,6 +165,30 @@ HttpResponse handle_control(App& app, const HttpRequest& req) {
             return HttpResponse::json(200, R"({"ok":true})");
         }
     }
+    if (n == 2 && p[1] == "mode") {
+        if (m == "GET") return ok(modes_to_json(app.modes.get()));
+        if (m == "PUT" || m == "PATCH" || m == "POST") {
+            Json body = Json::parse(req.body.empty() ? "{}" : req.body);
+            if (!body) return bad_request("body is not JSON");
+            if (auto err = app.modes.apply(body.get())) return bad_request(*err);
+            return ok(modes_to_json(app.modes.get()));
+        }
+    }
+    if (n == 2 && p[1] == "sign" && m == "POST") {
+        // The signing the webhook deliverer does, on given inputs (known-answer tests).
+        Json body = Json::parse(req.body.empty() ? "{}" : req.body);
+        json_t* secret = body ? json_object_get(body.get(), "secret") : nullptr;
+        json_t* ts = body ? json_object_get(body.get(), "timestamp") : nullptr;
+        json_t* payload = body ? json_object_get(body.get(), "body") : nullptr;
+        if (!json_is_string(secret) || !json_is_integer(ts) || !json_is_string(payload))
+            return bad_request("expected {\"secret\": str, \"timestamp\": int, \"body\": str}");
+        json_t* o = json_object();
+        for (const auto& [k, v] : signed_delivery_headers(std::string(json_string_value(secret), json_string_length(secret)),
+                                                          json_integer_value(ts),
+                                                          std::string(json_string_value(payload), json_string_length(payload))))
+            json_object_set_new(o, k.c_str(), jstr(v));
+        return ok(o);
+    }
     if (n == 2 && p[1] == "state" && m == "GET") return state_counts(app);
     if (n == 2 && p[1] == "reset" && m == "POST") {
         app.reset();
@@ -144,6 +199,7 @@ HttpResponse handle_control(App& app, const HttpRequest& req) {
         if (!account_id) return ctl_not_found();
         if (n == 4 && p[3] == "contacts" && m == "GET") return dump_contacts(app, *account_id);
         if (n == 4 && p[3] == "conversations" && m == "GET") return dump_conversations(app, *account_id);
+        if (n == 4 && p[3] == "inboxes" && m == "POST") return create_inbox(app, *account_id, req.body);
         if (n == 6 && p[3] == "conversations" && p[5] == "incoming" && m == "POST") {
             auto display_id = parse_int(p[4]);
             if (!display_id) return ctl_not_found();

@@ -44,7 +44,7 @@ json_t* ChangeSet::take() { return json_incref(arr_); }
 static void emit(const Store& s, std::int64_t account_id, const char* event, json_t* payload, const Inbox* api_inbox,
                  std::optional<std::int64_t> message_id, Jobs& out) {
     json_object_set_new(payload, "event", json_string(event));
-    std::string body = dump_steal(payload);
+    std::string body = rails_escape_json(dump_steal(payload));  // payload.to_json
     for (const auto& [id, w] : s.webhooks) {
         if (w.account_id != account_id) continue;
         bool subscribed = false;

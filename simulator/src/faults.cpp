@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "json_util.hpp"
 #include "util.hpp"
 
 namespace sim {
@@ -28,6 +29,34 @@ json_t* Faults::to_json() const {
     } else {
         json_object_set_new(o, "down_for_s", json_null());
     }
+    if (c.reply) {
+        const ReplyFault& r = *c.reply;
+        json_t* j = json_object();
+        json_object_set_new(j, "status", json_integer(r.status));
+        json_object_set_new(j, "content_type", jstr(r.content_type));
+        json_object_set_new(j, "body_bytes", json_integer(static_cast<json_int_t>(r.body->size())));
+        json_object_set_new(j, "repeat", json_integer(static_cast<json_int_t>(r.repeat)));
+        json_t* h = json_object();
+        for (const auto& [k, v] : r.headers) json_object_set_new(h, k.c_str(), jstr(v));
+        json_object_set_new(j, "headers", h);
+        json_object_set_new(j, "echo_header", r.echo_header.empty() ? json_null() : jstr(r.echo_header));
+        json_object_set_new(j, "path_regex", r.path_regex.empty() ? json_null() : jstr(r.path_regex));
+        json_object_set_new(j, "count", r.count ? json_integer(*r.count) : json_null());
+        json_object_set_new(o, "reply", j);
+    } else {
+        json_object_set_new(o, "reply", json_null());
+    }
+    if (c.after_apply) {
+        const AfterApplyFault& a = *c.after_apply;
+        json_t* j = json_object();
+        json_object_set_new(j, "action", jstr(a.action));
+        json_object_set_new(j, "rate", json_real(a.rate));
+        json_object_set_new(j, "next", json_integer(a.next));
+        json_object_set_new(j, "path_regex", a.path_regex.empty() ? json_null() : jstr(a.path_regex));
+        json_object_set_new(o, "after_apply", j);
+    } else {
+        json_object_set_new(o, "after_apply", json_null());
+    }
     return o;
 }
 
@@ -45,6 +74,137 @@ std::optional<std::string> read_ms(const json_t* v, const char* key, int& out) {
     out = static_cast<int>(json_integer_value(v));
     return std::nullopt;
 }
+
+std::optional<std::string> read_regex(const json_t* v, const char* key, std::string& text,
+                                      std::shared_ptr<const std::regex>& re) {
+    if (json_is_null(v)) return std::nullopt;
+    if (!json_is_string(v)) return std::string(key) + " must be a string (ECMAScript regular expression)";
+    try {
+        re = std::make_shared<const std::regex>(json_string_value(v), std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+        return std::string(key) + " is not a valid regular expression";
+    }
+    text = json_string_value(v);
+    return std::nullopt;
+}
+
+bool header_token_ok(const std::string& s) {
+    if (s.empty()) return false;
+    for (unsigned char ch : s)
+        if (ch <= 32 || ch >= 127 || ch == ':') return false;
+    return true;
+}
+
+bool header_value_ok(const std::string& s) {
+    for (unsigned char ch : s)
+        if (ch == '\r' || ch == '\n' || ch == 0) return false;
+    return true;
+}
+
+constexpr std::uint64_t kMaxReplyBytes = 64ULL * 1024 * 1024 * 1024;  // 64 GiB streamed at most
+
+std::optional<std::string> read_reply(const json_t* v, std::optional<ReplyFault>& out) {
+    if (json_is_null(v)) {
+        out.reset();
+        return std::nullopt;
+    }
+    if (!json_is_object(v)) return std::string("reply must be an object or null");
+    ReplyFault r;
+    const char* key;
+    json_t* f;
+    bool have_text = false, have_b64 = false;
+    json_object_foreach(const_cast<json_t*>(v), key, f) {
+        std::string k = key;
+        if (k == "status") {
+            if (!json_is_integer(f) || json_integer_value(f) < 100 || json_integer_value(f) > 599)
+                return std::string("reply.status must be an integer between 100 and 599");
+            r.status = static_cast<int>(json_integer_value(f));
+        } else if (k == "content_type") {
+            if (!json_is_string(f) || !header_value_ok(json_string_value(f)))
+                return std::string("reply.content_type must be a string without line breaks");
+            r.content_type = json_string_value(f);
+        } else if (k == "body") {
+            if (!json_is_string(f)) return std::string("reply.body must be a string");
+            r.body = std::make_shared<const std::string>(json_string_value(f), json_string_length(f));
+            have_text = true;
+        } else if (k == "body_base64") {
+            std::optional<std::string> bytes =
+                json_is_string(f) ? base64_decode(json_string_value(f)) : std::optional<std::string>();
+            if (!bytes) return std::string("reply.body_base64 must be a base64 string");
+            r.body = std::make_shared<const std::string>(std::move(*bytes));
+            have_b64 = true;
+        } else if (k == "repeat") {
+            if (!json_is_integer(f) || json_integer_value(f) < 0)
+                return std::string("reply.repeat must be a non-negative integer");
+            r.repeat = static_cast<std::uint64_t>(json_integer_value(f));
+        } else if (k == "headers") {
+            if (!json_is_object(f)) return std::string("reply.headers must be an object of strings");
+            const char* hk;
+            json_t* hv;
+            json_object_foreach(f, hk, hv) {
+                if (!json_is_string(hv) || !header_token_ok(hk) || !header_value_ok(json_string_value(hv)))
+                    return std::string("reply.headers must map header names to single-line strings");
+                r.headers.emplace_back(hk, json_string_value(hv));
+            }
+        } else if (k == "echo_header") {
+            if (!json_is_null(f) && (!json_is_string(f) || !header_token_ok(json_string_value(f))))
+                return std::string("reply.echo_header must be a header name");
+            if (json_is_string(f)) r.echo_header = json_string_value(f);
+        } else if (k == "path_regex") {
+            if (auto err = read_regex(f, "reply.path_regex", r.path_regex, r.path_re)) return err;
+        } else if (k == "count") {
+            if (json_is_null(f)) continue;
+            if (!json_is_integer(f) || json_integer_value(f) < 1)
+                return std::string("reply.count must be a positive integer or null");
+            r.count = json_integer_value(f);
+        } else {
+            return "unknown reply field: " + k;
+        }
+    }
+    if (have_text && have_b64) return std::string("reply takes body or body_base64, not both");
+    if (r.repeat > 0 && r.body->size() > kMaxReplyBytes / r.repeat)
+        return std::string("reply body * repeat must stay under 64 GiB");
+    out = std::move(r);
+    return std::nullopt;
+}
+
+std::optional<std::string> read_after_apply(const json_t* v, std::optional<AfterApplyFault>& out) {
+    if (json_is_null(v)) {
+        out.reset();
+        return std::nullopt;
+    }
+    if (!json_is_object(v)) return std::string("after_apply must be an object or null");
+    AfterApplyFault a;
+    bool have_rate = false, have_next = false;
+    const char* key;
+    json_t* f;
+    json_object_foreach(const_cast<json_t*>(v), key, f) {
+        std::string k = key;
+        if (k == "action") {
+            std::string act = json_is_string(f) ? json_string_value(f) : "";
+            if (act != "drop" && act != "error_500")
+                return std::string("after_apply.action must be \"drop\" or \"error_500\"");
+            a.action = act;
+        } else if (k == "rate") {
+            if (auto err = read_rate(f, "after_apply.rate", a.rate)) return err;
+            have_rate = true;
+        } else if (k == "next") {
+            if (!json_is_integer(f) || json_integer_value(f) < 0)
+                return std::string("after_apply.next must be a non-negative integer");
+            a.next = json_integer_value(f);
+            have_next = true;
+        } else if (k == "path_regex") {
+            if (auto err = read_regex(f, "after_apply.path_regex", a.path_regex, a.path_re)) return err;
+        } else {
+            return "unknown after_apply field: " + k;
+        }
+    }
+    if (a.action.empty()) return std::string("after_apply.action must be \"drop\" or \"error_500\"");
+    if (!have_rate && !have_next) a.rate = 1;  // every matching write
+    out = std::move(a);
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::string> Faults::apply(const json_t* patch) {
@@ -77,6 +237,10 @@ std::optional<std::string> Faults::apply(const json_t* patch) {
                 next.down = true;
                 next.up_at_ms = now_ms() + static_cast<std::int64_t>(std::llround(json_number_value(v) * 1000.0));
             }
+        } else if (k == "reply") {
+            err = read_reply(v, next.reply);
+        } else if (k == "after_apply") {
+            err = read_after_apply(v, next.after_apply);
         } else {
             err = "unknown fault: " + k;
         }
@@ -102,9 +266,42 @@ int Faults::latency_ms() const {
     return cfg_.latency_ms;
 }
 
-std::optional<HttpResponse> Faults::intercept() {
+namespace {
+bool path_matches(const std::shared_ptr<const std::regex>& re, const std::string& path) {
+    return !re || std::regex_search(path, *re);
+}
+}  // namespace
+
+std::optional<std::string> Faults::after_apply(const std::string& path) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (!cfg_.after_apply) return std::nullopt;
+    AfterApplyFault& a = *cfg_.after_apply;
+    if (!path_matches(a.path_re, path)) return std::nullopt;
+    if (a.next > 0) {
+        --a.next;
+        return a.action;
+    }
+    if (a.rate > 0 && random_unit() < a.rate) return a.action;
+    return std::nullopt;
+}
+
+std::optional<HttpResponse> Faults::intercept(const HttpRequest& req) {
     std::lock_guard<std::mutex> lk(mu_);
     const FaultConfig& c = cfg_;
+    if (cfg_.reply && path_matches(cfg_.reply->path_re, req.path)) {
+        const ReplyFault& rf = *cfg_.reply;
+        HttpResponse r;
+        r.status = rf.status;
+        r.content_type = rf.content_type;
+        r.headers = rf.headers;
+        r.stream = std::make_shared<StreamBody>();
+        r.stream->unit = rf.body;
+        r.stream->repeat = rf.repeat;
+        if (!rf.echo_header.empty()) r.stream->tail = req.header(rf.echo_header.c_str()).value_or("");
+        r.fault = "reply";
+        if (cfg_.reply->count && --*cfg_.reply->count <= 0) cfg_.reply.reset();
+        return r;
+    }
     if (c.drop_rate > 0 && random_unit() < c.drop_rate) {
         HttpResponse r;
         r.action = HttpResponse::Action::drop;

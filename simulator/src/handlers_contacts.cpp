@@ -67,11 +67,91 @@ HttpResponse paged(ApiCtx& c, std::vector<const Contact*>& list) {
     return payload_list(meta, list.begin() + from, list.begin() + to, c.s, include_contact_inboxes(c.params));
 }
 
-std::vector<const Contact*> account_contacts(ApiCtx& c, bool resolved_only) {
+// Contact.resolved_contacts(use_crm_v2:): the base set of the list and the filter.
+bool in_base_set(const ApiCtx& c, const Contact& ct) {
+    return c.modes.crm_v2 ? ct.contact_type == "lead" : is_resolved_contact(ct);
+}
+
+std::vector<const Contact*> account_contacts(ApiCtx& c, bool base_set_only) {
     std::vector<const Contact*> list;
     for (const auto& [id, ct] : c.s.contacts)
-        if (ct.account_id == c.account_id() && (!resolved_only || is_resolved_contact(ct))) list.push_back(&ct);
+        if (ct.account_id == c.account_id() && (!base_set_only || in_base_set(c, ct))) list.push_back(&ct);
     return list;
+}
+
+HttpResponse missing_param(const char* what) {
+    return unprocessable_error(std::string("param is missing or the value is empty: ") + what);
+}
+
+// ContactInboxBuilder#generate_source_id, or the error it raises. nullopt source: none
+// (a Twilio inbox of another medium); the builder then creates no contact_inbox.
+struct SourceId {
+    std::optional<std::string> value;
+    std::optional<HttpResponse> error;
+};
+
+SourceId builder_source_id(const Inbox& in, const Contact& ct, const Params& p) {
+    json_t* given = p.raw("source_id");
+    if (given && !json_is_null(given)) return {json_scalar_text(given).value_or(dump(given)), std::nullopt};
+    const std::string& type = in.channel_type;
+    if (type == "Channel::TwilioSms") {
+        if (!ct.phone_number) return {std::nullopt, missing_param("contact phone number")};
+        if (in.medium == "sms") return {*ct.phone_number, std::nullopt};
+        if (in.medium == "whatsapp") return {"whatsapp:" + *ct.phone_number, std::nullopt};
+        return {};
+    }
+    if (type == "Channel::Whatsapp") {
+        if (!ct.phone_number) return {std::nullopt, missing_param("contact phone number")};
+        std::string digits = *ct.phone_number;
+        digits.erase(std::remove(digits.begin(), digits.end(), '+'), digits.end());
+        return {digits, std::nullopt};
+    }
+    if (type == "Channel::Email") {
+        if (!ct.email) return {std::nullopt, missing_param("contact email")};
+        return {*ct.email, std::nullopt};
+    }
+    if (type == "Channel::Sms") {
+        if (!ct.phone_number) return {std::nullopt, missing_param("contact phone number")};
+        return {*ct.phone_number, std::nullopt};
+    }
+    if (type == "Channel::Api" || type == "Channel::WebWidget") return {uuid_v4(), std::nullopt};
+    return {std::nullopt, internal_error()};  // raise "Unsupported operation for this channel: ..."
+}
+
+// ContactInboxBuilder#allowed_channels?: where a source_id taken by another contact is
+// moved out of the way (update_old_contact_inbox) instead of failing.
+bool renames_taken_source(const Inbox& in) {
+    const std::string& t = in.channel_type;
+    return t == "Channel::Email" || t == "Channel::Sms" || t == "Channel::TwilioSms" || t == "Channel::Whatsapp";
+}
+
+std::string moved_source_id(const Inbox& in, const std::string& source_id) {
+    const std::string& t = in.channel_type;
+    int r = static_cast<int>(random_unit() * 100);
+    if (t == "Channel::Whatsapp" || t == "Channel::Sms" || t == "Channel::TwilioSms")
+        return "whatsapp:" + source_id + std::to_string(r);
+    return std::to_string(r % 10) + source_id;
+}
+
+// The outcome of ContactInboxBuilder#create_contact_inbox for `contact_id`, decided
+// before anything is written: the existing row (find_or_create_by!), a row to add
+// (after moving a taken source_id away), or the unhandled RecordNotUnique.
+struct ContactInboxPlan {
+    const ContactInbox* existing = nullptr;
+    std::optional<std::int64_t> move_away;  // contact_inbox whose source_id is replaced first
+    bool conflict = false;                  // 500
+};
+
+ContactInboxPlan plan_contact_inbox(const Store& s, std::int64_t contact_id, const Inbox& in,
+                                    const std::string& source_id) {
+    ContactInboxPlan plan;
+    auto it = s.contact_inbox_by_source.find({in.id, source_id});
+    if (it == s.contact_inbox_by_source.end()) return plan;
+    const ContactInbox& found = s.contact_inboxes.at(it->second);
+    if (found.contact_id == contact_id) plan.existing = &found;
+    else if (renames_taken_source(in)) plan.move_away = found.id;
+    else plan.conflict = true;
+    return plan;
 }
 
 Contact* fetch(ApiCtx& c) { return c.s.contact(c.account_id(), id_segment(c.seg[1])); }
@@ -94,10 +174,28 @@ void diff_contacts(const Contact& a, const Contact& b, ChangeSet& cs) {
     if (!json_equal(a.custom_attributes.get(), b.custom_attributes.get()))
         cs.add("custom_attributes", jobject_copy(a.custom_attributes.get()), jobject_copy(b.custom_attributes.get()));
     if (a.blocked != b.blocked) cs.add("blocked", json_boolean(a.blocked), json_boolean(b.blocked));
+    if (a.contact_type != b.contact_type) cs.add("contact_type", jstr(a.contact_type), jstr(b.contact_type));
+}
+
+// What an UPDATE of `next` (loaded as `loaded`) writes over `current`: ActiveRecord's
+// partial writes send only the columns that changed since the record was loaded.
+Contact apply_changed_columns(const Contact& loaded, const Contact& next, Contact current) {
+    if (loaded.name != next.name) current.name = next.name;
+    if (loaded.email != next.email) current.email = next.email;
+    if (loaded.phone_number != next.phone_number) current.phone_number = next.phone_number;
+    if (loaded.identifier != next.identifier) current.identifier = next.identifier;
+    if (loaded.blocked != next.blocked) current.blocked = next.blocked;
+    if (loaded.contact_type != next.contact_type) current.contact_type = next.contact_type;
+    if (!json_equal(loaded.additional_attributes.get(), next.additional_attributes.get()))
+        current.additional_attributes = next.additional_attributes;
+    if (!json_equal(loaded.custom_attributes.get(), next.custom_attributes.get()))
+        current.custom_attributes = next.custom_attributes;
+    return current;
 }
 
 // Saves `next` over the stored contact, emitting contact_updated when something changed.
 void save_contact(ApiCtx& c, Contact& stored, Contact next) {
+    sync_contact_type(next);
     ChangeSet cs;
     diff_contacts(stored, next, cs);
     if (cs.empty()) return;
@@ -113,7 +211,7 @@ void save_contact(ApiCtx& c, Contact& stored, Contact next) {
 }  // namespace
 
 HttpResponse contacts_index(ApiCtx& c) {
-    std::vector<const Contact*> list = account_contacts(c, true);
+    std::vector<const Contact*> list = account_contacts(c, true);  // resolved_contacts
     return paged(c, list);
 }
 
@@ -145,12 +243,13 @@ HttpResponse contacts_search(ApiCtx& c) {
 }
 
 // A filter that only ORs equal_to conditions on identifier, e-mail and phone (what a
-// sync client sends to find a contact) is answered from the unique-key indexes, so
+// sync client sends to find a contact) is answered from the contact indexes, so
 // lookups stay fast with many contacts. The full evaluator then runs on the few
-// candidates, so the answer is exactly what the scan would give.
+// candidates, so the answer is exactly what the scan would give. Phone and
+// lower-cased identifier keys may hold several contacts; all are candidates.
 std::optional<std::vector<const Contact*>> indexed_candidates(ApiCtx& c, json_t* payload) {
     if (!json_is_array(payload) || json_array_size(payload) == 0) return std::nullopt;
-    std::vector<const Contact*> found;
+    std::vector<std::int64_t> ids;
     size_t i;
     json_t* h;
     json_array_foreach(payload, i, h) {
@@ -163,28 +262,28 @@ std::optional<std::vector<const Contact*>> indexed_candidates(ApiCtx& c, json_t*
         if (qo && *qo != "OR" && *qo != "or") return std::nullopt;
         auto value = json_scalar_text(json_array_get(values, 0));
         if (!value) return std::nullopt;
-        const std::unordered_map<std::string, std::int64_t>* index = nullptr;
-        std::string wanted;
         if (key == "identifier") {
-            index = &c.s.contact_identifier_lower_idx;
-            wanted = fold_case(*value);
+            if (const auto* found = c.s.contact_identifier_lower_idx.find(Store::key(c.account_id(), fold_case(*value))))
+                ids.insert(ids.end(), found->begin(), found->end());
         } else if (key == "email") {
-            index = &c.s.contact_email_idx;
-            wanted = fold_case(*value);
+            auto it = c.s.contact_email_idx.find(Store::key(c.account_id(), fold_case(*value)));
+            if (it != c.s.contact_email_idx.end()) ids.push_back(it->second);
         } else if (key == "phone_number") {
-            index = &c.s.contact_phone_idx;
             std::string digits = *value;
             digits.erase(std::remove(digits.begin(), digits.end(), '+'), digits.end());
-            wanted = "+" + digits;
+            if (const auto* found = c.s.contact_phone_idx.find(Store::key(c.account_id(), "+" + digits)))
+                ids.insert(ids.end(), found->begin(), found->end());
         } else {
             return std::nullopt;
         }
-        auto it = index->find(Store::key(c.account_id(), wanted));
-        if (it == index->end()) continue;
-        const Contact* ct = c.s.contact(c.account_id(), it->second);
-        if (ct && std::find(found.begin(), found.end(), ct) == found.end()) found.push_back(ct);
     }
-    std::sort(found.begin(), found.end(), [](const Contact* a, const Contact* b) { return a->id < b->id; });
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    std::vector<const Contact*> found;
+    for (std::int64_t id : ids) {
+        const Contact* ct = c.s.contact(c.account_id(), id);
+        if (ct && in_base_set(c, *ct)) found.push_back(ct);
+    }
     return found;
 }
 
@@ -196,35 +295,43 @@ HttpResponse contacts_filter(ApiCtx& c) {
     return paged(c, list);
 }
 
-HttpResponse contacts_create(ApiCtx& c) {
-    Contact ct;
-    ct.account_id = c.account_id();
-    assign_contact_params(c.params, ct);
-    merge_attributes(c.params, ct);
-    ct.id = 0;
-    ValidationErrors errors;
-    validate_contact(c.s, ct, errors);
-    if (!errors.empty()) return errors.response();
+namespace {
 
-    // ContactInboxBuilder runs inside the same transaction: a bad inbox rolls back.
+// The INSERT and what follows it in ContactsController#create's transaction: the
+// unique indexes, then ContactInboxBuilder. Any failure rolls the contact back.
+HttpResponse commit_create(ApiCtx& c, Contact ct) {
+    if (violates_unique_index(c.s, ct)) return internal_error();  // ActiveRecord::RecordNotUnique
     Inbox* inbox = nullptr;
-    std::string source_id;
-    if (auto inbox_id = c.params.integer("inbox_id")) {
-        inbox = c.s.inbox(c.account_id(), *inbox_id);
-        if (!inbox) return not_found();
-        auto sid = c.params.str("source_id");
-        source_id = sid && !is_blank(*sid) ? *sid : uuid_v4();
-        if (c.s.contact_inbox_by_source.count({inbox->id, source_id})) return internal_error();  // RecordNotUnique
+    std::optional<std::string> source_id;
+    ContactInboxPlan plan;
+    if (c.params.has("inbox_id") && !c.params.is_null("inbox_id")) {
+        std::string raw = c.params.str("inbox_id").value_or("");
+        if (!is_blank(raw)) {  // build_contact_inbox: return if params[:inbox_id].blank?
+            inbox = c.s.inbox(c.account_id(), ruby_to_i(raw));
+            if (!inbox) return not_found();
+            SourceId sid = builder_source_id(*inbox, ct, c.params);
+            if (sid.error) return std::move(*sid.error);
+            if (sid.value && !is_blank(*sid.value)) {  // create_contact_inbox if source_id.present?
+                source_id = sid.value;
+                plan = plan_contact_inbox(c.s, 0, *inbox, *source_id);
+                if (plan.conflict) return internal_error();  // RecordNotUnique on (inbox_id, source_id)
+            }
+        }
     }
     ct.id = c.s.next_contact_id++;
     ct.created_us = ct.updated_us = now_us();
+    sync_contact_type(ct);
     Contact& stored = c.s.contacts[ct.id] = ct;
     c.s.index_contact(stored);
-    const ContactInbox* ci = inbox ? &c.s.add_contact_inbox(stored.id, inbox->id, source_id) : nullptr;
+    const ContactInbox* ci = nullptr;
+    if (source_id) {
+        if (plan.move_away) c.s.rename_contact_inbox(*plan.move_away, moved_source_id(*inbox, *source_id));
+        ci = &c.s.add_contact_inbox(stored.id, inbox->id, *source_id);
+    }
     emit_contact_created(c.s, stored, c.jobs);
 
     json_t* cinbox = json_object();
-    json_object_set_new(cinbox, "inbox", inbox ? inbox_record_json(*inbox) : json_null());
+    json_object_set_new(cinbox, "inbox", ci ? inbox_record_json(*inbox) : json_null());
     json_object_set_new(cinbox, "source_id", ci ? jstr(ci->source_id) : json_null());
     json_t* payload = json_object();
     json_object_set_new(payload, "contact", contact_json(c.s, stored, true));
@@ -232,6 +339,44 @@ HttpResponse contacts_create(ApiCtx& c) {
     json_t* o = json_object();
     json_object_set_new(o, "payload", payload);
     return json_response(200, o);
+}
+
+// The UPDATE of a contact loaded as `loaded` and assigned `next`.
+HttpResponse commit_update(ApiCtx& c, const Contact& loaded, const Contact& next) {
+    Contact* stored = c.s.contact(c.account_id(), loaded.id);
+    if (!stored) {
+        // Deleted meanwhile: the UPDATE matches no row, which Rails does not notice.
+        return contact_payload(c, next);
+    }
+    Contact merged = apply_changed_columns(loaded, next, *stored);
+    if (violates_unique_index(c.s, merged)) return internal_error();  // ActiveRecord::RecordNotUnique
+    ChangeSet cs;
+    diff_contacts(loaded, next, cs);
+    if (!cs.empty()) {
+        std::int64_t now = now_us();
+        cs.add("updated_at", jstr(iso8601(loaded.updated_us)), jstr(iso8601(now)));
+        merged.updated_us = now;
+        c.s.unindex_contact(*stored);
+        *stored = std::move(merged);
+        c.s.index_contact(*stored);
+        emit_contact_updated(c.s, *stored, cs, c.jobs);
+    }
+    return contact_payload(c, *stored);
+}
+
+}  // namespace
+
+HttpResponse contacts_create(ApiCtx& c) {
+    Contact ct;
+    ct.account_id = c.account_id();
+    assign_contact_params(c.params, ct);
+    merge_attributes(c.params, ct);
+    ct.id = 0;
+    // Rails' validations, uniqueness included, are SELECTs before the INSERT.
+    ValidationErrors errors;
+    validate_contact(c.s, ct, errors);
+    if (!errors.empty()) return errors.response();
+    return commit_or_defer(c, [ct](ApiCtx& c2) { return commit_create(c2, ct); });
 }
 
 HttpResponse contacts_show(ApiCtx& c) {
@@ -243,14 +388,15 @@ HttpResponse contacts_show(ApiCtx& c) {
 HttpResponse contacts_update(ApiCtx& c) {
     Contact* ct = fetch(c);
     if (!ct) return not_found();
+    Contact loaded = *ct;
     Contact next = *ct;
     assign_contact_params(c.params, next);
     merge_attributes(c.params, next);
+    sync_contact_type(next);
     ValidationErrors errors;
     validate_contact(c.s, next, errors);
     if (!errors.empty()) return errors.response();
-    save_contact(c, *ct, std::move(next));
-    return contact_payload(c, *ct);
+    return commit_or_defer(c, [loaded, next](ApiCtx& c2) { return commit_update(c2, loaded, next); });
 }
 
 HttpResponse contacts_destroy(ApiCtx& c) {
@@ -283,16 +429,16 @@ HttpResponse contacts_contact_inboxes_create(ApiCtx& c) {
     auto inbox_id = c.params.integer("inbox_id");
     Inbox* inbox = inbox_id ? c.s.inbox(c.account_id(), *inbox_id) : nullptr;
     if (!inbox) return not_found();
-    auto sid = c.params.str("source_id");
-    std::string source_id = sid && !is_blank(*sid) ? *sid : uuid_v4();
-    const ContactInbox* ci = nullptr;
-    auto existing = c.s.contact_inbox_by_source.find({inbox->id, source_id});
-    if (existing != c.s.contact_inbox_by_source.end()) {
-        const ContactInbox& found = c.s.contact_inboxes.at(existing->second);
-        if (found.contact_id != ct->id) return internal_error();  // RecordNotUnique on (inbox_id, source_id)
-        ci = &found;  // first_or_create!: same triple is idempotent
-    } else {
-        ci = &c.s.add_contact_inbox(ct->id, inbox->id, source_id);
+    SourceId sid = builder_source_id(*inbox, *ct, c.params);
+    if (sid.error) return std::move(*sid.error);
+    // No source_id: the builder returns nil and the view calls nil.source_id.
+    if (!sid.value || is_blank(*sid.value)) return internal_error();
+    ContactInboxPlan plan = plan_contact_inbox(c.s, ct->id, *inbox, *sid.value);
+    if (plan.conflict) return internal_error();  // RecordNotUnique on (inbox_id, source_id)
+    const ContactInbox* ci = plan.existing;      // find_or_create_by!: the same triple is idempotent
+    if (!ci) {
+        if (plan.move_away) c.s.rename_contact_inbox(*plan.move_away, moved_source_id(*inbox, *sid.value));
+        ci = &c.s.add_contact_inbox(ct->id, inbox->id, *sid.value);
     }
     json_t* o = json_object();
     json_object_set_new(o, "source_id", jstr(ci->source_id));

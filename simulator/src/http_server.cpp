@@ -4,6 +4,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -26,6 +27,62 @@ std::optional<std::string> HttpRequest::header(const char* name) const {
     if (!v) return std::nullopt;
     return std::string(v);
 }
+
+std::vector<std::pair<std::string, std::string>> HttpRequest::headers() const {
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!connection) return out;
+    MHD_get_connection_values(
+        connection, MHD_HEADER_KIND,
+        +[](void* cls, MHD_ValueKind, const char* k, const char* v) -> MHD_Result {
+            static_cast<std::vector<std::pair<std::string, std::string>>*>(cls)->emplace_back(k ? k : "", v ? v : "");
+            return MHD_YES;
+        },
+        &out);
+    return out;
+}
+
+namespace {
+std::string peer_address(MHD_Connection* connection) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr) return "";
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (info->client_addr->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(info->client_addr)->sin_addr, buf, sizeof buf);
+    } else if (info->client_addr->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(info->client_addr)->sin6_addr, buf, sizeof buf);
+    }
+    return buf;
+}
+
+// Reader state of a streamed body: the position in unit*repeat + tail.
+struct StreamReader {
+    std::shared_ptr<StreamBody> body;
+    static ssize_t read(void* cls, uint64_t pos, char* buf, size_t max) {
+        auto* self = static_cast<StreamReader*>(cls);
+        const StreamBody& b = *self->body;
+        const std::uint64_t unit = b.unit ? b.unit->size() : 0;
+        const std::uint64_t units_total = unit * b.repeat;
+        std::size_t n = 0;
+        while (n < max && pos < units_total) {
+            std::uint64_t off = pos % unit;
+            std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(unit - off, max - n));
+            std::memcpy(buf + n, b.unit->data() + off, take);
+            n += take;
+            pos += take;
+        }
+        while (n < max && pos >= units_total && pos - units_total < b.tail.size()) {
+            std::size_t off = static_cast<std::size_t>(pos - units_total);
+            std::size_t take = std::min(b.tail.size() - off, max - n);
+            std::memcpy(buf + n, b.tail.data() + off, take);
+            n += take;
+            pos += take;
+        }
+        if (n == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+        return static_cast<ssize_t>(n);
+    }
+    static void free(void* cls) { delete static_cast<StreamReader*>(cls); }
+};
+}  // namespace
 
 struct HttpServer::RequestContext {
     std::string uri;
@@ -51,8 +108,16 @@ struct ServerCallbacks {
     }
 
     static MHD_Result queue(MHD_Connection* connection, const HttpResponse& r) {
-        MHD_Response* resp = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
-                                                             MHD_RESPMEM_MUST_COPY);
+        MHD_Response* resp = nullptr;
+        if (r.stream) {
+            auto* reader = new StreamReader{r.stream};
+            resp = MHD_create_response_from_callback(r.stream->size(), 64 * 1024, &StreamReader::read, reader,
+                                                     &StreamReader::free);
+            if (!resp) delete reader;
+        } else {
+            resp = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
+                                                   MHD_RESPMEM_MUST_COPY);
+        }
         if (!resp) return MHD_NO;
         if (!r.content_type.empty()) MHD_add_response_header(resp, "Content-Type", r.content_type.c_str());
         for (const auto& [k, v] : r.headers) MHD_add_response_header(resp, k.c_str(), v.c_str());
@@ -77,8 +142,9 @@ struct ServerCallbacks {
             *con_cls = ctx;
         }
         if (ctx->parked) {  // resumed by the timer (or by a stopping daemon)
+            ctx->parked = false;
             if (ctx->aborted) return MHD_NO;
-            return finish(self, connection, ctx);
+            return proceed(self, connection, ctx);
         }
         if (!ctx->headers_seen) {
             ctx->headers_seen = true;
@@ -90,6 +156,7 @@ struct ServerCallbacks {
                 ctx->request.query = parse_query(ctx->request.raw_query);
             }
             ctx->request.connection = connection;
+            ctx->request.peer_ip = peer_address(connection);
             return MHD_YES;
         }
         if (*upload_data_size > 0) {
@@ -105,11 +172,26 @@ struct ServerCallbacks {
         } else {
             ctx->pending = self->handler_(ctx->request);
         }
-        if (ctx->pending.delay_ms > 0) {
-            if (!self->park(connection, ctx, ctx->pending.delay_ms)) return MHD_NO;
-            return MHD_YES;
+        return proceed(self, connection, ctx);
+    }
+
+    // Parks the connection for the pending delay, runs a pending second phase,
+    // and answers once neither is left.
+    static MHD_Result proceed(HttpServer* self, MHD_Connection* connection, HttpServer::RequestContext* ctx) {
+        for (;;) {
+            if (ctx->pending.delay_ms > 0) {
+                int delay = ctx->pending.delay_ms;
+                ctx->pending.delay_ms = 0;
+                if (!self->park(connection, ctx, delay)) return MHD_NO;
+                return MHD_YES;
+            }
+            if (ctx->pending.then) {
+                std::function<HttpResponse()> next = std::move(ctx->pending.then);
+                ctx->pending = next();
+                continue;
+            }
+            return finish(self, connection, ctx);
         }
-        return finish(self, connection, ctx);
     }
 };
 

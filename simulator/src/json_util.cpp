@@ -29,6 +29,24 @@ std::string dump(const json_t* v) {
     return out;
 }
 
+std::string rails_escape_json(const std::string& json) {
+    std::string out;
+    out.reserve(json.size() + 16);
+    for (std::size_t i = 0; i < json.size(); ++i) {
+        char ch = json[i];
+        if (ch == '<') out += "\\u003c";
+        else if (ch == '>') out += "\\u003e";
+        else if (ch == '&') out += "\\u0026";
+        else if (ch == '\xE2' && i + 2 < json.size() && json[i + 1] == '\x80' && (json[i + 2] == '\xA8' || json[i + 2] == '\xA9')) {
+            out += json[i + 2] == '\xA8' ? "\\u2028" : "\\u2029";
+            i += 2;
+        } else {
+            out.push_back(ch);
+        }
+    }
+    return out;
+}
+
 std::string dump_steal(json_t* v) {
     std::string out = dump(v);
     json_decref(v);

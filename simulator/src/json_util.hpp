@@ -25,6 +25,10 @@ json_t* jobject_copy(const json_t* v);
 // Compact dump; `dump_steal` also releases the value.
 std::string dump(const json_t* v);
 std::string dump_steal(json_t* v);
+// ActiveSupport's JSON encoding with escape_html_entities_in_json (Rails' default):
+// '<', '>', '&', U+2028 and U+2029 become \u003c, \u003e, \u0026, \u2028, \u2029.
+// Applied to compact JSON text; those characters only occur inside strings there.
+std::string rails_escape_json(const std::string& json);
 
 // Request parameters as Rails sees them: the JSON body merged with the query
 // string (query wins, as in ActionDispatch). Scalars are read leniently the way

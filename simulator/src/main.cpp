@@ -18,7 +18,9 @@ namespace {
 void usage(const char* argv0) {
     std::fprintf(stderr,
                  "usage: %s --port N --control-port M [--bind 127.0.0.1] [--token T] [--account-id A] "
-                 "[--threads K]\n",
+                 "[--threads K]\n"
+                 "          [--proxy] [--concurrency real|serialized] [--race-window-ms MS] [--rate-limit N/S]\n"
+                 "          [--search-rate-limit N/S] [--crm-v2] [--log-headers]\n",
                  argv0);
 }
 
@@ -54,6 +56,25 @@ int main(int argc, char** argv) {
             auto n = sim::parse_int(need());
             if (!n || *n < 1 || *n > 256) { usage(argv[0]); return 2; }
             cfg.threads = static_cast<unsigned>(*n);
+        } else if (a == "--proxy") {
+            cfg.modes.proxy_drops_underscore_headers = true;
+        } else if (a == "--concurrency") {
+            std::string c = need();
+            if (c == "real") cfg.modes.concurrency = sim::Concurrency::real;
+            else if (c == "serialized") cfg.modes.concurrency = sim::Concurrency::serialized;
+            else { usage(argv[0]); return 2; }
+        } else if (a == "--race-window-ms") {
+            auto n = sim::parse_int(need());
+            if (!n || *n < 0 || *n > 60000) { usage(argv[0]); return 2; }
+            cfg.modes.race_window_ms = static_cast<int>(*n);
+        } else if (a == "--rate-limit" || a == "--search-rate-limit") {
+            auto rl = sim::parse_rate_limit(need());
+            if (!rl) { usage(argv[0]); return 2; }
+            (a == "--rate-limit" ? cfg.modes.rate_limit : cfg.modes.search_rate_limit) = *rl;
+        } else if (a == "--crm-v2") {
+            cfg.modes.crm_v2 = true;
+        } else if (a == "--log-headers") {
+            cfg.modes.log_headers = true;
         } else if (a == "--help" || a == "-h") { usage(argv[0]); return 0; }
         else { usage(argv[0]); return 2; }
     }

@@ -1,6 +1,7 @@
 #include "request_log.hpp"
 
 #include <algorithm>
+#include <cctype>
 
 #include "json_util.hpp"
 
@@ -35,6 +36,14 @@ json_t* RequestLog::to_json(std::uint64_t since, std::size_t limit) const {
         json_object_set_new(o, "duration_ms", json_real(e.duration_ms));
         json_object_set_new(o, "body", jstr(e.body));
         json_object_set_new(o, "fault", e.fault.empty() ? json_null() : jstr(e.fault));
+        if (e.applied_status) json_object_set_new(o, "applied_status", json_integer(*e.applied_status));
+        if (e.with_headers) {
+            json_t* h = json_object();
+            // Repeated names keep the last value, as a hash would.
+            for (const auto& [k, v] : e.headers) json_object_set_new(h, k.c_str(), jstr(v));
+            json_object_set_new(o, "headers", h);
+            json_object_set_new(o, "raw_query", jstr(e.raw_query));
+        }
         json_array_append_new(arr, o);
     }
     return arr;
@@ -48,6 +57,16 @@ void RequestLog::clear() {
 std::uint64_t RequestLog::last_seq() const {
     std::lock_guard<std::mutex> lk(mu_);
     return next_seq_ - 1;
+}
+
+std::vector<std::pair<std::string, std::string>> redact_token_headers(
+    std::vector<std::pair<std::string, std::string>> headers) {
+    for (auto& [k, v] : headers) {
+        std::string lower;
+        for (char ch : k) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+        if (lower == "api_access_token" || lower == "api-access-token") v = "[FILTERED]";
+    }
+    return headers;
 }
 
 std::string redact_query(const std::string& raw) {

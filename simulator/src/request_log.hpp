@@ -7,6 +7,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sim {
 
@@ -21,6 +23,10 @@ struct RequestLogEntry {
     double duration_ms = 0;
     std::string body;
     std::string fault;
+    std::optional<int> applied_status;  // after_apply faults: the answer the applied request had
+    bool with_headers = false;          // log_headers mode: the two fields below are shown
+    std::vector<std::pair<std::string, std::string>> headers;  // token values redacted
+    std::string raw_query;                                     // not redacted
 };
 
 class RequestLog {
@@ -41,5 +47,8 @@ private:
 
 // Removes the value of any api_access_token parameter from a raw query string.
 std::string redact_query(const std::string& raw);
+// Replaces the value of api_access_token / Api-Access-Token (any case) with "[FILTERED]".
+std::vector<std::pair<std::string, std::string>> redact_token_headers(
+    std::vector<std::pair<std::string, std::string>> headers);
 
 }  // namespace sim

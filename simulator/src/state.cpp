@@ -30,13 +30,33 @@ std::string Store::key(std::int64_t account_id, const std::string& value) {
     return std::to_string(account_id) + '\x1f' + value;
 }
 
+void MultiIndex::remove(const std::string& key, std::int64_t id) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return;
+    auto& ids = it->second;
+    for (auto i = ids.begin(); i != ids.end(); ++i)
+        if (*i == id) {
+            ids.erase(i);
+            break;
+        }
+    if (ids.empty()) map_.erase(it);
+}
+
+bool MultiIndex::has_other(const std::string& key, std::int64_t except) const {
+    const std::vector<std::int64_t>* ids = find(key);
+    if (!ids) return false;
+    for (std::int64_t id : *ids)
+        if (id != except) return true;
+    return false;
+}
+
 void Store::index_contact(const Contact& c) {
     if (c.email && !c.email->empty()) contact_email_idx[key(c.account_id, *c.email)] = c.id;
     if (c.identifier && !c.identifier->empty()) {
         contact_identifier_idx[key(c.account_id, *c.identifier)] = c.id;
-        contact_identifier_lower_idx[key(c.account_id, fold_case(*c.identifier))] = c.id;
+        contact_identifier_lower_idx.add(key(c.account_id, fold_case(*c.identifier)), c.id);
     }
-    if (c.phone_number && !c.phone_number->empty()) contact_phone_idx[key(c.account_id, *c.phone_number)] = c.id;
+    if (c.phone_number && !c.phone_number->empty()) contact_phone_idx.add(key(c.account_id, *c.phone_number), c.id);
 }
 
 void Store::unindex_contact(const Contact& c) {
@@ -47,11 +67,9 @@ void Store::unindex_contact(const Contact& c) {
     };
     drop(contact_email_idx, c.email);
     drop(contact_identifier_idx, c.identifier);
-    if (c.identifier && !c.identifier->empty()) {
-        auto it = contact_identifier_lower_idx.find(key(c.account_id, fold_case(*c.identifier)));
-        if (it != contact_identifier_lower_idx.end() && it->second == c.id) contact_identifier_lower_idx.erase(it);
-    }
-    drop(contact_phone_idx, c.phone_number);
+    if (c.identifier && !c.identifier->empty())
+        contact_identifier_lower_idx.remove(key(c.account_id, fold_case(*c.identifier)), c.id);
+    if (c.phone_number && !c.phone_number->empty()) contact_phone_idx.remove(key(c.account_id, *c.phone_number), c.id);
 }
 
 Account* Store::account(std::int64_t id) {
@@ -113,6 +131,22 @@ User& Store::add_user(const std::string& name, const std::string& email, const s
     u.pubsub_token = random_token();
     user_by_token[u.token] = u.id;
     return users[u.id] = u;
+}
+
+Inbox& Store::add_inbox(std::int64_t account_id, const std::string& name, const std::string& channel_type) {
+    Inbox& in = add_api_inbox(account_id, name, "");
+    in.channel_type = channel_type;
+    if (channel_type == "Channel::TwilioSms") in.medium = "sms";
+    return in;
+}
+
+void Store::rename_contact_inbox(std::int64_t contact_inbox_id, const std::string& source_id) {
+    auto it = contact_inboxes.find(contact_inbox_id);
+    if (it == contact_inboxes.end()) return;
+    contact_inbox_by_source.erase({it->second.inbox_id, it->second.source_id});
+    it->second.source_id = source_id;
+    it->second.updated_us = now_us();
+    contact_inbox_by_source[{it->second.inbox_id, source_id}] = contact_inbox_id;
 }
 
 Inbox& Store::add_api_inbox(std::int64_t account_id, const std::string& name, const std::string& webhook_url) {

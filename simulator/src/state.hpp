@@ -1,6 +1,8 @@
 // In-memory model of the Chatwoot records the simulator serves. One
 // shared_mutex guards everything: handlers take it shared for reads and
-// exclusive for writes, and build webhook payloads while holding it.
+// exclusive for writes, and build webhook payloads while holding it. (In the
+// real-concurrency mode a contact write validates under the shared lock and
+// takes the exclusive one only for its insert or update.)
 #pragma once
 #include <cstdint>
 #include <map>
@@ -51,6 +53,7 @@ struct Inbox {
     std::int64_t channel_id = 0;
     std::string name;
     std::string channel_type = "Channel::Api";
+    std::string medium;       // Channel::TwilioSms: "sms" | "whatsapp"
     std::string webhook_url;  // empty: no API-inbox webhook
     std::string identifier;   // inbox_identifier (Public API token)
     std::string secret;       // webhook signing secret
@@ -70,11 +73,29 @@ struct Contact {
     std::optional<std::string> phone_number;
     std::optional<std::string> identifier;
     bool blocked = false;
+    std::string contact_type = "visitor";  // visitor | lead | customer (Contacts::SyncAttributes)
     Json additional_attributes = Json::object();
     Json custom_attributes = Json::object();
     std::int64_t created_us = 0;
     std::int64_t updated_us = 0;
     std::optional<std::int64_t> last_activity_us;
+};
+
+// A non-unique index: key -> ids in insertion order.
+class MultiIndex {
+public:
+    void add(const std::string& key, std::int64_t id) { map_[key].push_back(id); }
+    void remove(const std::string& key, std::int64_t id);
+    const std::vector<std::int64_t>* find(const std::string& key) const {
+        auto it = map_.find(key);
+        return it == map_.end() ? nullptr : &it->second;
+    }
+    // Whether the key holds an id other than `except`.
+    bool has_other(const std::string& key, std::int64_t except) const;
+    void clear() { map_.clear(); }
+
+private:
+    std::unordered_map<std::string, std::vector<std::int64_t>> map_;
 };
 
 struct ContactInbox {
@@ -160,11 +181,14 @@ public:
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> messages_by_conversation;  // ascending ids
     std::map<std::int64_t, Webhook> webhooks;
 
-    // Per-account unique keys of contacts, mirroring Chatwoot's validations.
+    // Per-account keys of contacts. E-mail and identifier are unique, as Chatwoot's
+    // database indexes are (uniq_email_per_account_contact, uniq_identifier_per_account_contact);
+    // phone has a plain index only, and the lower-cased identifier (what the filter compares)
+    // may be shared by identifiers that differ in case.
     std::unordered_map<std::string, std::int64_t> contact_email_idx;
     std::unordered_map<std::string, std::int64_t> contact_identifier_idx;
-    std::unordered_map<std::string, std::int64_t> contact_identifier_lower_idx;  // filter compares lower-cased
-    std::unordered_map<std::string, std::int64_t> contact_phone_idx;
+    MultiIndex contact_identifier_lower_idx;
+    MultiIndex contact_phone_idx;
 
     std::int64_t next_user_id = 1, next_inbox_id = 1, next_channel_id = 1, next_contact_id = 1,
                  next_contact_inbox_id = 1, next_conversation_id = 1, next_message_id = 1, next_webhook_id = 1;
@@ -188,7 +212,10 @@ public:
     void unindex_contact(const Contact& c);
 
     Inbox& add_api_inbox(std::int64_t account_id, const std::string& name, const std::string& webhook_url);
+    Inbox& add_inbox(std::int64_t account_id, const std::string& name, const std::string& channel_type);
     ContactInbox& add_contact_inbox(std::int64_t contact_id, std::int64_t inbox_id, const std::string& source_id);
+    // Gives a contact_inbox another source_id (ContactInboxBuilder#update_old_contact_inbox).
+    void rename_contact_inbox(std::int64_t contact_inbox_id, const std::string& source_id);
     User& add_user(const std::string& name, const std::string& email, const std::string& token);
     void delete_contact(std::int64_t contact_id);
     void delete_conversation(std::int64_t conversation_id);

@@ -255,4 +255,37 @@ std::vector<std::string> split_path(const std::string& path) {
     return out;
 }
 
+std::optional<std::string> base64_decode(std::string_view s) {
+    auto value = [](char c) -> int {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    };
+    std::string out;
+    out.reserve(s.size() / 4 * 3);
+    std::uint32_t acc = 0;
+    int bits = 0;
+    bool padding = false;
+    for (char c : s) {
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
+        if (c == '=') {
+            padding = true;
+            continue;
+        }
+        int v = value(c);
+        if (v < 0 || padding) return std::nullopt;
+        acc = (acc << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+        }
+    }
+    if (bits >= 6) return std::nullopt;  // a lone 6-bit group encodes no byte
+    return out;
+}
+
 }  // namespace sim

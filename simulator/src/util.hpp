@@ -40,6 +40,8 @@ bool is_blank(std::string_view s);
 bool sql_like(std::string_view text, std::string_view pattern, bool ci);
 
 std::optional<std::int64_t> parse_int(std::string_view s);
+// Standard base64 (RFC 4648, '=' padding optional, whitespace ignored); nullopt when malformed.
+std::optional<std::string> base64_decode(std::string_view s);
 // Ruby String#to_i: leading digits, else 0.
 std::int64_t ruby_to_i(std::string_view s);
 

@@ -72,11 +72,33 @@ void validate_contact(const Store& s, const Contact& c, ValidationErrors& errors
     if (c.identifier && !c.identifier->empty() && taken(s.contact_identifier_idx, c, *c.identifier))
         errors.add("identifier", "Identifier has already been taken");
     if (c.phone_number && !c.phone_number->empty()) {
-        if (taken(s.contact_phone_idx, c, *c.phone_number))
+        if (s.contact_phone_idx.has_other(Store::key(c.account_id, *c.phone_number), c.id))
             errors.add("phone_number", "Phone number has already been taken");
         if (!phone_matches_chatwoot_regex(*c.phone_number))
             errors.add("phone_number", "Phone number should be in e164 format");
     }
+}
+
+bool violates_unique_index(const Store& s, const Contact& c) {
+    if (c.email && !c.email->empty() && taken(s.contact_email_idx, c, *c.email)) return true;
+    return c.identifier && !c.identifier->empty() && taken(s.contact_identifier_idx, c, *c.identifier);
+}
+
+void sync_contact_type(Contact& c) {
+    if (c.contact_type != "visitor") return;  // a lead or customer stays what it is
+    auto present = [](const std::optional<std::string>& v) { return v && !is_blank(*v); };
+    bool social = false;
+    const char* key;
+    json_t* v;
+    json_object_foreach(c.additional_attributes.get(), key, v) {
+        if (std::string(key).rfind("social_", 0) != 0) continue;
+        // Ruby's present?: not nil, not false, not a blank string, not an empty hash or array.
+        if (json_is_null(v) || json_is_false(v)) continue;
+        if (json_is_string(v) && is_blank(json_string_value(v))) continue;
+        if ((json_is_object(v) && json_object_size(v) == 0) || (json_is_array(v) && json_array_size(v) == 0)) continue;
+        social = true;
+    }
+    if (present(c.email) || present(c.phone_number) || social) c.contact_type = "lead";
 }
 
 void validate_webhook(const Store& s, const Webhook& w, ValidationErrors& errors) {

@@ -30,6 +30,15 @@ bool email_matches_devise_regex(const std::string& email);
 // against the rest of the account; `c.id` is skipped in uniqueness checks.
 void validate_contact(const Store& s, const Contact& c, ValidationErrors& errors);
 
+// The database's own check at INSERT/UPDATE time: only (email, account) and
+// (identifier, account) have unique indexes; phone has none. True when `c` would
+// raise ActiveRecord::RecordNotUnique.
+bool violates_unique_index(const Store& s, const Contact& c);
+
+// Contacts::SyncAttributes#set_contact_type (a before_save callback): a visitor with an
+// e-mail, a phone or a present social_* additional attribute becomes a lead.
+void sync_contact_type(Contact& c);
+
 // Webhook model: url format (http/https) and per-account uniqueness, and
 // subscriptions being a non-empty subset of the allowed events.
 void validate_webhook(const Store& s, const Webhook& w, ValidationErrors& errors);

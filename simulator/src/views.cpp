@@ -23,7 +23,7 @@ json_t* inbox_slim_json(const Inbox& in) {
     set(o, "channel_id", json_integer(in.channel_id));
     set(o, "name", jstr(in.name));
     set(o, "channel_type", jstr(in.channel_type));
-    set(o, "provider", json_null());
+    set(o, "provider", in.channel_type == "Channel::Whatsapp" ? jstr("whatsapp_cloud") : json_null());
     return o;
 }
 
@@ -106,12 +106,19 @@ json_t* inbox_json(const Inbox& in, bool administrator) {
     set(o, "reply_time", json_null());
     set(o, "messaging_service_sid", json_null());
     set(o, "phone_number", json_null());
-    if (administrator) set(o, "hmac_token", jstr(in.hmac_token));
-    set(o, "webhook_url", jstr(in.webhook_url));
-    set(o, "inbox_identifier", jstr(in.identifier));
-    set(o, "additional_attributes", jobject_copy(in.additional_attributes.get()));
-    if (administrator) set(o, "secret", jstr(in.secret));
-    set(o, "provider", json_null());
+    if (in.channel_type == "Channel::TwilioSms") set(o, "medium", jstr(in.medium));
+    if (in.channel_type == "Channel::Api") {  // _inbox.json.jbuilder: API channel attributes only
+        if (administrator) set(o, "hmac_token", jstr(in.hmac_token));
+        set(o, "webhook_url", jstr(in.webhook_url));
+        set(o, "inbox_identifier", jstr(in.identifier));
+        set(o, "additional_attributes", jobject_copy(in.additional_attributes.get()));
+        if (administrator) set(o, "secret", jstr(in.secret));
+    }
+    set(o, "provider", in.channel_type == "Channel::Whatsapp" ? jstr("whatsapp_cloud") : json_null());
+    if (in.channel_type == "Channel::Whatsapp") {
+        set(o, "message_templates", json_array());
+        if (administrator) set(o, "provider_config", json_object());
+    }
     return o;
 }
 

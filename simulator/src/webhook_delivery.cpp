@@ -111,6 +111,13 @@ std::string reason_phrase(long code) {
 }
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> signed_delivery_headers(const std::string& secret,
+                                                                         std::int64_t timestamp,
+                                                                         const std::string& body) {
+    return {{"X-Chatwoot-Timestamp", std::to_string(timestamp)},
+            {"X-Chatwoot-Signature", chatwoot::core::chatwoot_signature_header(secret, timestamp, body)}};
+}
+
 DeliveryRecord WebhookDeliverer::deliver(const DeliveryJob& job) {
     DeliveryRecord rec;
     rec.job = job;
@@ -119,9 +126,8 @@ DeliveryRecord WebhookDeliverer::deliver(const DeliveryJob& job) {
     rec.headers.emplace_back("Accept", "application/json");
     rec.headers.emplace_back("X-Chatwoot-Delivery", uuid_v4());
     if (!job.secret.empty()) {
-        std::int64_t ts = static_cast<std::int64_t>(std::time(nullptr));
-        rec.headers.emplace_back("X-Chatwoot-Timestamp", std::to_string(ts));
-        rec.headers.emplace_back("X-Chatwoot-Signature", chatwoot::core::chatwoot_signature_header(job.secret, ts, job.body));
+        for (auto& h : signed_delivery_headers(job.secret, static_cast<std::int64_t>(std::time(nullptr)), job.body))
+            rec.headers.push_back(std::move(h));
     }
     auto t0 = std::chrono::steady_clock::now();
     CURL* curl = curl_easy_init();

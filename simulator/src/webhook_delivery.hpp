@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace sim {
@@ -38,6 +39,12 @@ struct DeliveryRecord {
     std::string error;
     double duration_ms = 0;
 };
+
+// X-Chatwoot-Timestamp and X-Chatwoot-Signature for a body sent at `timestamp`
+// (lib/webhooks/trigger.rb#request_headers).
+std::vector<std::pair<std::string, std::string>> signed_delivery_headers(const std::string& secret,
+                                                                         std::int64_t timestamp,
+                                                                         const std::string& body);
 
 class WebhookDeliverer {
 public:

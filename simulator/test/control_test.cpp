@@ -74,3 +74,29 @@ TEST_F(SimTest, ResetRestoresSeedAndClearsFaultsAndLogs) {
     // Ids start over.
     EXPECT_EQ(make_contact(R"({"name":"Bruno","email":"b@x.test"})"), 1);
 }
+
+TEST_F(SimTest, RequestLogHeadersAndRawQueryWhenAsked) {
+    call("GET", "/api/v1/profile?api_access_token=q-secret&x=1");
+    J off = control("GET", "/__sim/requests").json();
+    ASSERT_EQ(off.size(), 1u);
+    EXPECT_FALSE(off[0].has("headers"));  // off by default
+    EXPECT_FALSE(off[0].has("raw_query"));
+    EXPECT_EQ(off[0]["query"].str(), "api_access_token=[FILTERED]&x=1");
+
+    set_mode(R"({"log_headers":true})");
+    control("DELETE", "/__sim/requests");
+    http("GET", api("/api/v1/profile?api_access_token=q-secret&x=1"), "",
+         {"api_access_token: sim-admin-token", "X-Probe: sonda", "Api-Access-Token: sim-admin-token"});
+    http("GET", api("/api/v1/profile"), "", {"API_ACCESS_TOKEN: sim-admin-token"});
+    J log = control("GET", "/__sim/requests").json();
+    ASSERT_EQ(log.size(), 2u);
+    J h = log[0]["headers"];
+    ASSERT_TRUE(h.is_object()) << log.dump();
+    EXPECT_EQ(h["api_access_token"].str(), "[FILTERED]");
+    EXPECT_EQ(h["Api-Access-Token"].str(), "[FILTERED]");
+    EXPECT_EQ(h["X-Probe"].str(), "sonda");
+    EXPECT_EQ(log[0]["raw_query"].str(), "api_access_token=q-secret&x=1");  // not redacted: a key sent there is seen
+    EXPECT_EQ(log[0]["query"].str(), "api_access_token=[FILTERED]&x=1");
+    EXPECT_EQ(log[1]["headers"]["API_ACCESS_TOKEN"].str(), "[FILTERED]");
+    EXPECT_EQ(log.dump().find("sim-admin-token"), std::string::npos);
+}

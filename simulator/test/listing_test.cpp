@@ -111,3 +111,37 @@ TEST_F(SimTest, FilterPagesBy15WithTotalCount) {
     EXPECT_EQ(p2["payload"].size(), 3u);
     EXPECT_EQ(p2["meta"]["count"].i(), 18);
 }
+
+TEST_F(SimTest, CrmV2ListsAndFiltersLeadsOnly) {
+    make_contact(R"({"name":"Only id","identifier":"zattar:cliente:9"})");
+    make_contact(R"({"name":"Mail","email":"mail@x.test"})");
+    make_contact(R"({"name":"Social","additional_attributes":{"social_telegram_user_name":"tg"}})");
+    make_contact(R"({"name":"Only name"})");
+    const std::string filter =
+        R"({"payload":[{"attribute_key":"identifier","filter_operator":"equal_to","values":["zattar:cliente:9"]}]})";
+    // Without crm_v2 the identifier makes it a resolved contact.
+    EXPECT_EQ(call("POST", "/api/v1/accounts/1/contacts/filter", filter).json()["meta"]["count"].i(), 1);
+    EXPECT_EQ(call("GET", "/api/v1/accounts/1/contacts").json()["meta"]["count"].i(), 2);
+
+    set_mode(R"({"crm_v2":true})");
+    J list = call("GET", "/api/v1/accounts/1/contacts").json();
+    EXPECT_EQ(list["meta"]["count"].i(), 2);
+    EXPECT_EQ(list["payload"][0]["name"].str(), "Mail");
+    EXPECT_EQ(list["payload"][1]["name"].str(), "Social");
+    Resp f = call("POST", "/api/v1/accounts/1/contacts/filter", filter);
+    ASSERT_EQ(f.status, 200) << f.body;
+    EXPECT_EQ(f.json()["meta"]["count"].i(), 0);  // a contact with only an identifier is no lead
+    Resp scan = call("POST", "/api/v1/accounts/1/contacts/filter",
+                     R"({"payload":[{"attribute_key":"name","filter_operator":"contains","values":["Only"]}]})");
+    EXPECT_EQ(scan.json()["meta"]["count"].i(), 0);
+    J found = call("GET", "/api/v1/accounts/1/contacts/search?q=zattar:cliente").json();
+    ASSERT_EQ(found["payload"].size(), 1u);  // search starts from every contact
+    EXPECT_EQ(found["payload"][0]["identifier"].str(), "zattar:cliente:9");
+    // Adding a phone makes it a lead, and it stays one.
+    long long id = found["payload"][0]["id"].i();
+    std::string path = "/api/v1/accounts/1/contacts/" + std::to_string(id);
+    ASSERT_EQ(call("PUT", path, R"({"phone_number":"+5511987654321"})").status, 200);
+    EXPECT_EQ(call("POST", "/api/v1/accounts/1/contacts/filter", filter).json()["meta"]["count"].i(), 1);
+    ASSERT_EQ(call("PUT", path, R"({"phone_number":null})").status, 200);
+    EXPECT_EQ(call("POST", "/api/v1/accounts/1/contacts/filter", filter).json()["meta"]["count"].i(), 1);
+}

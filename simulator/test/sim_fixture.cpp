@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <regex>
 #include <thread>
@@ -93,6 +95,103 @@ Resp http(const std::string& method, const std::string& url, const std::string& 
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     return r;
+}
+
+std::vector<Resp> concurrent(const std::vector<ReqSpec>& reqs) {
+    struct One {
+        Resp r;
+        CURL* c = nullptr;
+        curl_slist* h = nullptr;
+        std::chrono::steady_clock::time_point t0;
+    };
+    std::vector<One> all(reqs.size());
+    CURLM* multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, static_cast<long>(reqs.size() + 1));
+    for (std::size_t i = 0; i < reqs.size(); ++i) {
+        const ReqSpec& q = reqs[i];
+        One& o = all[i];
+        o.c = curl_easy_init();
+        for (const auto& x : q.headers) o.h = curl_slist_append(o.h, x.c_str());
+        if (!q.body.empty()) o.h = curl_slist_append(o.h, "Content-Type: application/json");
+        o.h = curl_slist_append(o.h, "Expect:");
+        curl_easy_setopt(o.c, CURLOPT_URL, q.url.c_str());
+        curl_easy_setopt(o.c, CURLOPT_CUSTOMREQUEST, q.method.c_str());
+        if (!q.body.empty() || q.method == "POST" || q.method == "PUT" || q.method == "PATCH") {
+            curl_easy_setopt(o.c, CURLOPT_POSTFIELDS, q.body.c_str());
+            curl_easy_setopt(o.c, CURLOPT_POSTFIELDSIZE, static_cast<long>(q.body.size()));
+        }
+        curl_easy_setopt(o.c, CURLOPT_HTTPHEADER, o.h);
+        curl_easy_setopt(o.c, CURLOPT_TIMEOUT_MS, q.timeout_ms);
+        curl_easy_setopt(o.c, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(o.c, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(o.c, CURLOPT_WRITEFUNCTION, &collect_body);
+        curl_easy_setopt(o.c, CURLOPT_WRITEDATA, &o.r.body);
+        curl_easy_setopt(o.c, CURLOPT_HEADERFUNCTION, &collect_header);
+        curl_easy_setopt(o.c, CURLOPT_HEADERDATA, &o.r.headers);
+        curl_easy_setopt(o.c, CURLOPT_PRIVATE, &o);
+        o.t0 = std::chrono::steady_clock::now();
+        curl_multi_add_handle(multi, o.c);
+    }
+    int running = 0;
+    do {
+        curl_multi_perform(multi, &running);
+        int left = 0;
+        while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+            if (m->msg != CURLMSG_DONE) continue;
+            One* o = nullptr;
+            curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&o));
+            o->r.curl_code = m->data.result;
+            o->r.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - o->t0).count();
+            curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &o->r.status);
+        }
+        if (running) curl_multi_poll(multi, nullptr, 0, 20, nullptr);
+    } while (running > 0);
+    std::vector<Resp> out;
+    for (One& o : all) {
+        curl_multi_remove_handle(multi, o.c);
+        curl_easy_cleanup(o.c);
+        curl_slist_free_all(o.h);
+        out.push_back(std::move(o.r));
+    }
+    curl_multi_cleanup(multi);
+    return out;
+}
+
+static size_t count_body(char*, size_t s, size_t n, void* out) {
+    *static_cast<unsigned long long*>(out) += s * n;
+    return s * n;
+}
+
+Download download(const std::string& url, const std::vector<std::string>& headers, long timeout_ms) {
+    Download d;
+    CURL* c = curl_easy_init();
+    curl_slist* h = nullptr;
+    for (const auto& x : headers) h = curl_slist_append(h, x.c_str());
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &count_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &d.bytes);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, &collect_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &d.headers);
+    d.curl_code = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d.status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return d;
+}
+
+long proc_status_kb(pid_t pid, const char* field) {
+    FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+    if (!f) return -1;
+    char line[256];
+    long kb = -1;
+    std::size_t n = std::strlen(field);
+    while (std::fgets(line, sizeof line, f))
+        if (std::strncmp(line, field, n) == 0 && line[n] == ':') kb = std::strtol(line + n + 1, nullptr, 10);
+    std::fclose(f);
+    return kb;
 }
 
 // ---- SimProcess ----
@@ -267,6 +366,19 @@ long long SimTest::make_conversation(long long contact_id, const std::string& ex
 void SimTest::set_faults(const std::string& json) {
     Resp r = control("PUT", "/__sim/faults", json);
     ASSERT_EQ(r.status, 200) << r.body;
+}
+void SimTest::set_mode(const std::string& json) {
+    Resp r = control("PUT", "/__sim/mode", json);
+    ASSERT_EQ(r.status, 200) << r.body;
+}
+ReqSpec SimTest::spec(const std::string& method, const std::string& path, const std::string& body,
+                      const std::string& token) const {
+    ReqSpec q;
+    q.method = method;
+    q.url = api(path);
+    q.body = body;
+    if (!token.empty()) q.headers.push_back("api_access_token: " + token);
+    return q;
 }
 
 J SimTest::deliveries(std::size_t n, int timeout_ms) {

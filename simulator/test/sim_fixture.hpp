@@ -62,6 +62,25 @@ struct Resp {
 Resp http(const std::string& method, const std::string& url, const std::string& body = "",
           const std::vector<std::string>& headers = {}, long timeout_ms = 5000);
 
+struct ReqSpec {
+    std::string method, url, body;
+    std::vector<std::string> headers;
+    long timeout_ms = 5000;
+};
+// Sends all requests at once (curl multi, one connection each) and returns their
+// answers in the same order.
+std::vector<Resp> concurrent(const std::vector<ReqSpec>& reqs);
+// Downloads `url`, counting the body bytes without keeping them.
+struct Download {
+    long status = 0;
+    int curl_code = 0;
+    unsigned long long bytes = 0;
+    std::map<std::string, std::string> headers;
+};
+Download download(const std::string& url, const std::vector<std::string>& headers, long timeout_ms = 60000);
+// A process's peak resident set (VmHWM) and current one (VmRSS), in KiB; -1 when unknown.
+long proc_status_kb(pid_t pid, const char* field);
+
 // A running simulator process.
 class SimProcess {
 public:
@@ -120,10 +139,14 @@ protected:
     Resp call(const std::string& method, const std::string& path, const std::string& body = "",
               const std::string& token = "sim-admin-token", long timeout_ms = 5000);
     Resp control(const std::string& method, const std::string& path, const std::string& body = "");
+    // An Application API request for concurrent(), with the admin token.
+    ReqSpec spec(const std::string& method, const std::string& path, const std::string& body = "",
+                 const std::string& token = "sim-admin-token") const;
     // Creates a contact and returns its id (asserts 200).
     long long make_contact(const std::string& body);
     long long make_conversation(long long contact_id, const std::string& extra = "");
     void set_faults(const std::string& json);
+    void set_mode(const std::string& json);
     // Polls /__sim/webhook_deliveries until it holds at least n records (deliveries are async).
     J deliveries(std::size_t n, int timeout_ms = 3000);
 

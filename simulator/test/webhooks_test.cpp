@@ -1,4 +1,7 @@
 // Webhooks API (facts §10.1) and webhook emission (facts §10.2-10.4).
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include <chrono>
 #include <ctime>
 #include <thread>
@@ -9,6 +12,7 @@
 using namespace simtest;
 
 namespace {
+std::string independent_signature(const std::string& secret, const std::string& ts, const std::string& body);
 std::string create_webhook_body(const std::string& url, const std::string& events) {
     return "{\"url\":\"" + url + "\",\"name\":\"sync\",\"subscriptions\":" + events + "}";
 }
@@ -75,6 +79,7 @@ TEST_F(SimTest, ContactCreatedIsSignedAndFlat) {
     std::string ts = r.headers.at("x-chatwoot-timestamp");
     std::string sig = r.headers.at("x-chatwoot-signature");
     EXPECT_EQ(sig, chatwoot::core::chatwoot_signature_header(secret, std::stoll(ts), r.body));
+    EXPECT_EQ(sig, independent_signature(secret, ts, r.body));
     EXPECT_EQ(chatwoot::core::verify_chatwoot_signature(secret, ts, sig, r.body, std::time(nullptr)),
               chatwoot::core::SignatureVerdict::valid);
     EXPECT_NE(chatwoot::core::verify_chatwoot_signature("wrong", ts, sig, r.body, std::time(nullptr)),
@@ -242,4 +247,73 @@ TEST_F(SimTest, FailedApiInboxDeliveryMarksMessageFailed) {
     J all = control("GET", "/__sim/webhook_deliveries").json();
     for (std::size_t i = 0; i < all.size(); ++i) updated += all[i]["event"].str() == "message_updated";
     EXPECT_EQ(updated, 1);  // marking it failed once; the repeat failure changes nothing
+}
+
+namespace {
+// HMAC-SHA256 straight from OpenSSL: not the chatwoot::core code the simulator signs with.
+std::string independent_signature(const std::string& secret, const std::string& ts, const std::string& body) {
+    std::string msg = ts + "." + body;
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+         msg.size(), mac, &len);
+    static const char* hex = "0123456789abcdef";
+    std::string out = "sha256=";
+    for (unsigned int i = 0; i < len; ++i) {
+        out.push_back(hex[mac[i] >> 4]);
+        out.push_back(hex[mac[i] & 15]);
+    }
+    return out;
+}
+}  // namespace
+
+TEST_F(SimTest, SimulatorSigningMatchesKnownAnswers) {
+    // The same constants as test/unit/signature_test.cpp, computed with
+    //   printf '%s' '<ts>.<body>' | openssl dgst -sha256 -hmac '<secret>'
+    struct {
+        const char* secret;
+        long long ts;
+        const char* body;
+        const char* header;
+    } known[] = {
+        {"zattar-webhook-secret", 1700000000, R"({"event":"contact_created","id":1,"name":"Ana"})",
+         "sha256=05dfefdfc47f3f44e9ceb1ac5671767c2b847fcb8284e7ff128dd53bf37ec8b6"},
+        {"zattar-webhook-secret", 1700000000, R"({"event":"message_created","content":"a \u003cb\u003e \u0026 c"})",
+         "sha256=6711baabbc18a9fca0036b092d6a876765352b10d87627e1ba9d6eb07f9b4ddf"},
+        {"zattarApiInboxSecret", 1712345678, R"({"event":"conversation_created","id":42})",
+         "sha256=e32d8bcb143833b2d5d58beeb83a8e1bc58e9dc4e6353721be8fa27edd36fc9e"},
+    };
+    for (const auto& k : known) {
+        json_t* req = json_object();
+        json_object_set_new(req, "secret", json_string(k.secret));
+        json_object_set_new(req, "timestamp", json_integer(k.ts));
+        json_object_set_new(req, "body", json_string(k.body));
+        J body(req);
+        Resp r = control("POST", "/__sim/sign", body.dump());
+        ASSERT_EQ(r.status, 200) << r.body;
+        EXPECT_EQ(r.json()["X-Chatwoot-Signature"].str(), k.header) << k.body;
+        EXPECT_EQ(r.json()["X-Chatwoot-Timestamp"].str(), std::to_string(k.ts));
+        EXPECT_EQ(independent_signature(k.secret, std::to_string(k.ts), k.body), k.header);
+    }
+}
+
+TEST_F(SimTest, DeliveredBodyIsRailsEscapedAndSignedOverItsRawBytes) {
+    WebhookReceiver rx;
+    Resp w = call("POST", "/api/v1/accounts/1/webhooks", create_webhook_body(rx.url(), R"(["contact_created"])"));
+    std::string secret = w.json()["payload"]["webhook"]["secret"].str();
+    make_contact(R"({"name":"Ana <b> & \"Cia\"","email":"ana@x.test"})");
+    auto got = rx.wait_for(1);
+    ASSERT_EQ(got.size(), 1u);
+    const Received& r = got[0];
+    EXPECT_NE(r.body.find(R"("name":"Ana \u003cb\u003e \u0026 \"Cia\"")"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find('<'), std::string::npos);
+    EXPECT_EQ(J::parse(r.body)["name"].str(), "Ana <b> & \"Cia\"");  // the same text once parsed
+    const std::string ts = r.headers.at("x-chatwoot-timestamp");
+    EXPECT_EQ(r.headers.at("x-chatwoot-signature"), independent_signature(secret, ts, r.body));
+    EXPECT_EQ(chatwoot::core::verify_chatwoot_signature(secret, ts, r.headers.at("x-chatwoot-signature"), r.body,
+                                                        std::time(nullptr)),
+              chatwoot::core::SignatureVerdict::valid);
+    // A receiver that re-serialises the parsed payload would check other bytes, and fail.
+    std::string reserialised = J::parse(r.body).dump();
+    EXPECT_NE(independent_signature(secret, ts, reserialised), r.headers.at("x-chatwoot-signature"));
 }
