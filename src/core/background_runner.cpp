@@ -182,7 +182,9 @@ void BackgroundRunner::set_max_in_flight(int max_in_flight) {
 void BackgroundRunner::set_budget(RequestPacer::Budget budget) {
     {
         std::lock_guard<std::mutex> lock(shared_->mutex);
-        if (budget.limit == shared_->budget.limit && budget.window == shared_->budget.window) return;
+        if (budget.limit == shared_->budget.limit && budget.window == shared_->budget.window &&
+            budget.max_pause == shared_->budget.max_pause)
+            return;
         shared_->budget = budget;
         shared_->budget_changed = true;
     }

@@ -246,9 +246,12 @@ std::optional<HttpRequest> ContactSync::next_request() const {
         case State::lookup:
             return requests_.account("POST", "/contacts/filter?include_contact_inboxes=false", lookup_body_);
         case State::create: return requests_.account("POST", "/contacts", wanted_body_);
-        case State::search:
-            return requests_.account("GET", "/contacts/search?q=" + percent_encoded(draft_.identifier) +
-                                                "&include_contact_inboxes=false");
+        case State::search: {
+            HttpRequest search = requests_.account("GET", "/contacts/search?q=" + percent_encoded(draft_.identifier) +
+                                                              "&include_contact_inboxes=false");
+            search.separately_limited = true;  // a 429 ends this job (retried later, no attempt lost)
+            return search;
+        }
         case State::add_inbox:
             return requests_.account("POST", "/contacts/" + std::to_string(target_id_) + "/contact_inboxes",
                                      "{\"inbox_id\":" + std::to_string(inbox_->id) + "}");

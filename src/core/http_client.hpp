@@ -20,6 +20,9 @@ struct HttpRequest {
     bool verify_tls = true;          // never off unless the operator asks
     bool allow_link_local = false;   // connect to link-local / metadata addresses (is_forbidden_address)
     std::size_t max_response_bytes = 4 * 1024 * 1024;  // a longer reply is a transport error
+    // Chatwoot limits this endpoint on its own (contact search: 100 per minute per
+    // account): a 429 here says nothing about the integration's budget.
+    bool separately_limited = false;
 };
 
 enum class TransportError {

@@ -69,6 +69,8 @@ void RequestPacer::close_windows(TimePoint now) {
     throttled_in_window_ = false;
     for (auto it = ok_by_window_.begin(); it != ok_by_window_.end();)
         it = it->first + budget_.window < current ? ok_by_window_.erase(it) : std::next(it);
+    for (auto it = throttled_windows_.begin(); it != throttled_windows_.end();)
+        it = *it + budget_.window < current ? throttled_windows_.erase(it) : std::next(it);
 }
 
 bool RequestPacer::may_start(TimePoint now) {
@@ -107,13 +109,17 @@ void RequestPacer::on_response(TimePoint started, long status, std::optional<sec
     ++throttled_;
     if (window == current_window_) throttled_in_window_ = true;
     if (retry_after) {
-        paused_until_ = std::max(paused_until_, now + *retry_after);
+        paused_until_ = std::max(paused_until_, now + std::min(*retry_after, budget_.max_pause));
         return;
     }
     if (window == learned_in_window_) return;  // this window already taught its lesson
     // What fit in that window before Chatwoot said no is the real budget (replies still
     // on their way are missed: it errs low, and probing wins them back).
     int fitted = ok_by_window_.count(window) ? ok_by_window_[window] : 0;
+    TimePoint previous = window - budget_.window;
+    if (ok_by_window_.count(previous) && !throttled_windows_.count(previous))
+        fitted = std::max(fitted, ok_by_window_[previous] * 9 / 10);
+    throttled_windows_.insert(window);
     int lim = limit();
     learned_ = std::max(1, std::min(fitted, lim > 0 ? lim - 1 : INT_MAX));
     learned_in_window_ = window;

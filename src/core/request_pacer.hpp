@@ -9,9 +9,11 @@
 //    and Chatwoot's count.
 //  * Learning: a 429 that carries no Retry-After means the real limit is lower than
 //    the budget (or the window is shared). The requests that succeeded in that clock
-//    window are what fits: that becomes the budget, and nothing starts until the
-//    window is over. After `kCleanWindowsBeforeProbe` full windows without a 429 the
-//    learned budget grows by 2 %, back to the configured one.
+//    window are what fits: that becomes the budget (but never less than 90 % of what
+//    the previous window took without a 429: a stray 429 must not shrink it to
+//    nothing), and nothing starts until the window is over. After
+//    `kCleanWindowsBeforeProbe` full windows without a 429 the learned budget grows by
+//    2 %, back to the configured one.
 //  * A Retry-After (already clamped by parse_retry_after) pauses until then.
 //
 // Pure policy over a caller-supplied clock: the HTTP engine asks it before every start.
@@ -20,6 +22,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <optional>
 
 namespace chatwoot::core {
@@ -27,6 +30,7 @@ namespace chatwoot::core {
 struct RequestBudget {
     int limit = 0;                       // requests per window; 0: no budget (a safelisted IP)
     std::chrono::seconds window{60};
+    std::chrono::seconds max_pause{300};  // the longest a server's Retry-After is obeyed (the backoff cap)
 };
 
 class RequestPacer {
@@ -51,6 +55,7 @@ public:
 
     // The budget in force: the configured one, or the learned one when lower; 0 = none.
     int limit() const;
+    std::chrono::seconds max_pause() const { return budget_.max_pause; }
     TimePoint paused_until() const { return paused_until_; }
     std::int64_t throttled() const { return throttled_; }
     std::chrono::milliseconds margin() const;
@@ -64,6 +69,7 @@ private:
     int learned_ = 0;                             // 0: nothing learned
     std::deque<TimePoint> starts_;                // starts within the last window + margin (under a budget)
     std::map<TimePoint, int> ok_by_window_;       // replies other than 429, by the window their request started in
+    std::set<TimePoint> throttled_windows_;       // recent windows that saw a 429
     TimePoint paused_until_{};
     TimePoint learned_in_window_{};               // the window whose 429 set learned_
     TimePoint current_window_{};                  // for counting clean windows

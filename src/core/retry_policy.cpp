@@ -70,21 +70,22 @@ std::string refusal_reason(const HttpResponse& response) {
     return prefix + (response.body.empty() ? std::string("acesso recusado") : cut_utf8(response.body, 200));
 }
 
-std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::int64_t now_epoch) {
+std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::int64_t now_epoch,
+                                                      std::chrono::seconds cap) {
     std::string v = value;
     v.erase(0, v.find_first_not_of(" \t"));
     v.erase(v.find_last_not_of(" \t\r\n") + 1);
     if (v.empty()) return std::nullopt;
     std::int64_t seconds = 0;
     if (std::all_of(v.begin(), v.end(), [](unsigned char c) { return std::isdigit(c); })) {
-        seconds = v.size() > 9 ? kMaxRetryAfter.count() : std::stoll(v);
+        seconds = v.size() > 9 ? cap.count() : std::stoll(v);
     } else {
         std::tm tm{};
         // IMF-fixdate, e.g. "Wed, 21 Oct 2015 07:28:00 GMT"
         if (strptime(v.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm) == nullptr) return std::nullopt;
         seconds = static_cast<std::int64_t>(timegm(&tm)) - now_epoch;
     }
-    return std::chrono::seconds(std::clamp<std::int64_t>(seconds, 0, kMaxRetryAfter.count()));
+    return std::chrono::seconds(std::clamp<std::int64_t>(seconds, 0, cap.count()));
 }
 
 std::chrono::milliseconds backoff_delay(const BackoffPolicy& policy, int attempt, std::mt19937_64& rng) {

@@ -40,8 +40,9 @@ Verdict classify_response(const HttpResponse& response);
 std::string refusal_reason(const HttpResponse& response);
 
 // Parses a Retry-After header: delta-seconds or an HTTP-date (relative to `now`),
-// clamped to [0, kMaxRetryAfter].
-std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::int64_t now_epoch);
+// clamped to [0, cap].
+std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::int64_t now_epoch,
+                                                      std::chrono::seconds cap = kMaxRetryAfter);
 
 struct BackoffPolicy {
     std::chrono::milliseconds base{1000};

@@ -349,11 +349,14 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
         auto replied = RequestPacer::Clock::now();
         std::optional<std::chrono::seconds> retry_after;
         if (!response.retry_after.empty())
-            retry_after = parse_retry_after(response.retry_after, static_cast<std::int64_t>(std::time(nullptr)));
-        e.pacer.on_response(t->started_wall, response.transport_ok() ? response.status : 0, retry_after, replied);
+            retry_after = parse_retry_after(response.retry_after, static_cast<std::int64_t>(std::time(nullptr)),
+                                            e.pacer.max_pause());
+        if (!t->request.separately_limited)
+            e.pacer.on_response(t->started_wall, response.transport_ok() ? response.status : 0, retry_after, replied);
         ++requests_done_;
         progressed = true;
-        if (e.resend_throttled && response.transport_ok() && response.status == 429 && t->resends < kMaxResends) {
+        if (e.resend_throttled && response.transport_ok() && response.status == 429 && t->resends < kMaxResends &&
+            !t->request.separately_limited) {
             // Rejected before Chatwoot did anything: the same request goes out again,
             // first in line, when the pacer allows.
             Impl::Ready again{t->operation, std::move(t->request), t->resends + 1};

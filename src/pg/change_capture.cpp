@@ -8,13 +8,14 @@
 //    never raises: a table it cannot read the id from (the id column renamed or
 //    retyped) gets one WARNING per backend, its rows are skipped, and the problem is
 //    recorded in chatwoot.rastreamentos.erro by the statement trigger.
-//  * chatwoot._enfileirar_mudancas(): AFTER STATEMENT. Writes the recorded ids to
-//    chatwoot.fila (one INSERT; for a bulk statement, 'lote' rows of up to 5,000
-//    ids) in a subtransaction: a failure is a WARNING and never fails the app's
-//    statement. It runs with the app's rights and raises them to the extension
-//    owner's only for that write, search_path pinned to pg_catalog, pg_temp; the
-//    write queues nothing unless chatwoot.rastreamentos lists the table with that
-//    kind. Then it asks for the worker to be woken at commit.
+//  * chatwoot._enfileirar_mudancas(): AFTER STATEMENT. Appends the recorded ids to
+//    chatwoot.mudancas, the change log (one row per 5,000 ids), through the heap API:
+//    no SQL runs, so nothing of the session's (search_path, its objects, its role)
+//    takes part, and the app's role needs no right on the log. In a subtransaction:
+//    a failure is a WARNING and never fails the app's statement. Then it asks for
+//    the worker to be woken at commit. The worker drains the log into chatwoot.fila
+//    and ignores rows whose table and kind chatwoot.rastreamentos does not list, so
+//    a trigger attached anywhere else queues nothing.
 //
 // Ids recorded in a subtransaction that aborts (a statement that failed after its
 // row triggers ran, rolled back to a savepoint) are dropped with it.
@@ -26,7 +27,12 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
+#include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "utils/array.h"
 #include "utils/datum.h"
@@ -40,9 +46,6 @@ extern "C" {
 namespace {
 
 constexpr int kMaxWatched = 32;
-constexpr int kLoteThreshold = 1000;  // above this many ids, 'lote' jobs instead of one job per id
-constexpr int kLoteChunk = 5000;      // ids per 'lote' job: a claim reads (and rewrites, when it takes
-                                      // only part) one lote's array, not the whole statement's ids
 constexpr int kProblemLength = 256;
 
 // Attribute numbers of a trigger's columns, resolved once per trigger.
@@ -62,8 +65,15 @@ TriggerColumns column_cache[kColumnCacheSize];
 int column_cache_used = 0;
 bool invalidation_registered = false;
 
+// chatwoot.mudancas, the change log: its relation and identity sequence, looked up
+// once per backend (again after a relcache reset or a change of the log itself, e.g.
+// DROP / CREATE EXTENSION).
+Oid log_relid = InvalidOid;
+Oid log_sequence = InvalidOid;
+
 // A relcache change of a table: re-resolve its triggers' columns (all, for a reset).
 void forget_columns(Datum, Oid relid) {
+    if (!OidIsValid(relid) || relid == log_relid) log_relid = InvalidOid;
     if (!OidIsValid(relid)) {
         column_cache_used = 0;
         return;
@@ -232,129 +242,59 @@ bool watched_column_changed(HeapTuple before, HeapTuple after, TupleDesc desc, c
     return false;
 }
 
-// The role the queue is written as: the owner of the extension's trigger function.
-Oid extension_owner(Oid function_oid) {
-    static Oid cached_function = InvalidOid, cached_owner = InvalidOid;
-    if (function_oid != cached_function) {
-        HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(function_oid));
-        if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for function %u", function_oid);
-        cached_owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple))->proowner;
-        ReleaseSysCache(tuple);
-        cached_function = function_oid;
-    }
-    return cached_owner;
+bool find_change_log() {
+    if (OidIsValid(log_relid)) return true;
+    Oid schema = get_namespace_oid("chatwoot", true);
+    Oid relid = OidIsValid(schema) ? get_relname_relid("mudancas", schema) : InvalidOid;
+    if (!OidIsValid(relid)) return false;
+    log_sequence = getIdentitySequence(relid, 1, false);
+    log_relid = relid;
+    return true;
 }
 
-// Every statement below names its schema, and its functions and operators through
-// pg_catalog, on top of the pinned search_path. Each queues only when
-// chatwoot.rastreamentos lists the table ($5) with the kind ($1).
-#define TRACKED "EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tabela OPERATOR(pg_catalog.=) $5 " \
-                "AND r.tipo_entidade OPERATOR(pg_catalog.=) $1)"
-#define PENDING_CONFLICT "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' "
+constexpr char kChangeCode[3] = {'i', 'u', 'r'};  // mudancas.tipo: insert, update, remove
+// The biggest id array one row of the log carries: a claim takes parties from one lote
+// of at most this many (see the worker's ingestion), so a bulk statement's work starts
+// after its first chunk, not after the whole statement.
+constexpr int kLogChunk = 5000;
 
-const char* const kQueueSql[3] = {
-    // insert: due at once
-    "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id) "
-    "SELECT 'upsert_contato', $1, i FROM pg_catalog.unnest($2) AS i WHERE " TRACKED " " PENDING_CONFLICT
-    "DO UPDATE SET tipo = 'upsert_contato', executar_apos = LEAST(f.executar_apos, pg_catalog.now()), "
-    "atualizado_em = pg_catalog.now()",
-    // update: debounced, see queue_ids
-    "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id, executar_apos) "
-    "SELECT 'upsert_contato', $1, i, pg_catalog.now() OPERATOR(pg_catalog.+) "
-    "pg_catalog.make_interval(secs => $3 OPERATOR(pg_catalog./) 1000.0) "
-    "FROM pg_catalog.unnest($2) AS i WHERE " TRACKED " " PENDING_CONFLICT
-    "DO UPDATE SET atualizado_em = pg_catalog.now(), executar_apos = CASE WHEN f.executar_apos "
-    "OPERATOR(pg_catalog.<=) pg_catalog.now() THEN f.executar_apos ELSE LEAST(EXCLUDED.executar_apos, f.criado_em "
-    "OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $4 OPERATOR(pg_catalog./) 1000.0)) END",
-    // remove: due at once; the mapping is marked removed now, in the app's transaction, so
-    // that a new party that reuses the id never inherits the contact
-    "WITH ids AS (SELECT i FROM pg_catalog.unnest($2) AS i WHERE " TRACKED "), "
-    "removidas AS (UPDATE chatwoot.partes_chatwoot p SET removida = true FROM ids "
-    "  WHERE p.tipo_entidade OPERATOR(pg_catalog.=) $1 AND p.entidade_id OPERATOR(pg_catalog.=) ids.i "
-    "  AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida) "
-    "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id) "
-    "SELECT 'desativar_contato', $1, i FROM ids " PENDING_CONFLICT
-    "DO UPDATE SET tipo = 'desativar_contato', executar_apos = LEAST(f.executar_apos, pg_catalog.now()), "
-    "atualizado_em = pg_catalog.now()",
-};
-const char* const kLoteSql =
-    "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, ids) SELECT 'lote', $1, 0, $2 WHERE " TRACKED;
-const char* const kProblemSql =
-    "UPDATE chatwoot.rastreamentos SET erro = $2, erro_em = pg_catalog.now() "
-    "WHERE tabela OPERATOR(pg_catalog.=) $1 AND erro IS DISTINCT FROM $2";
-
-// Queues `p` with one INSERT; in a subtransaction so nothing here fails the app.
-//  * inserts and deletions are due at once (a deletion turns a pending upsert into
-//    a deactivation);
-//  * updates are debounced: due chatwoot_sync.update_debounce from now, and each
-//    further update pushes a not-yet-due job forward (but never later than
-//    chatwoot_sync.update_max_wait after it was queued), so a burst of edits to one
-//    party becomes one request.
-void queue_ids(PendingIds* p, Oid owner) {
-    static SPIPlanPtr plans[3] = {nullptr, nullptr, nullptr};
-    static SPIPlanPtr insert_lote = nullptr;
-    static SPIPlanPtr record_problem = nullptr;
-    int which = static_cast<int>(p->change);
-
+// Appends `p` to chatwoot.mudancas: one row per chunk of ids, written through the heap
+// API (the table has no index, no trigger and no constraint by design: the worker
+// drains it into chatwoot.fila, checking each row's table and kind against
+// chatwoot.rastreamentos). No SQL runs, so nothing of the session (search_path, its
+// own objects, its role's rights) takes part. In a subtransaction: a failure is a
+// WARNING and never fails the app's statement.
+void append_changes(PendingIds* p) {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
     BeginInternalSubTransaction(nullptr);
     MemoryContextSwitchTo(caller_context);
     PG_TRY();
     {
-        // Inside the subtransaction: an ERROR rolls back the identity and the setting too.
-        Oid app_user;
-        int app_context;
-        GetUserIdAndSecContext(&app_user, &app_context);
-        SetUserIdAndSecContext(owner, app_context | SECURITY_LOCAL_USERID_CHANGE);
-        int guc_level = NewGUCNestLevel();
-        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                true, 0, false);
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        Oid types[5] = {TEXTOID, INT8ARRAYOID, INT4OID, INT4OID, OIDOID};
-        if (plans[which] == nullptr) {
-            SPIPlanPtr plan = SPI_prepare(kQueueSql[which], 5, types);
-            if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the queue insert");
-            plans[which] = plan;
-        }
-        if (insert_lote == nullptr) {
-            Oid lote_types[5] = {TEXTOID, INT8ARRAYOID, INT4OID, INT4OID, OIDOID};
-            SPIPlanPtr plan = SPI_prepare(kLoteSql, 5, lote_types);
-            if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the batch insert");
-            insert_lote = plan;
-        }
-        bool bulk = p->count > kLoteThreshold && p->change == Change::insert;
-        int chunk = bulk ? kLoteChunk : Max(p->count, 1);
+        if (!find_change_log())
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chatwoot.mudancas does not exist")));
+        Relation log = table_open(log_relid, RowExclusiveLock);
+        if (RelationGetForm(log)->relhasindex || log->trigdesc != nullptr)
+            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                            errmsg("chatwoot.mudancas must have no index and no trigger")));
+        Datum values[6];
+        bool nulls[6] = {false, false, false, false, false, false};
+        values[1] = ObjectIdGetDatum(p->relid);
+        values[2] = CStringGetTextDatum(p->tipo_entidade);
+        values[3] = CharGetDatum(kChangeCode[static_cast<int>(p->change)]);
+        values[5] = TimestampTzGetDatum(GetCurrentTimestamp());
+        int chunk = Min(Max(p->count, 1), kLogChunk);
         Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * chunk));
-        Datum values[5] = {CStringGetTextDatum(p->tipo_entidade), (Datum)0,
-                           Int32GetDatum(chatwoot::pg::settings.update_debounce_ms),
-                           Int32GetDatum(chatwoot::pg::settings.update_max_wait_ms), ObjectIdGetDatum(p->relid)};
         for (int start = 0; start < p->count; start += chunk) {
             int n = Min(chunk, p->count - start);
             for (int i = 0; i < n; ++i) elems[i] = Int64GetDatum(p->ids[start + i]);
-            values[1] = PointerGetDatum(
-                construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-            int rc = SPI_execute_plan(bulk ? insert_lote : plans[which], values, nullptr, false, 0);
-            if (rc != SPI_OK_INSERT && rc != SPI_OK_INSERT_RETURNING) elog(ERROR, "queue insert failed: %d", rc);
+            values[0] = Int64GetDatum(nextval_internal(log_sequence, false));
+            values[4] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+            HeapTuple tuple = heap_form_tuple(RelationGetDescr(log), values, nulls);
+            simple_heap_insert(log, tuple);
+            heap_freetuple(tuple);
         }
-        // The last problem this backend recorded is not written again per statement.
-        static Oid recorded_relid = InvalidOid;
-        static char recorded_problem[kProblemLength];
-        if (p->problem[0] && (recorded_relid != p->relid || strcmp(recorded_problem, p->problem) != 0)) {
-            if (record_problem == nullptr) {
-                Oid problem_types[2] = {OIDOID, TEXTOID};
-                SPIPlanPtr plan = SPI_prepare(kProblemSql, 2, problem_types);
-                if (plan == nullptr || SPI_keepplan(plan) != 0) elog(ERROR, "could not prepare the problem record");
-                record_problem = plan;
-            }
-            Datum problem[2] = {ObjectIdGetDatum(p->relid), CStringGetTextDatum(p->problem)};
-            SPI_execute_plan(record_problem, problem, nullptr, false, 0);
-            recorded_relid = p->relid;
-            strlcpy(recorded_problem, p->problem, kProblemLength);
-        }
-        SPI_finish();
-        AtEOXact_GUC(true, guc_level);
-        SetUserIdAndSecContext(app_user, app_context);
+        table_close(log, NoLock);
         ReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller_owner;
@@ -367,6 +307,7 @@ void queue_ids(PendingIds* p, Oid owner) {
         RollbackAndReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller_owner;
+        log_relid = InvalidOid;  // looked up again next time
         // A cancel or shutdown is not ours to swallow.
         if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
             ReThrowError(error);
@@ -374,11 +315,72 @@ void queue_ids(PendingIds* p, Oid owner) {
                                  p->tipo_entidade, error->message),
                           errhint("The app's statement succeeded; requeue with chatwoot.sincronizar_app_para_chatwoot().")));
         FreeErrorData(error);
-        for (auto& plan : plans) plan = nullptr;  // re-prepare next time (the plans may be what broke)
-        insert_lote = nullptr;
-        record_problem = nullptr;
     }
     PG_END_TRY();
+}
+
+// A table whose rows the row trigger had to skip: its problem goes to
+// chatwoot.rastreamentos.erro (rare: once per backend and problem), as the extension
+// owner with search_path pinned, in a subtransaction that never fails the app.
+void record_problem(PendingIds* p, Oid owner) {
+    static Oid recorded_relid = InvalidOid;
+    static char recorded_problem[kProblemLength];
+    if (recorded_relid == p->relid && strcmp(recorded_problem, p->problem) == 0) return;
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        Oid app_user;
+        int app_context;
+        GetUserIdAndSecContext(&app_user, &app_context);
+        SetUserIdAndSecContext(owner, app_context | SECURITY_LOCAL_USERID_CHANGE);
+        int guc_level = NewGUCNestLevel();
+        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        Oid types[2] = {OIDOID, TEXTOID};
+        Datum values[2] = {ObjectIdGetDatum(p->relid), CStringGetTextDatum(p->problem)};
+        SPI_execute_with_args(
+            "UPDATE chatwoot.rastreamentos SET erro = $2, erro_em = pg_catalog.now() "
+            "WHERE tabela OPERATOR(pg_catalog.=) $1 AND erro IS DISTINCT FROM $2",
+            2, types, values, nullptr, false, 0);
+        SPI_finish();
+        AtEOXact_GUC(true, guc_level);
+        SetUserIdAndSecContext(app_user, app_context);
+        ReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        recorded_relid = p->relid;
+        strlcpy(recorded_problem, p->problem, kProblemLength);
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        ErrorData* error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+            ReThrowError(error);
+        FreeErrorData(error);  // the WARNING of the row trigger has said it
+    }
+    PG_END_TRY();
+}
+
+// The role a problem is recorded as: the owner of the extension's trigger function.
+Oid extension_owner(Oid function_oid) {
+    static Oid cached_function = InvalidOid, cached_owner = InvalidOid;
+    if (function_oid != cached_function) {
+        HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(function_oid));
+        if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for function %u", function_oid);
+        cached_owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple))->proowner;
+        ReleaseSysCache(tuple);
+        cached_function = function_oid;
+    }
+    return cached_owner;
 }
 
 }  // namespace
@@ -437,7 +439,8 @@ extern "C" Datum chatwoot_enfileirar_mudancas(PG_FUNCTION_ARGS) {
     bool queued = false;
     for (PendingIds* p = pending; p; p = p->next) {
         if (p->relid != relid || (p->count == 0 && !p->problem[0])) continue;
-        queue_ids(p, extension_owner(fcinfo->flinfo->fn_oid));
+        if (p->count > 0) append_changes(p);
+        if (p->problem[0]) record_problem(p, extension_owner(fcinfo->flinfo->fn_oid));
         queued = queued || p->count > 0;
         p->count = 0;
         p->mark_count = 0;

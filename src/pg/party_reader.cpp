@@ -142,7 +142,8 @@ void read_links(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbo
         "  pg_catalog.jsonb_typeof(p.dados_sincronizados #> '{enviado,phone_number}') = 'string', "
         "  pg_catalog.jsonb_typeof(p.dados_sincronizados #> '{enviado,custom_attributes,documento}') = 'string', "
         "  o.tipo_entidade, o.entidade_id "
-        "FROM pg_catalog.unnest($1::pg_catalog.text[], $2::pg_catalog.int8[]) AS k(tipo_entidade, entidade_id) "
+        "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int8[])) "
+        "  AS k(tipo_entidade, entidade_id) "
         "JOIN chatwoot.partes_chatwoot p ON p.tipo_entidade = k.tipo_entidade AND p.entidade_id = k.entidade_id "
         "LEFT JOIN LATERAL (SELECT o.tipo_entidade, o.entidade_id FROM chatwoot.partes_chatwoot o "
         "   WHERE o.chatwoot_contact_id = p.chatwoot_contact_id AND o.sincronizado AND NOT o.removida "
@@ -172,17 +173,11 @@ void read_links(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbo
 
 }  // namespace
 
-std::string load_parties(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id) {
+void load_parties(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id) {
     std::map<std::string, std::vector<Job*>> by_kind;
     for (auto& j : jobs) by_kind[j.tipo_entidade].push_back(&j);
-    std::string warnings;
-    for (auto& [kind, kind_jobs] : by_kind) {
-        read_rows(kind, kind_jobs);
-        const std::string& problem = kind_jobs.front()->unreadable;
-        if (!problem.empty()) warnings += (warnings.empty() ? "" : "; ") + kind + ": " + problem;
-    }
+    for (auto& [kind, kind_jobs] : by_kind) read_rows(kind, kind_jobs);
     read_links(jobs, default_inbox_id);
-    return warnings;
 }
 
 }  // namespace chatwoot::pg

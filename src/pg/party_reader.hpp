@@ -13,8 +13,9 @@ namespace chatwoot::pg {
 // in a subtransaction under its owner's identity, and only through a mapping that
 // still fits it: a renamed or dropped column, a dropped table, a missing privilege
 // or any other error fails that table's jobs (with the reason), never the claim.
-// `default_inbox_id` decides ContactLink::has_contact_inbox. Returns the standing
-// problems found (a mapping that no longer fits), for worker_status().avisos.
-std::string load_parties(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id);
+// `default_inbox_id` decides ContactLink::has_contact_inbox. A mapping that no longer
+// fits is recorded in chatwoot.rastreamentos.erro (worker_status and
+// erros_sincronizacao show it from there).
+void load_parties(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id);
 
 }  // namespace chatwoot::pg

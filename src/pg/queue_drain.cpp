@@ -16,6 +16,7 @@
 #include "core/contact_sync.hpp"
 #include "core/retry_policy.hpp"
 #include "core/text.hpp"
+#include "pg/change_log.hpp"
 #include "pg/outbox_job.hpp"
 #include "pg/party_reader.hpp"
 #include "pg/settings.hpp"
@@ -107,6 +108,12 @@ struct DrainState {
 };
 DrainState state;
 
+core::BackoffPolicy backoff_policy() {
+    core::BackoffPolicy policy;
+    policy.cap = std::chrono::seconds(settings.max_backoff_s);
+    return policy;
+}
+
 // Every text the worker records: the connection's secrets redacted, valid UTF-8, bounded.
 std::string recorded(const Connection& conn, const std::string& text) {
     return core::recorded_text(text, {conn.config.api_key, conn.config.webhook_secret});
@@ -129,6 +136,7 @@ Connection load_connection() {
         conn.config.webhook_secret = r[5].value_or("");
         conn.budget.limit = static_cast<int>(sql_int(r[6]));
         conn.budget.window = std::chrono::seconds(std::max<std::int64_t>(1, sql_int(r[7])));
+        conn.budget.max_pause = std::chrono::seconds(settings.max_backoff_s);
         if (r[9].value_or("f") == "t") conn.paused = r[8].value_or("pausada");
     } else if (settings.api_url && settings.api_url[0]) {
         conn.found = true;  // deprecated fallback; testar_conexao and the docs say so
@@ -137,6 +145,7 @@ Connection load_connection() {
         conn.config.account_id = settings.account_id;
         if (settings.default_inbox_id > 0) conn.config.default_inbox_id = settings.default_inbox_id;
         conn.budget.limit = 2900;
+        conn.budget.max_pause = std::chrono::seconds(settings.max_backoff_s);
     }
     conn.config.timeout_ms = settings.request_timeout_ms;
     conn.config.verify_tls = settings.tls_verify;
@@ -431,10 +440,13 @@ void record_successful_syncs(const std::vector<const Plan*>& plans, const Connec
     // cleared only by the job that released the removed party's contact (a DELETE that
     // came while this job was on the wire keeps its mark).
     sql_exec(
-        "WITH r AS (SELECT * FROM pg_catalog.unnest($1::pg_catalog.int8[], $2::pg_catalog.text[], "
-        "    $3::pg_catalog.int8[], $4::pg_catalog.int8[], $5::pg_catalog.int8[], $6::pg_catalog.text[], "
-        "    $7::pg_catalog.int8[], $8::pg_catalog.text[], $9::pg_catalog.text[], $10::pg_catalog.text[], "
-        "    $11::pg_catalog.text[], $12::pg_catalog.text[]) "
+        "WITH r AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+        "    pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.int8[]), "
+        "    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($5::pg_catalog.int8[]), "
+        "    pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]), "
+        "    pg_catalog.unnest($8::pg_catalog.text[]), pg_catalog.unnest($9::pg_catalog.text[]), "
+        "    pg_catalog.unnest($10::pg_catalog.text[]), pg_catalog.unnest($11::pg_catalog.text[]), "
+        "    pg_catalog.unnest($12::pg_catalog.text[])) "
         "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, inbox_id, dados, ativo, "
         "         problemas, proprietario, liberou)), "
         "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = pg_catalog.now(), "
@@ -601,7 +613,7 @@ int record_results() {
             continue;
         }
         if (plan->kind == Plan::Kind::fail) {
-            auto delay = core::backoff_delay(core::BackoffPolicy{}, plan->job.tentativas, state.rng);
+            auto delay = core::backoff_delay(backoff_policy(), plan->job.tentativas, state.rng);
             record_failure(*plan, Outcome::retry, plan->note, delay, false, 0);
             continue;
         }
@@ -622,12 +634,13 @@ int record_results() {
                 break;
             case Outcome::retry:
                 if (r.aborted || r.throttled) {
-                    auto wait = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*r.retry_after)
+                    auto wait = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                    std::min(*r.retry_after, std::chrono::seconds(settings.max_backoff_s)))
                                               : std::chrono::milliseconds(0);
                     record_failure(*plan, r.outcome, r.error, wait, true, r.requests);
                 } else {
                     ++transient_failures;
-                    auto delay = core::backoff_delay(core::BackoffPolicy{}, plan->job.tentativas, state.rng);
+                    auto delay = core::backoff_delay(backoff_policy(), plan->job.tentativas, state.rng);
                     shortest_backoff = std::min(shortest_backoff.value_or(delay), delay);
                     record_failure(*plan, r.outcome, r.error, delay, false, r.requests);
                 }
@@ -747,12 +760,20 @@ int claim_and_send(DrainOutcome& outcome) {
                         state.inbox_probed != conn.config.default_inbox_id && Clock::now() >= state.inbox_retry_at;
     if (!conn.config.default_inbox_id) state.inbox.reset(), state.inbox_warning.clear(), state.inbox_probed.reset();
     bool backing_off = Clock::now() < state.backing_off_until;
+    // Standing problems stay in worker_status as long as rastreamentos records them.
+    auto misfits = sql_rows("SELECT string_agg(tipo_entidade || ': ' || erro, '; ' ORDER BY tipo_entidade) "
+                            "FROM chatwoot.rastreamentos WHERE erro IS NOT NULL");
+    state.mapping_warnings = misfits.empty() ? "" : misfits[0][0].value_or("");
     std::vector<Job> jobs;
     bool waiting_work = false;
     if (!conn.found || conn.paused || probe_needed || backing_off) {
         waiting_work = !conn.found &&
-                       !sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty();
+                       (!sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty() ||
+                        !sql_rows("SELECT 1 FROM chatwoot.mudancas LIMIT 1").empty());
     } else {
+        // Only a worker that can send drains the change log: one that cannot does no work
+        // per commit (fila_resumo counts the log's rows meanwhile).
+        ingest_changes();
         std::set<PartyKey> held = held_parties();  // jobs on the wire or waiting to be recorded
         jobs = claim_jobs(settings.batch_size, lease_seconds(), held);
         int room = settings.batch_size - static_cast<int>(jobs.size());
@@ -760,7 +781,7 @@ int claim_and_send(DrainOutcome& outcome) {
             std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), held, jobs);
             jobs.insert(jobs.end(), std::make_move_iterator(from_lotes.begin()), std::make_move_iterator(from_lotes.end()));
         }
-        if (!jobs.empty()) state.mapping_warnings = load_parties(jobs, conn.config.default_inbox_id);
+        if (!jobs.empty()) load_parties(jobs, conn.config.default_inbox_id);
         // Debounced jobs are due later: when the due ones ran out, sleep no longer than
         // until the first of the others (the index gives it; no row means none waits).
         if (static_cast<int>(jobs.size()) < settings.batch_size) {

@@ -82,6 +82,11 @@ void define_settings() {
                             "A longer reply is cut off and treated as a transport error.", &settings.max_response_kb,
                             4096, 64, 1024 * 1024, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr, nullptr);
 
+    DefineCustomIntVariable("chatwoot_sync.max_backoff",
+                            "Longest wait before a job is retried; also the longest Retry-After obeyed.", nullptr,
+                            &settings.max_backoff_s, 300, 1, 24 * 3600, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+                            nullptr);
+
     DefineCustomStringVariable("chatwoot_sync.api_url",
                                "Deprecated fallback: Chatwoot URL used when chatwoot.integracoes is empty.", nullptr,
                                &settings.api_url, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);

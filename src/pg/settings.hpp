@@ -17,6 +17,7 @@ struct Settings {
     bool delete_contacts;    // a deleted party deletes its Chatwoot contact (opt-in, LGPD erasure)
     bool allow_link_local;   // connect to link-local / cloud metadata addresses (off: refused)
     int max_response_kb;     // a longer reply from Chatwoot is a transport error
+    int max_backoff_s;       // the backoff cap, also the longest Retry-After obeyed
     // Deprecated fallback connection (used only when chatwoot.integracoes has no active row).
     char* api_url;
     char* api_key_placeholder;     // what PostgreSQL stores for chatwoot_sync.api_key: always "(oculto)"

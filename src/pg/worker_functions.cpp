@@ -188,7 +188,7 @@ extern "C" Datum chatwoot_ids_rastreados(PG_FUNCTION_ARGS) {
     Oid relid = PG_GETARG_OID(0);
     char* id_column = text_to_cstring(PG_GETARG_TEXT_PP(1));
     char* active_column = PG_ARGISNULL(2) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(2));
-    InitMaterializedSRF(fcinfo, 0);
+    InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);  // a set of bigint, called in FROM
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
 
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));

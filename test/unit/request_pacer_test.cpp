@@ -115,3 +115,11 @@ TEST(RequestPacer, WithoutABudgetA429StillPacesTheIntegration) {
     EXPECT_EQ(p.limit(), 40);
     EXPECT_EQ(p.paused_until(), at(61));  // a 60 s window aligned to the clock, plus 1 s margin
 }
+
+TEST(RequestPacer, AStray429DoesNotShrinkTheBudgetToNothing) {
+    RequestPacer p({0, 5s});  // no budget: a safelisted IP
+    EXPECT_EQ(burst(p, 0.5, 200, 500), 500);  // a full window, no 429
+    p.on_start(at(5.1));
+    p.on_response(at(5.1), 429, std::nullopt, at(5.1));  // one stray 429 at the start of the next
+    EXPECT_EQ(p.limit(), 450);  // 90 % of what the previous window took
+}

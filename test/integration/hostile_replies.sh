@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# What the extension stores stays valid, bounded and secret-free, and what it accepts
+# stays sane, whatever a server, a proxy or the app's data holds
+# (../shared/review/security-probe-a030d9f.md, D7-D11, D13-D14; issue 9 §3-4): replies
+# with invalid UTF-8, NUL bytes and a token echoed back; a megabyte phone; a 3 GB
+# reply; a Retry-After of 31 years; hostile URLs; the key set with log_statement = all;
+# and a worker that cannot send doing no work per commit.
+source "$(dirname "$0")/../lib/integration.sh"
+plan 40
+
+it_zattar replies "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_backoff = '3s'" \
+  "chatwoot_sync.max_attempts = 2" "log_statement = 'all'"
+q zattar "CREATE ROLE app_zattar LOGIN; ALTER TABLE clientes OWNER TO app_zattar; ALTER TABLE contratos OWNER TO app_zattar;
+          SELECT chatwoot.conceder_acesso_app('app_zattar'); SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
+qa() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar -c "$1" 2>&1; }
+drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
+b64() { printf "$1" | base64 -w0; }
+KEY=sim-admin-token
+
+# --- replies with invalid UTF-8, NUL bytes, a character split at byte 300 -------------------------
+# 422s: dead letters, so the texts stay (fila.ultimo_erro, partes_chatwoot.erro_sincronizacao);
+# a retried 500 goes through the same recording.
+body_ff=$(b64 '{"message":"inv\xffalido \xc3\x28"}')
+body_nul=$(b64 'erro\x00com NUL')
+split=$(b64 "$(printf 'a%.0s' $(seq 1 299))\xc3\xa7$(printf 'b%.0s' $(seq 1 40))")
+sim_set_faults "{\"reply\": {\"status\": 422, \"body_base64\": \"$body_nul\", \"count\": 1}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Nul')" >/dev/null
+eventually_eq 15 "a 422 with a NUL byte is recorded" t q zattar "SELECT count(*) > 0 FROM chatwoot.fila WHERE ultimo_erro LIKE '%erro%com NUL%'"
+sim_set_faults "{\"reply\": {\"status\": 422, \"body_base64\": \"$split\", \"count\": 1}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Corte')" >/dev/null
+eventually_eq 15 "a 422 whose 300th byte splits a character is recorded" t q zattar "SELECT count(*) > 0 FROM chatwoot.fila WHERE ultimo_erro LIKE '%aaaa%'"
+sim_set_faults "{\"reply\": {\"status\": 422, \"content_type\": \"application/json\", \"body_base64\": \"$body_ff\", \"count\": 1}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Invalido')" >/dev/null
+eventually_eq 15 "a 422 with invalid UTF-8 makes a dead letter, the third" t q zattar "SELECT count(*) = 3 FROM chatwoot.fila WHERE estado = 'morto'"
+sim_clear_faults
+valid_text() {  # every stored text converts to UTF-8 and holds no NUL byte
+  q zattar "SELECT count(*) FROM (SELECT ultimo_erro AS t FROM chatwoot.fila UNION ALL SELECT erro_sincronizacao FROM chatwoot.partes_chatwoot) x
+            WHERE t IS NOT NULL AND position('\\x00'::bytea IN convert_to(t, 'UTF8')) = 0"
+}
+check "every stored error text is valid UTF-8 without NUL (convert_to succeeds on each of $(q zattar "SELECT count(*) FROM chatwoot.fila WHERE ultimo_erro IS NOT NULL"))" \
+  test "$(valid_text)" = "$(q zattar "SELECT count(*) FROM (SELECT ultimo_erro AS t FROM chatwoot.fila UNION ALL SELECT erro_sincronizacao FROM chatwoot.partes_chatwoot) x WHERE t IS NOT NULL")"
+check "the reply is quoted up to about 300 bytes, cut at a character boundary" \
+  test "$(q zattar "SELECT bool_and(octet_length(ultimo_erro) <= 340) FROM chatwoot.fila WHERE ultimo_erro LIKE '%aaaa%'")" = t
+psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -c "COPY chatwoot.fila TO STDOUT" >"$IT_WORK/fila.copy"
+psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -c "COPY chatwoot.partes_chatwoot TO STDOUT" >"$IT_WORK/partes.copy"
+out=$( { cat "$IT_WORK/fila.copy" | psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar \
+           -c "CREATE TABLE copia_fila (LIKE chatwoot.fila)" -c "COPY copia_fila FROM STDIN" &&
+         cat "$IT_WORK/partes.copy" | psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar \
+           -c "CREATE TABLE copia_partes (LIKE chatwoot.partes_chatwoot)" -c "COPY copia_partes FROM STDIN"; } 2>&1)
+check "the outbox and the mappings dump and load back (COPY out, COPY in)" test -z "$out"
+
+# --- the app's own data: a megabyte phone, an odd e-mail ----------------------------------------
+qa "INSERT INTO clientes (tipo_pessoa, nome, ddd_celular, numero_celular, emails)
+    VALUES ('pf', 'Fone enorme', '11', repeat('9', 1048576), jsonb_build_object('a', repeat('ç', 50)))" >/dev/null
+eventually 20 "the party with a 1 MB phone is synced" drained
+check "its recorded problems quote only an excerpt ($(q zattar "SELECT octet_length(erro_sincronizacao) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Fone enorme'") bytes)" \
+  test "$(q zattar "SELECT octet_length(erro_sincronizacao) < 400 AND erro_sincronizacao LIKE '%telefone%' AND erro_sincronizacao LIKE '%email%'
+                    FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Fone enorme'")" = t
+check "...in valid UTF-8" test "$(valid_text)" -gt 0
+
+# --- a reply that echoes the token: redacted before the app can read it ---------------------------
+sim_set_faults '{"reply": {"status": 422, "content_type": "text/plain", "body": "invalid request, header Api-Access-Token=", "echo_header": "Api-Access-Token", "count": 1}}'
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Eco')" >/dev/null
+eventually_eq 15 "the echoing 422 makes a dead letter" t q zattar "SELECT count(*) > 0 FROM chatwoot.fila WHERE ultimo_erro LIKE '%invalid request%'"
+sim_clear_faults
+seen=$(qa "SELECT string_agg(erro, ' | ') FROM chatwoot.erros_sincronizacao")
+check "the app role reads the error, with the key redacted" \
+  bash -c "grep -q 'Api-Access-Token=\[redacted\]' <<<\"\$1\" && ! grep -q '$KEY' <<<\"\$1\"" _ "$seen"
+
+# --- a 3 GB reply: cut off at max_response_size (4 MB), memory flat, in the backend and the worker ---
+sim_set_faults '{"reply": {"status": 200, "content_type": "application/json", "body": "[1111111111111111111111111111111111111111111111111111111111111111,", "repeat": 50000000}}'
+started=$(date +%s%3N)
+out=$(psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar 2>&1 <<'SQL'
+SET statement_timeout = '10s';
+SELECT chatwoot.testar_conexao()->>'erro';
+SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1];
+SQL
+)
+elapsed=$(( $(date +%s%3N) - started ))
+check "testar_conexao on a 3 GB reply says it is too large (took ${elapsed} ms)" \
+  bash -c "grep -q 'resposta maior que 4194304 bytes' <<<\"\$1\" && [ $elapsed -lt 5000 ]" _ "$out"
+hwm=$(tail -1 <<<"$out")
+check "the backend's peak memory stayed under 100 MB (${hwm} kB)" test "${hwm:-999999}" -lt 102400
+wpid=$(q zattar "SELECT pid FROM chatwoot.worker_status() WHERE processo = 'worker'")
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Grande ' || g FROM generate_series(1, 8) g" >/dev/null
+eventually_eq 30 "the worker's jobs against the 3 GB replies fail as too large" t \
+  q zattar "SELECT count(*) >= 8 FROM chatwoot.fila WHERE ultimo_erro LIKE '%resposta maior que%'"
+check "the worker's peak memory stayed under 150 MB ($(awk '/VmHWM/ {print $2}' /proc/$wpid/status) kB)" \
+  test "$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")" -lt 153600
+sim_clear_faults
+eventually 30 "once the replies are sane the jobs drain" drained
+
+# --- a Retry-After of 31 years is clamped to the backoff cap (3 s here), and shown -----------------
+sim_set_faults '{"reply": {"status": 429, "content_type": "text/plain", "body": "Retry later\n", "headers": {"Retry-After": "999999999"}, "count": 3}}'
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Depois do 429')" >/dev/null
+eventually_eq 10 "worker_status shows the pause, no longer than the cap" t \
+  q zattar "SELECT pausado_ate BETWEEN now() AND now() + interval '4 s' AND motivo_pausa LIKE '%limite%' FROM chatwoot.worker_status() WHERE processo = 'worker'"
+eventually 30 "the worker resumes by itself and the job drains" drained
+check "the 429s cost the job no attempt" \
+  test "$(q zattar "SELECT tentativas FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Depois do 429'")" = 1
+
+# --- configurar refuses hostile URLs -----------------------------------------------------------
+refused() {  # refused DESCRIPTION URL
+  local out; out=$(printf '\\set VERBOSITY verbose\nSELECT chatwoot.configurar(%s, %s, 1, 1, %s);\n' "$2" "'$KEY'" "'hostil'" |
+                   psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar 2>&1)
+  if grep -q 'ERROR:  22023' <<<"$out"; then ok "$1"; else not_ok "$1"; echo "#   got: $(head -c 300 <<<"$out")"; fi
+}
+refused "configurar refuses a control character in the host" "E'http://127.0.0.1\\x01:25480'"
+refused "configurar refuses port 99999" "'http://127.0.0.1:99999'"
+refused "configurar refuses a 1 MB URL" "'https://chat.example.com/' || repeat('a', 1048576)"
+refused "configurar refuses the cloud metadata address" "'http://169.254.169.254/latest/meta-data'"
+refused "configurar refuses a metadata host name" "'http://metadata.google.internal'"
+refused "configurar refuses IPv4 written as one number" "'http://2130706433'"
+refused "configurar refuses IPv4 written in hex" "'http://0x7f000001'"
+check "with chatwoot_sync.allow_link_local_addresses on, a link-local URL is accepted" \
+  test "$(printf "SET chatwoot_sync.allow_link_local_addresses = on;\nSELECT chatwoot.configurar('http://169.254.10.10', 'k-e-y-1', 1, NULL, 'link_local') > 0;\n" |
+          psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar)" = t
+q zattar "DELETE FROM chatwoot.integracoes WHERE nome = 'link_local'" >/dev/null
+
+# --- the documented way to set the key leaves no trace in the log, even with log_statement = all ----
+PART1="CHAVE-NUNCA-"; PART2="NO-LOG-31415"; SECRET="$PART1$PART2"  # no statement of the test holds it whole
+printf '%s\n' "$SECRET" >"$IT_WORK/chave"
+psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar >/dev/null 2>&1 <<SQL
+CREATE TEMP TABLE chave (api_key text);
+\copy chave FROM '$IT_WORK/chave'
+SELECT chatwoot.configurar('ftp://errada', (SELECT api_key FROM chave), 1, 1, 'doc');
+SELECT chatwoot.configurar('$SIM_URL', (SELECT api_key FROM chave), 1, 1, 'doc');
+SQL
+check "the key was stored by that way" test "$(q zattar "SELECT api_key = '$PART1' || '$PART2' FROM chatwoot.integracoes WHERE nome = 'doc'")" = t
+check "the log has the statements (log_statement = all) and the refusal" \
+  bash -c "grep -q 'statement: SELECT chatwoot.configurar' '$IT_DIR/server.log' && grep -q 'api_url inválida' '$IT_DIR/server.log'"
+check "the key appears nowhere in the server log" bash -c "! grep -q '$SECRET' '$IT_DIR/server.log'"
+q zattar "DELETE FROM chatwoot.integracoes WHERE nome = 'doc'" >/dev/null
+
+# --- a worker that cannot send does no work per commit ----------------------------------------
+worker_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$(q zattar "SELECT pid FROM chatwoot.worker_status() WHERE processo = 'worker'")/stat"; }
+commits() { for i in $(seq 1 "$1"); do echo "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Sem envio $i');"; done |
+            psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar >/dev/null; }
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
+sleep 2
+t0=$(worker_ticks); commits 3000; t1=$(worker_ticks)
+check "with no connection, 3,000 commits cost the worker next to nothing ($((t1 - t0)) ticks)" test $((t1 - t0)) -lt 20
+sim_set_faults '{"reply": {"status": 401, "content_type": "application/json", "body": "{\"error\":\"Account is suspended\"}"}}'
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
+eventually_eq 20 "a 401 pauses the integration, in worker_status" t \
+  q zattar "SELECT motivo_pausa LIKE '%suspensa%' AND pausado_ate = 'infinity' FROM chatwoot.worker_status() WHERE processo = 'worker'"
+sleep 1
+t0=$(worker_ticks); commits 3000; t1=$(worker_ticks)
+check "paused, 3,000 commits cost the worker next to nothing ($((t1 - t0)) ticks)" test $((t1 - t0)) -lt 20
+sim_clear_faults
+exit $IT_FAILED

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The app's role, and a monitoring role, try to act with the extension's rights
+# (../shared/review/security-probe-a030d9f.md, D1-D3, D15): objects of their own that
+# could win name resolution in the queueing trigger or the worker, their own casts and
+# row-security functions on the tables the worker reads, the trigger functions attached
+# to tables of their own, and tables rastrear must refuse. Every attempt must run with
+# the attacker's rights or not at all, and queue nothing it could not queue itself.
+source "$(dirname "$0")/../lib/integration.sh"
+plan 33
+
+it_zattar rights "chatwoot_sync.database_name = 'zattar,outra'" "chatwoot_sync.poll_interval = '1s'" \
+  "chatwoot_sync.update_debounce = '100ms'"
+q postgres "CREATE DATABASE outra" >/dev/null
+q outra "CREATE EXTENSION chatwoot_sync" >/dev/null
+
+# The app's migration role: owns its tables, may create objects in public.
+q zattar "CREATE ROLE app_zattar LOGIN; CREATE ROLE mon LOGIN IN ROLE pg_monitor;
+          GRANT CREATE ON SCHEMA public TO app_zattar;
+          ALTER TABLE clientes OWNER TO app_zattar; ALTER TABLE partes_contrarias OWNER TO app_zattar;
+          ALTER TABLE terceiros OWNER TO app_zattar; ALTER TABLE contratos OWNER TO app_zattar;
+          ALTER TYPE tipo_pessoa OWNER TO app_zattar;
+          SELECT chatwoot.conceder_acesso_app('app_zattar');
+          SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'),
+                 chatwoot.rastrear('terceiros', 'terceiro')" >/dev/null
+q outra "SELECT chatwoot.conceder_acesso_app('app_zattar')" >/dev/null
+qa() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d "$1" -c "$2" 2>&1; }
+qm() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U mon -d "$1" -c "$2" 2>&1; }
+drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
+superuser() { q zattar "SELECT rolsuper FROM pg_roles WHERE rolname = 'app_zattar'"; }
+
+# Every attempt below writes who ran it here (the app owns the table; anyone may insert).
+qa zattar "CREATE TABLE public.provas (quem text, onde text, pid int);
+           GRANT INSERT ON public.provas TO PUBLIC" >/dev/null
+spied() { q zattar "SELECT count(*) FROM public.provas WHERE quem <> 'app_zattar'"; }
+
+# --- name resolution: the queueing trigger and the worker never see the app's objects -----
+check "every SECURITY DEFINER function of the extension pins search_path to pg_catalog, pg_temp" \
+  test "$(q zattar "SELECT count(*) FROM pg_proc WHERE pronamespace = 'chatwoot'::regnamespace AND prosecdef
+                      AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)")" = 0
+qa zattar "CREATE FUNCTION public.unnest(bigint[]) RETURNS SETOF bigint LANGUAGE plpgsql AS \$f\$
+  BEGIN
+    INSERT INTO public.provas VALUES (current_user, 'unnest', pg_backend_pid());
+    IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+      EXECUTE 'ALTER ROLE app_zattar SUPERUSER';
+    END IF;
+    RETURN QUERY SELECT x FROM pg_catalog.unnest(\$1) x;
+  END \$f\$" >/dev/null
+qa zattar "CREATE FUNCTION public.espia_div(integer, numeric) RETURNS numeric LANGUAGE plpgsql AS \$f\$
+  BEGIN INSERT INTO public.provas VALUES (current_user, 'operador', pg_backend_pid()); RETURN \$1::numeric / \$2; END \$f\$;
+  CREATE OPERATOR public./ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.espia_div)" >/dev/null
+check "the app's own public.unnest(bigint[]) and /(integer, numeric) exist" \
+  test "$(qa zattar "SELECT count(*) FROM pg_proc WHERE proname IN ('unnest', 'espia_div') AND pronamespace = 'public'::regnamespace")" = 2
+check "the app's INSERT of one client succeeds" qa zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Um')"
+check "the app's UPDATE of a mapped column succeeds (the debounced queueing divides)" \
+  qa zattar "UPDATE clientes SET nome = 'Um atualizado' WHERE nome = 'Um'"
+check "the app's INSERT of 1,200 clients (lote jobs the worker expands) succeeds" \
+  qa zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Lote ' || g FROM generate_series(1, 1200) g"
+eventually 60 "the worker drains them" drained
+check "the app's unnest and / ran under no other identity, in the trigger or the worker ($(spied) rows)" test "$(spied)" = 0
+check "the app role is still not a superuser" test "$(superuser)" = f
+check "all 1,201 new clients were synced all the same" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND sincronizado")" -ge 1201
+
+# --- code of the table owner's runs as the owner, never as the worker ---------------------
+# A cast of the app's own type onto a mapped column: rastrear and the worker refuse the type.
+qa zattar "CREATE TYPE public.fone_t AS (v text);
+  CREATE FUNCTION public.fone_t_texto(public.fone_t) RETURNS text LANGUAGE plpgsql AS \$f\$
+    BEGIN INSERT INTO public.provas VALUES (current_user, 'cast', pg_backend_pid()); RETURN (\$1).v; END \$f\$;
+  CREATE CAST (public.fone_t AS text) WITH FUNCTION public.fone_t_texto(public.fone_t)" >/dev/null
+ONLY_NAME='{"tipo_pessoa": null, "emails": null, "ddd_celular": null, "numero_celular": null, "cpf": null, "cnpj": null, "ativo": null}'
+out=$(qe zattar "CREATE TABLE pessoas_fone (id bigint PRIMARY KEY, nome text, numero_celular public.fone_t);
+                 SELECT chatwoot.rastrear('pessoas_fone', 'pessoa_fone', '$ONLY_NAME'::jsonb || '{\"numero_celular\": \"numero_celular\"}')")
+check "rastrear refuses a mapped column of a type that is not built in" grep -q 'fone_t' <<<"$out"
+out=$(qa zattar "ALTER TABLE terceiros ALTER COLUMN numero_celular TYPE public.fone_t USING ROW(numero_celular)::public.fone_t")
+check "the app's ALTER of a mapped column to its own type succeeds, with a WARNING" grep -q 'WARNING' <<<"$out"
+qa zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo, numero_celular)
+           VALUES ('pf', 'Com fone_t', 'perito', 'neutro', ROW('61991234567')::public.fone_t)" >/dev/null
+eventually_eq 15 "the worker fails that kind's job with the mapping's reason, without reading the row" t \
+  q zattar "SELECT bool_or(ultimo_erro LIKE '%fone_t%') FROM chatwoot.fila WHERE tipo_entidade = 'terceiro' AND tentativas > 0"
+check "the owner's cast never ran as anyone else ($(spied) rows)" test "$(spied)" = 0
+qa zattar "ALTER TABLE terceiros ALTER COLUMN numero_celular TYPE text USING (numero_celular).v" >/dev/null
+# An enum of the table's own schema is allowed, and its owner may attach a cast to it:
+# the worker's read then runs that cast, as the owner.
+qa zattar "CREATE FUNCTION public.tipo_texto(tipo_pessoa) RETURNS text LANGUAGE plpgsql AS \$f\$
+    BEGIN INSERT INTO public.provas VALUES (current_user, 'cast enum', pg_backend_pid()); RETURN format('%s', \$1); END \$f\$;
+  CREATE CAST (tipo_pessoa AS text) WITH FUNCTION public.tipo_texto(tipo_pessoa)" >/dev/null
+qa zattar "INSERT INTO partes_contrarias (tipo_pessoa, nome) VALUES ('pj', 'Cast do dono')" >/dev/null
+eventually 15 "the worker syncs a party whose enum has the owner's cast" drained
+check "the cast ran, as the table's owner ($(q zattar "SELECT string_agg(DISTINCT quem, ',') FROM public.provas WHERE onde = 'cast enum'"))" \
+  test "$(q zattar "SELECT count(*) FILTER (WHERE quem = 'app_zattar') > 0 AND count(*) FILTER (WHERE quem <> 'app_zattar') = 0
+                      FROM public.provas WHERE onde = 'cast enum'")" = t
+# Row security the owner forces on itself: its policy function runs, as the owner, both
+# in the worker and in sincronizar_app_para_chatwoot (which read as the owner).
+qa zattar "CREATE FUNCTION public.politica() RETURNS boolean LANGUAGE plpgsql AS \$f\$
+    BEGIN INSERT INTO public.provas VALUES (current_user, 'politica', pg_backend_pid()); RETURN true; END \$f\$;
+  ALTER TABLE clientes ENABLE ROW LEVEL SECURITY; ALTER TABLE clientes FORCE ROW LEVEL SECURITY;
+  CREATE POLICY todos ON clientes USING (public.politica())" >/dev/null
+q zattar "TRUNCATE public.provas" >/dev/null
+check "sincronizar_app_para_chatwoot, called by the app, queues the clients" \
+  test "$(qa zattar "SELECT chatwoot.sincronizar_app_para_chatwoot('cliente') > 1000")" = t
+eventually 60 "those jobs drain" drained
+check "the owner's policy ran in the SECURITY DEFINER function and in the worker as the owner only" \
+  test "$(q zattar "SELECT count(DISTINCT pid) >= 2 AND bool_and(quem = 'app_zattar') FROM public.provas WHERE onde = 'politica'")" = t
+qa zattar "DROP POLICY todos ON clientes; ALTER TABLE clientes NO FORCE ROW LEVEL SECURITY;
+           ALTER TABLE clientes DISABLE ROW LEVEL SECURITY" >/dev/null
+
+# --- the trigger functions are nobody's to attach -------------------------------------------
+jobs_now() { q zattar "SELECT count(*) FROM chatwoot.fila"; }
+for f in "_registrar_mudanca('cliente', 'id')" "_enfileirar_mudancas()" "_registrar_truncate('cliente')"; do
+  when=$([ "$f" = "_registrar_mudanca('cliente', 'id')" ] && echo "BEFORE INSERT OR DELETE ON t FOR EACH ROW" || echo "AFTER INSERT OR DELETE ON t FOR EACH STATEMENT")
+  [ "$f" = "_registrar_truncate('cliente')" ] && when="AFTER TRUNCATE ON t FOR EACH STATEMENT"
+  out=$(qm zattar "CREATE TEMP TABLE t (id bigint); CREATE TRIGGER a $when EXECUTE FUNCTION chatwoot.$f")
+  check "a pg_monitor role cannot attach chatwoot.$f to a table of its own" grep -q 'permission denied for function' <<<"$out"
+done
+out=$(qa zattar "CREATE TABLE minha (id bigint); CREATE TRIGGER a AFTER INSERT ON minha FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._enfileirar_mudancas()")
+check "nor can the app role, on a table it owns" grep -q 'permission denied for function' <<<"$out"
+# Attached by a superuser to a table rastrear never saw: it queues nothing.
+before=$(jobs_now)
+q zattar "CREATE TABLE nao_rastreada (id bigint);
+          CREATE TRIGGER a BEFORE INSERT OR DELETE ON nao_rastreada FOR EACH ROW EXECUTE FUNCTION chatwoot._registrar_mudanca('cliente', 'id');
+          CREATE TRIGGER b AFTER INSERT OR DELETE ON nao_rastreada FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._enfileirar_mudancas();
+          INSERT INTO nao_rastreada SELECT id FROM clientes LIMIT 5; DELETE FROM nao_rastreada" >/dev/null
+check "the queueing trigger on a table chatwoot.rastreamentos does not list queues nothing" test "$(jobs_now)" = "$before"
+check "...and no client's mapping was marked removed by its DELETE" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE removida")" = 0
+
+# --- tables rastrear refuses ---------------------------------------------------------------
+refuses() {  # refuses DESCRIPTION SQL REGEX
+  local out; out=$(qe zattar "$2")
+  if grep -qE "ERROR: .*($3)" <<<"$out"; then ok "$1"; else not_ok "$1"; echo "#   got: $out"; fi
+}
+refuses "rastrear refuses the extension's own tables" \
+  "SELECT chatwoot.rastrear('chatwoot.integracoes', 'integr', '{\"nome\": \"api_key\"}')" 'esquema chatwoot'
+refuses "rastrear refuses system catalogs" "SELECT chatwoot.rastrear('pg_catalog.pg_authid', 'papel', '{\"id\": \"oid\", \"nome\": \"rolname\"}')" 'pg_catalog'
+refuses "rastrear refuses a text id column" \
+  "CREATE TABLE codigos (codigo text, nome text); SELECT chatwoot.rastrear('codigos', 'codigo', '$ONLY_NAME'::jsonb || '{\"id\": \"codigo\"}')" 'inteir|integer|smallint'
+refuses "rastrear refuses a view" "CREATE VIEW v_clientes AS SELECT * FROM clientes; SELECT chatwoot.rastrear('v_clientes', 'vc')" 'tabela comum'
+refuses "rastrear refuses to change the kind of a tracked table" "SELECT chatwoot.rastrear('clientes', 'outro_tipo')" 'já é rastreada'
+
+# --- worker_status shows other databases only to pg_monitor -----------------------------------
+check "the app role sees its own database's worker only" \
+  test "$(qa zattar "SELECT string_agg(banco, ',') FROM chatwoot.worker_status() WHERE processo = 'worker'")" = zattar
+check "...in the other database, that one's" \
+  test "$(qa outra "SELECT string_agg(banco, ',') FROM chatwoot.worker_status() WHERE processo = 'worker'")" = outra
+check "a pg_monitor role sees both" \
+  test "$(qm zattar "SELECT string_agg(banco, ',' ORDER BY banco) FROM chatwoot.worker_status() WHERE processo = 'worker'")" = "outra,zattar"
+check "the app role is still not a superuser at the end" test "$(superuser)" = f
+exit $IT_FAILED

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# What the app does to its own tables must neither fail its statements nor stop sync
+# for other tables (../shared/review/security-probe-a030d9f.md, D4-D6, D12): a failed
+# statement rolled back to a savepoint, the id column renamed or retyped, a mapped
+# column renamed or dropped, a tracked table dropped with work pending, TRUNCATE (and
+# RESTART IDENTITY, after which a new party must not inherit an old contact).
+source "$(dirname "$0")/../lib/integration.sh"
+plan 28
+
+it_zattar schema "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_attempts = 3" \
+  "chatwoot_sync.update_debounce = '100ms'"
+q zattar "CREATE ROLE app_zattar LOGIN; GRANT CREATE ON SCHEMA public TO app_zattar;
+          ALTER TABLE clientes OWNER TO app_zattar; ALTER TABLE partes_contrarias OWNER TO app_zattar;
+          ALTER TABLE terceiros OWNER TO app_zattar; ALTER TABLE contratos OWNER TO app_zattar;
+          SELECT chatwoot.conceder_acesso_app('app_zattar');
+          SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'),
+                 chatwoot.rastrear('terceiros', 'terceiro'), chatwoot.sincronizar_app_para_chatwoot()" >/dev/null
+qa() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar -c "$1" 2>&1; }
+drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
+contact_of() { q zattar "SELECT coalesce(chatwoot_contact_id::text, '-') FROM chatwoot.partes_chatwoot WHERE tipo_entidade = '$1' AND entidade_id = $2"; }
+sim_contact() { sim_contacts | jq -c --argjson id "$1" '.[] | select(.id == $id) | {name, identifier, ativo: .custom_attributes.ativo}'; }
+eventually 30 "the fixture's parties are synced" drained
+
+# --- a failed statement rolled back to a savepoint leaks nothing ------------------------------
+# Client 1 has a contract: deleting it fails on the foreign key, after its row trigger ran.
+out=$(psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar 2>&1 <<'SQL'
+BEGIN;
+SAVEPOINT a;
+DELETE FROM clientes WHERE id = 1;
+ROLLBACK TO SAVEPOINT a;
+UPDATE clientes SET nome = nome || ' (revisado)' WHERE id = 3;
+COMMIT;
+SQL
+)
+check "the app's DELETE is refused by its foreign key, and the transaction commits" \
+  bash -c "grep -q 'violates foreign key' <<<\"\$1\" && ! grep -q 'ROLLBACK' <<<\"\$1\"" _ "$out"
+eventually 15 "the UPDATE after the savepoint drains" drained
+check "no deactivation was queued for client 1, which still exists" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id = 1 AND tipo = 'desativar_contato'")" = 0
+check "its mapping is neither removed nor unsynced" \
+  test "$(q zattar "SELECT NOT removida AND sincronizado FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id = 1")" = t
+check "its contact stays active in Chatwoot" test "$(sim_contact "$(contact_of cliente 1)" | jq -r .ativo)" = true
+# A subtransaction that aborts inside a statement (a function's exception block) takes
+# only its own ids away, not those the statement recorded before it.
+qa "CREATE FUNCTION public.revisa(t text) RETURNS text LANGUAGE plpgsql AS \$f\$
+    BEGIN PERFORM 1 / 0; RETURN t; EXCEPTION WHEN division_by_zero THEN RETURN t || ' (revisado)'; END \$f\$" >/dev/null
+before=$(q zattar "SELECT clock_timestamp()")
+qa "UPDATE clientes SET nome = public.revisa(nome) WHERE id IN (1, 2, 3)" >/dev/null
+check "an UPDATE whose function aborts a subtransaction per row queues all three clients" \
+  test "$(q zattar "SELECT count(DISTINCT entidade_id) FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id IN (1, 2, 3) AND atualizado_em >= '$before'")" = 3
+eventually 15 "they drain" drained
+
+# --- the id column renamed: the app's statements still succeed --------------------------------
+out=$(qa "ALTER TABLE partes_contrarias RENAME COLUMN id TO parte_id")
+check "renaming the id column warns that the mapping no longer fits" grep -q 'WARNING' <<<"$out"
+out=$(qa "INSERT INTO partes_contrarias (tipo_pessoa, nome) VALUES ('pj', 'Depois do rename'); UPDATE partes_contrarias SET nome = 'Depois do rename 2' WHERE nome = 'Depois do rename'; DELETE FROM partes_contrarias WHERE nome = 'Depois do rename 2'")
+check "INSERT, UPDATE and DELETE on that table succeed (with a WARNING, no ERROR)" \
+  bash -c "! grep -q 'ERROR' <<<\"\$1\" && grep -q 'WARNING' <<<\"\$1\"" _ "$out"
+check "the problem is recorded in erros_sincronizacao" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'rastreamento' AND tipo_entidade = 'parte_contraria'")" = 1
+qa "ALTER TABLE partes_contrarias RENAME COLUMN parte_id TO id" >/dev/null
+check "renaming it back clears the problem" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'rastreamento'")" = 0
+
+# --- a mapped column renamed, ativo dropped: only that kind fails, the others drain --------------
+qa "ALTER TABLE terceiros RENAME COLUMN numero_celular TO celular; ALTER TABLE partes_contrarias DROP COLUMN ativo" >/dev/null
+qa "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) VALUES ('pf', 'Terceiro quebrado', 'perito', 'neutro');
+    INSERT INTO partes_contrarias (tipo_pessoa, nome) VALUES ('pj', 'Contraria quebrada');
+    INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Cliente apesar de tudo')" >/dev/null
+eventually_eq 20 "a new client is synced while the other two kinds are broken" t \
+  q zattar "SELECT sincronizado FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Cliente apesar de tudo'"
+eventually_eq 60 "each broken kind's job counts its attempts up to dead (max_attempts 3)" "morto|3|morto|3" \
+  q zattar "SELECT string_agg(f.estado || '|' || f.tentativas, '|' ORDER BY f.tipo_entidade) FROM chatwoot.fila f
+            WHERE (f.tipo_entidade, f.entidade_id) IN (SELECT 'terceiro', id FROM terceiros WHERE nome = 'Terceiro quebrado'
+                                                       UNION ALL SELECT 'parte_contraria', id FROM partes_contrarias WHERE nome = 'Contraria quebrada')"
+check "their errors name the missing columns" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'fila' AND (erro LIKE '%numero_celular%' OR erro LIKE '%\"ativo\"%')")" = 2
+check "worker_status reports the mappings that no longer fit" \
+  test "$(q zattar "SELECT avisos LIKE '%numero_celular%' AND avisos LIKE '%ativo%' FROM chatwoot.worker_status() WHERE processo = 'worker'")" = t
+qa "ALTER TABLE terceiros RENAME COLUMN celular TO numero_celular; ALTER TABLE partes_contrarias ADD COLUMN ativo boolean NOT NULL DEFAULT true" >/dev/null
+q zattar "SELECT chatwoot.reprocessar_falhas()" >/dev/null
+eventually 30 "fixed and requeued, the dead jobs drain" drained
+check "nothing is dead any more" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
+
+# --- a tracked table dropped with a job pending ----------------------------------------------
+qa "CREATE TABLE testemunhas (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tipo_pessoa text, nome text NOT NULL)" >/dev/null
+q zattar "SELECT chatwoot.rastrear('testemunhas', 'testemunha', '{\"emails\": null, \"ddd_celular\": null, \"numero_celular\": null, \"cpf\": null, \"cnpj\": null, \"ativo\": null}')" >/dev/null
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null   # hold the queue
+qa "INSERT INTO testemunhas (tipo_pessoa, nome) VALUES ('pf', 'Testemunha A')" >/dev/null
+out=$(qa "DROP TABLE testemunhas")
+check "DROP TABLE of a tracked table with a job pending succeeds, saying tracking ended" grep -q 'terminou' <<<"$out"
+check "its tracking is gone" test "$(q zattar "SELECT count(*) FROM chatwoot.rastreamentos WHERE tipo_entidade = 'testemunha'")" = 0
+check "its pending job is a dead letter that says why" \
+  test "$(q zattar "SELECT estado || '|' || (ultimo_erro LIKE '%DROP TABLE%') FROM chatwoot.fila WHERE tipo_entidade = 'testemunha'")" = "morto|true"
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
+qa "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Depois do drop')" >/dev/null
+eventually 20 "the other tables' queue drains" drained
+
+# --- TRUNCATE, and TRUNCATE ... RESTART IDENTITY -------------------------------------------------
+qa "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo, emails) VALUES ('pf', 'Perito Um', 'perito', 'neutro', '[\"perito1@example.com\"]')" >/dev/null
+eventually 15 "a third party is synced" drained
+old=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome = 'Perito Um'")
+mapped_before=$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND chatwoot_contact_id IS NOT NULL")
+check "the app's TRUNCATE ... RESTART IDENTITY of a tracked table succeeds" qa "TRUNCATE terceiros RESTART IDENTITY"
+qa "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo, emails) VALUES ('pf', 'Pessoa Totalmente Diferente', 'perito', 'neutro', '[\"outra@example.com\"]')" >/dev/null
+eventually 20 "the truncate and the new party drain" drained
+check "every third party's contact was deactivated, as a DELETE of each would ($mapped_before mapped before)" \
+  test "$(sim_contacts | jq '[.[] | select((.identifier // "") | test("^zattar_terceiro_[0-9]+-removido-")) | select(.custom_attributes.ativo == false)] | length')" = "$mapped_before"
+check "the old contact $old kept its person's name and lost the reused identifier" \
+  test "$(sim_contact "$old" | jq -r '.name + "|" + (.identifier | test("-removido-") | tostring)')" = "Perito Um|true"
+new=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND entidade_id = 1")
+check "the new party with id 1 got a contact of its own ($new, not $old)" \
+  test "$(sim_contact "$new" | jq -r '.name + "|" + .identifier')" = "Pessoa Totalmente Diferente|zattar_terceiro_1"
+exit $IT_FAILED
