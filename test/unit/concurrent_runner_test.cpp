@@ -318,6 +318,8 @@ TEST(BackgroundRunner, ItsThreadRunsWithEverySignalBlocked) {
     for (auto& [tid, mask] : after)
         if (!before.count(tid)) new_threads.push_back(mask);
     ASSERT_EQ(new_threads.size(), 1u) << "the runner starts exactly one thread";
-    EXPECT_EQ(new_threads[0], full) << std::hex << "the runner thread blocks " << new_threads[0] << ", a full mask is "
+    // glibc's own two signals may show as blocked too while the thread starts up: every
+    // signal of the full mask must be blocked, more does no harm.
+    EXPECT_EQ(new_threads[0] & full, full) << std::hex << "the runner thread blocks " << new_threads[0] << ", a full mask is "
                                     << full << " (missing " << (full & ~new_threads[0]) << ")";
 }
