@@ -20,6 +20,27 @@ sq "DELETE FROM clientes WHERE id > 0" >/dev/null 2>&1 || sq "DELETE FROM contra
 wait_drained 30
 sim_requests() { curl -sf "$SIM_CONTROL/__sim/requests" | jq length; }
 clear_requests() { curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null; }
+# sim_named TEXT: contacts in the simulator whose name contains TEXT (its filter API,
+# which counts every match; one request, made after the figures are read).
+sim_named() {
+  curl -sf -X POST -H 'api_access_token: sim-admin-token' -H 'Content-Type: application/json' \
+    -d "{\"payload\":[{\"attribute_key\":\"name\",\"filter_operator\":\"contains\",\"values\":[\"$1\"]}]}" \
+    "$SIM_URL/api/v1/accounts/1/contacts/filter" | jq '.meta.count'
+}
+# assert_drained WHAT NAME_TEXT CONTACTS: a drain only counts if it did the work: no
+# job dead, every job concluido, and the simulator holds CONTACTS contacts whose name
+# contains NAME_TEXT. Otherwise the bench stops with a failure (a drain of failing
+# jobs would time the same as a good one).
+assert_drained() {
+  local jobs contacts
+  jobs=$(sq "SELECT count(*) FILTER (WHERE estado = 'morto') || ' ' || count(*) FILTER (WHERE estado <> 'concluido') FROM chatwoot.fila")
+  contacts=$(sim_named "$2")
+  if [ "$jobs" != "0 0" ] || [ "$contacts" != "$3" ]; then
+    echo "BENCH FAILED after $1: dead/not concluido jobs: $jobs (want 0 0); contacts named *$2*: $contacts (want $3)" >&2
+    exit 1
+  fi
+  echo "  checked: no job dead, every job concluido, $contacts contacts named *$2* in Chatwoot"
+}
 # timed_drain SQL: runs SQL, waits for the queue to drain; sets SECS (wall time) and
 # REQS (requests the simulator received from the start). The drain is checked every
 # 250 ms (see wait_drained), so SECS may run up to 250 ms past the last request.
@@ -72,6 +93,7 @@ for r in $(seq 1 "$P2_ROUNDS"); do
        "$(awk -v n=$N -v s=$secs 'BEGIN {printf "%.0f", n / s}') contacts/s, $wall_rps req/s" \
        "= $(awk -v x=$wall_ratio 'BEGIN {printf "%.0f", 100 * x}') % of wrk" \
        "($(awk -v a=$SUSTAINED -v b=$wrk_rps 'BEGIN {printf "%.0f", 100 * a / b}') % of wrk on GET contact)"
+  assert_drained "P2 round $r" "Bench $r-" "$N"
 done
 echo "P2 at 0 ms: median share of wrk on the same requests over $P2_ROUNDS rounds:" \
      "sustained $(tr ' ' '\n' <<<"$ratios" | grep . | median | awk '{printf "%.0f", 100 * $1}') % (rounds: $ratios)," \
@@ -82,12 +104,14 @@ timed_drain "UPDATE clientes SET nome = nome || ' (atualizado)' WHERE nome LIKE 
 reqs=$REQS; secs=$(awk -v s=$SECS 'BEGIN {print s - 3}')
 echo "updates: $N -> $reqs requests ($(awk -v r=$reqs -v n=$N 'BEGIN {printf "%.2f", r / n}') per update)," \
      "$(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s after the debounce"
+assert_drained "the P2 updates" " (atualizado)" "$N"
 
 echo "== P2: 2,000 new contacts at 50 ms added latency"
 sim_faults '{"latency_ms": 50}'
 timed_drain "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Lento ' || g FROM generate_series(1, 2000) g"
 sim_clear_faults
 reqs=$REQS; secs=$SECS
+assert_drained "the 50 ms round" "Lento " 2000
 echo "50 ms: $reqs requests in ${secs}s = $(awk -v r=$reqs -v s=$secs 'BEGIN {printf "%.0f", r / s}') req/s;" \
      "target 0.9 x $CONC / 0.050 = $(awk -v c=$CONC 'BEGIN {printf "%.0f", 0.9 * c / 0.05}') req/s"
 
@@ -113,6 +137,8 @@ count=$(wc -l < "$BENCH_DIR/latencies")
 p50=$(awk -v n=$count 'NR == int(n * 0.50 + 0.5) {print}' "$BENCH_DIR/latencies")
 p99=$(awk -v n=$count 'NR == int(n * 0.99 + 0.5) {print}' "$BENCH_DIR/latencies")
 echo "latency over $count commits: p50 ${p50} ms, p99 ${p99} ms, max $(tail -1 "$BENCH_DIR/latencies") ms"
+assert_drained "P3" "Latencia " 200
+[ "$count" = 200 ] || { echo "BENCH FAILED: P3 measured $count of 200 commits" >&2; exit 1; }
 
 echo "== P8: $STORM UPDATEs, each its own transaction, spread over 1,000 clients"
 sq "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Tempestade ' || g FROM generate_series(1, 1000) g" >/dev/null
@@ -125,4 +151,5 @@ psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -f "$BENCH_DIR/storm.sq
 t1=$(now_ms)
 wait_drained 300
 reqs=$(sim_requests)
+assert_drained "P8" "Tempestade " 1000
 echo "storm: $STORM UPDATEs in $(awk -v a=$t0 -v b=$t1 'BEGIN {print (b - a) / 1000}')s -> $reqs requests to Chatwoot (target <= 1,100)"

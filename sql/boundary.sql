@@ -4,6 +4,7 @@ CREATE EXTENSION IF NOT EXISTS chatwoot_sync;
 \set VERBOSITY default
 
 SELECT chatwoot._fronteira_destrutores() AS antes \gset
+SELECT pg_backend_pid() AS pid_antes \gset
 
 -- A C++ exception thrown by the core.
 SELECT chatwoot._testar_fronteira('excecao_cpp');
@@ -20,6 +21,8 @@ SELECT chatwoot._testar_fronteira('erro_pg');
 -- The backend is still healthy and usable in the same session.
 SELECT chatwoot._testar_fronteira('ok');
 SELECT 1 + 1 AS ainda_vivo;
+-- ... and it is the same backend (psql would have had to reconnect after a crash).
+SELECT pg_backend_pid() = :pid_antes AS mesmo_backend;
 
 -- Each of the five calls above destroyed its C++ resource, failing or not.
 SELECT chatwoot._fronteira_destrutores() - :antes AS destrutores_executados;

@@ -23,8 +23,17 @@ SELECT tgname, tgrelid::regclass FROM pg_trigger WHERE tgname LIKE 'zz_chatwoot%
 INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Ana', '["ana@example.com"]'), ('pf', 'Bia', NULL);
 SELECT tipo, tipo_entidade, entidade_id, estado FROM chatwoot.fila ORDER BY id;
 
--- An UPDATE of an unmapped column queues nothing; of a mapped one, coalesces into the pending job.
+-- An UPDATE of an unmapped column queues nothing: fixture client 1 has no job and
+-- gets none, and Ana's pending job is left as it was (not even touched).
+SELECT count(*) AS jobs_do_cliente_1 FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id = 1;
+SELECT f.atualizado_em AS ana_atualizado, f.executar_apos AS ana_executar
+  FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Ana' \gset
+UPDATE clientes SET updated_at = now() + interval '1 day', pode_usar_celular_mensagem = true WHERE id = 1;
 UPDATE clientes SET updated_at = now() + interval '1 day' WHERE nome = 'Ana';
+SELECT count(*) AS jobs_do_cliente_1 FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id = 1;
+SELECT f.atualizado_em = :'ana_atualizado' AND f.executar_apos = :'ana_executar' AS job_da_ana_intocado
+  FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Ana';
+-- An UPDATE of a mapped one coalesces into the pending job.
 UPDATE clientes SET nome = 'Ana Maria' WHERE nome = 'Ana';
 UPDATE clientes SET emails = '["ana.maria@example.com"]' WHERE nome = 'Ana Maria';
 SELECT count(*) AS jobs, count(*) FILTER (WHERE estado = 'pendente') AS pendentes FROM chatwoot.fila;

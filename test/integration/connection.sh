@@ -5,12 +5,15 @@
 # validation as a client sees it.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/integration.sh"
 
+plan 48
 SSL_PID=""
 trap '[ -n "$SSL_PID" ] && kill "$SSL_PID" 2>/dev/null && wait "$SSL_PID" 2>/dev/null; it_cleanup' EXIT
 
 it_cluster connection "chatwoot_sync.database_name = 'zattar'" || { not_ok "cluster starts"; exit 1; }
 sim_start || { not_ok "simulator starts"; exit 1; }
 q postgres "CREATE DATABASE zattar" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null \
+  || { not_ok "the app's schema loads"; exit 1; }
 q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null || { not_ok "CREATE EXTENSION"; exit 1; }
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -31,8 +34,23 @@ is_like() {  # is_like DESCRIPTION GOT EXTENDED-REGEX
 requests() { curl -sf "$SIM_CONTROL/__sim/requests"; }
 clear_requests() { curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null; }
 
-# --- success -------------------------------------------------------------------
+# --- a job waiting with no connection: the worker says so, and stops saying so ------
+# The worker writes "no active connection" only when jobs wait, and clears it only
+# when it completes jobs: queue one before any connection exists.
+worker_error() { q zattar "SELECT coalesce(ultimo_erro, 'null') FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"; }
+worker_says_no_connection() { [[ "$(worker_error)" == *"nenhuma integração ativa"* ]]; }
+q zattar "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
+q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Sem Conexao', '[\"semconexao@example.com\"]')" >/dev/null
+q zattar "SELECT chatwoot.acordar_worker()" >/dev/null
+eventually 10 "a job waits and no connection is active: worker_status().ultimo_erro says there is none" worker_says_no_connection
+is_eq "meanwhile the job waits, untouched (pendente, 0 attempts)" \
+  "$(q zattar "SELECT estado || '/' || tentativas FROM chatwoot.fila")" "pendente/0"
 configurar "'$SIM_URL', 'sim-admin-token', 1, 1"
+q zattar "SELECT chatwoot.acordar_worker()" >/dev/null
+eventually_eq 15 "once a connection is active the job drains" "concluido" q zattar "SELECT string_agg(estado, ',') FROM chatwoot.fila"
+eventually_eq 5 "with an active connection and the job done, the worker's ultimo_erro is cleared" "null" worker_error
+
+# --- success -------------------------------------------------------------------
 clear_requests
 got=$(tc "" "r->>'ok', r->>'status', r->>'account_id', r->'inbox'->>'id', r->'inbox'->>'name', r->>'account_name', r->>'role', coalesce(r->>'erro', 'null'), r ? 'origem'")
 is_eq "valid connection: ok true, status 200, account_id 1, inbox 1 'Zattar API', account name, role, no erro" \
@@ -42,16 +60,14 @@ is_eq "testar_conexao made exactly GET /api/v1/profile then GET /api/v1/accounts
   "$(jq -r '[.[] | .method + " " + .path] | join(",")' <<<"$log")" "GET /api/v1/profile,GET /api/v1/accounts/1/inboxes"
 got=$(q zattar "SELECT r->>'ok' FROM chatwoot.testar_conexao((SELECT id FROM chatwoot.integracoes WHERE nome = 'padrao')) r")
 is_eq "testar_conexao(id) tests that connection" "$got" "true"
-# The worker saw no connection before configurar; once one is active it must not keep saying so.
-got=$(q zattar "SELECT chatwoot.acordar_worker() AND chatwoot.aguardar_worker(5000, clock_timestamp())")
-got="$got|$(q zattar "SELECT coalesce(ultimo_erro, 'null') FROM chatwoot.worker_status() WHERE banco = 'zattar'")"
-is_eq "with an active connection, the worker's ultimo_erro no longer says there is none" "$got" "t|null"
 
 # --- wrong token / account / inbox ------------------------------------------------
 configurar "'$SIM_URL', 'token-errado-123', 1, 1"
 got=$(tc "" "r->>'ok', r->>'status', r->>'erro'")
 is_like "wrong token: ok false, status 401, erro mentions the token" "$got" '^false\|401\|.*token'
-if grep -q 'token-errado-123' <<<"$got"; then not_ok "wrong token: the report does not echo the key"; else ok "wrong token: the report does not echo the key"; fi
+report=$(tc "" "r::text")
+if grep -q 'token-errado-123' <<<"$report" || [ -z "$report" ]; then not_ok "wrong token: the whole report does not echo the key ($report)"
+else ok "wrong token: the whole report does not echo the key"; fi
 
 configurar "'$SIM_URL', 'sim-admin-token', 999, 1"
 got=$(tc "" "r->>'ok', r->>'status', r->>'erro'")
@@ -104,27 +120,34 @@ elapsed=$(( $(now_ms) - started ))
 is_like "hang with request_timeout 1s: ok false, erro is a timeout" "$got" '^false\|0\|.*(sem resposta|tempo|timeout).*1000 ms'
 check "hang with request_timeout 1s: returns within 2 s (took ${elapsed} ms)" test "$elapsed" -lt 2000 -a "$elapsed" -ge 900
 
-started=$(now_ms)
+# The time is the server's, from just before the statement to just after its error:
+# the timeout's 300 ms plus how long testar_conexao takes to notice the interrupt
+# (docs/SQL.md: within 100 ms).
 out=$(session <<'SQL'
 SET chatwoot_sync.request_timeout = '10s';
 SELECT pg_backend_pid() AS antes \gset
 SET statement_timeout = '300ms';
+SELECT clock_timestamp() AS t0 \gset
 SELECT chatwoot.testar_conexao();
-\echo DEPOIS
+SELECT 'elapsed=' || round(extract(epoch FROM clock_timestamp() - :'t0') * 1000);
 SET statement_timeout = 0;
 SELECT 1 + 1, pg_backend_pid() = :antes;
 SQL
 )
-elapsed_total=$(( $(now_ms) - started ))
+elapsed=$(sed -nE 's/^elapsed=([0-9]+)$/\1/p' <<<"$out")
 is_like "statement_timeout 300ms cancels testar_conexao" "$out" 'canceling statement due to statement timeout'
-check "statement_timeout: cancelled well under 1.5 s (whole session took ${elapsed_total} ms)" test "$elapsed_total" -lt 1500
+check "statement_timeout: the call ends 300-400 ms after it started (interrupted within 100 ms; took ${elapsed:-?} ms)" \
+  test "${elapsed:-0}" -ge 300 -a "${elapsed:-9999}" -lt 400
 is_like "statement_timeout: the same backend still works afterwards" "$out" '^2\|t$'
 
 # A cancel from another session (pg_cancel_backend) interrupts it too.
+# The cancel-to-return time is the server's: from just after pg_cancel_backend() returned
+# to the cancelled session's next statement (docs/SQL.md: within 100 ms).
 session <<'SQL' >"$IT_WORK/cancel.out" &
 SET chatwoot_sync.request_timeout = '20s';
 SET application_name = 'cancelar_me';
 SELECT chatwoot.testar_conexao();
+SELECT 'returned_at=' || round(extract(epoch FROM clock_timestamp()) * 1000);
 SELECT 'ainda_vivo';
 SQL
 CANCEL_PSQL=$!
@@ -133,13 +156,16 @@ for _ in $(seq 1 50); do
   sleep 0.05
 done
 sleep 0.3
-started=$(now_ms)
-q postgres "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = 'cancelar_me'" >/dev/null
-wait "$CANCEL_PSQL"
-elapsed=$(( $(now_ms) - started ))
+cancelled_at=$(q postgres "SELECT bool_and(pg_cancel_backend(pid))::text || ' ' || round(extract(epoch FROM clock_timestamp()) * 1000)
+                             FROM pg_stat_activity WHERE application_name = 'cancelar_me'")
+for _ in $(seq 1 100); do kill -0 "$CANCEL_PSQL" 2>/dev/null || break; sleep 0.1; done
+kill "$CANCEL_PSQL" 2>/dev/null; wait "$CANCEL_PSQL"
 out=$(cat "$IT_WORK/cancel.out")
+returned_at=$(sed -nE 's/^returned_at=([0-9]+)$/\1/p' <<<"$out")
+elapsed=$(( ${returned_at:-999999} - ${cancelled_at#* } ))
 is_like "pg_cancel_backend interrupts a hanging testar_conexao" "$out" 'canceling statement due to user request'
-check "pg_cancel_backend: the session ends within 1 s of the cancel (took ${elapsed} ms)" test "$elapsed" -lt 1000
+check "pg_cancel_backend: the call returns within 100 ms of the cancel (cancel: '$cancelled_at', took ${elapsed} ms)" \
+  test "${cancelled_at% *}" = true -a "$elapsed" -ge 0 -a "$elapsed" -lt 100
 is_like "pg_cancel_backend: the backend still works afterwards" "$out" 'ainda_vivo'
 sim_clear_faults
 
@@ -149,7 +175,7 @@ got=$(tc "" "r->>'ok', r->>'erro'")
 is_like "simulator down: ok false, erro mentions conectar" "$got" '^false\|.*conectar'
 sim_faults '{"down": false}'
 eventually 5 "simulator back up: ok true again" bash -c "[ \"\$(psql -X -A -t -q -h 127.0.0.1 -p $IT_PORT -U postgres -d zattar -c \"SELECT chatwoot.testar_conexao()->>'ok'\")\" = true ]"
-check "the backend survived every failure (no server crash)" bash -c "! grep -qE 'terminated by signal|server process .* exited with exit code [^0]' '$IT_DIR/server.log'"
+check "the backend survived every failure (no server crash; server log read)" bash -c "[ -s '$IT_DIR/server.log' ] && ! grep -qE 'terminated by signal|server process .* exited with exit code [^0]' '$IT_DIR/server.log'"
 
 # --- deprecated GUC fallback -----------------------------------------------------------
 q zattar "DELETE FROM chatwoot.integracoes" >/dev/null

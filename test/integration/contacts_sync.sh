@@ -2,27 +2,40 @@
 # Contact sync app -> Chatwoot against the simulator: 1,000 mixed parties with no
 # duplicates, bad data recorded per field, coalesced update storms, and the queue
 # surviving 500s, 429 bursts, hangs, the simulator going down and kill -9 of the worker.
+#
+# "No duplicates" is never read from the simulator's contact dump alone: the simulator
+# rejects a second contact with the same identifier, e-mail or phone (422), so its dump
+# cannot hold one. Each section instead checks the exact number of contacts with its
+# name prefix, and the request log: one successful create per party, and no create
+# refused as "has already been taken" (a duplicate the worker tried to make).
 source "$(dirname "$0")/../lib/integration.sh"
+plan 89
 
 it_zattar sync "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '1s'" \
   "chatwoot_sync.max_concurrency = 16"
 q zattar "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'),
                  chatwoot.rastrear('terceiros', 'terceiro')" >/dev/null
+LOG="$IT_DIR/server.log"
 
-sim_contacts() { curl -sf "$SIM_CONTROL/__sim/accounts/1/contacts"; }
-requests_json() { curl -sf "$SIM_CONTROL/__sim/requests"; }
-clear_requests() { curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null; }
 queue_drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
-no_duplicates() {
-  local contacts; contacts=$(sim_contacts)
-  [ "$(jq '[.[].identifier | select(. != null)] | length - (unique | length)' <<<"$contacts")" = 0 ] &&
-  [ "$(jq '[.[].email | select(. != null)] | length - (unique | length)' <<<"$contacts")" = 0 ] &&
-  [ "$(jq '[.[].phone_number | select(. != null)] | length - (unique | length)' <<<"$contacts")" = 0 ]
-}
+dead() { q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'"; }
+with_prefix() { jq --arg p "$2" '[.[] | select(.name | startswith($p))] | length' <<<"$1"; }
+# Errors are dropped: these are also polled while the cluster is in crash recovery.
+worker_pid() { q zattar "SELECT pid FROM pg_stat_activity WHERE backend_type = 'chatwoot_sync worker'" 2>/dev/null; }
+queued() { q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')" 2>/dev/null; }
+reinits() { grep -c 'all server processes terminated; reinitializing' "$LOG"; }
+# terceiros_synced PREFIX: how many third parties named "PREFIX n" are mapped and synced.
+terceiros_synced() { q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' AND p.sincronizado"; }
+# terceiros_jobs PREFIX EXPR [CONDITION]: EXPR over the queue jobs of those third parties.
+terceiros_jobs() { q zattar "SELECT $2 FROM chatwoot.fila f JOIN terceiros t ON t.id = f.entidade_id AND f.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' ${3:+AND $3}"; }
+clientes_synced() { q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE ($1) AND p.sincronizado"; }
+# faults_served KIND: requests the simulator answered with that fault since the log was cleared.
+faults_served() { requests_json | jq --arg f "$1" '[.[] | select(.fault == $f)] | length'; }
 
 # --- the fixture's five parties (queued in bulk), then 1,000 more of mixed types --------
 check "rastrear alone queues no existing row" test "$(q zattar "SELECT count(*) FROM chatwoot.fila")" = 0
 q zattar "SELECT chatwoot.sincronizar_app_para_chatwoot()" >/dev/null
+eventually 30 "the fixture's parties drain" queue_drained
 clear_requests
 q zattar "
   INSERT INTO clientes (tipo_pessoa, nome, emails, ddd_celular, numero_celular)
@@ -42,23 +55,34 @@ check "1,005 parties are mapped and synced" \
   test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE chatwoot_contact_id IS NOT NULL AND sincronizado")" = 1005
 check "955 distinct contacts: the 50 shared people map to one contact each" \
   test "$(q zattar "SELECT count(DISTINCT chatwoot_contact_id) FROM chatwoot.partes_chatwoot")" = 955
-check "the simulator holds exactly those 955 contacts" test "$(sim_contacts | jq length)" = 955
-check "no duplicate identifier, e-mail or phone in Chatwoot" no_duplicates
-new_requests=$(requests_json | jq '[.[] | select(.path | test("/contacts"))] | length')
-check "at most 2 requests per new contact ($new_requests for 1,000 parties)" test "$new_requests" -le 2000
-check "nothing is dead" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
+contacts=$(sim_contacts)
+check "the simulator holds exactly those 955 contacts" test "$(jq length <<<"$contacts")" = 955
+check "... 400 clients, 300 companies and the 250 third parties that are nobody else" \
+  test "$(with_prefix "$contacts" 'Cliente ')/$(with_prefix "$contacts" 'EMPRESA ')/$(with_prefix "$contacts" 'Terceiro ')" = "400/300/250"
+log=$(requests_json)
+creates=$(creates_summary "$log")
+check "one successful create for each of the 950 new contacts, none refused as taken ($creates)" \
+  test "$creates" = "once=950 more=0 refused=0"
+new_requests=$(jq '[.[] | select(.path | test("/contacts"))] | length' <<<"$log")
+check "exactly 2 requests per new contact (filter, create) and 1 per shared person (filter): 1,950 ($new_requests)" \
+  test "$new_requests" = 1950
+check "nothing is dead" test "$(dead)" = 0
 
 # --- an idle worker sleeps: no polling loop once the queue is empty ---------------------
 wpid=$(q zattar "SELECT pid FROM pg_stat_activity WHERE backend_type = 'chatwoot_sync worker'")
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-t0=$(cpu_ticks "$wpid"); sleep 3; t1=$(cpu_ticks "$wpid")
-check "the idle worker used under 3 % of a core over 3 s ($((t1 - t0)) ticks of 300)" test $((t1 - t0)) -lt 9
+if [ -n "$wpid" ] && [ -e "/proc/$wpid/stat" ]; then
+  t0=$(cpu_ticks "$wpid"); sleep 3; t1=$(cpu_ticks "$wpid")
+  check "the idle worker used under 3 % of a core over 3 s ($((t1 - t0)) ticks of 300)" test $((t1 - t0)) -lt 9
+else
+  not_ok "the idle worker used under 3 % of a core over 3 s (no worker process: '$wpid')"
+fi
 
 # --- an update of a mapped party is exactly one request ---------------------------------
 clear_requests
 q zattar "UPDATE clientes SET nome = 'Cliente Sete Atualizado' WHERE nome = 'Cliente 7'" >/dev/null
 eventually 10 "the update drains (after the update debounce)" queue_drained
-check "an update is one PUT" test "$(requests_json | jq '[.[] | select(.method == "PUT")] | length')" = 1
+check "an update is one request, a PUT" test "$(requests_json | jq -r '[.[] | .method] | join(",")')" = PUT
 id7=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente Sete Atualizado'")
 check "Chatwoot has the new name" \
   test "$(sim_contacts | jq -r --arg id "zattar_cliente_$id7" '.[] | select(.identifier == $id) | .name')" = "Cliente Sete Atualizado"
@@ -71,8 +95,36 @@ done
 eventually 20 "the storm drains" queue_drained
 storm=$(requests_json | jq length)
 check "1,000 updates over 50 clients are coalesced into at most 100 requests (saw $storm)" test "$storm" -le 100
-check "the last write wins" \
-  test "$(sim_contacts | jq -r '.[] | select(.identifier == "zattar_cliente_120") | .name')" = "Storm 120 r20"
+check "the last write wins, for each of the 50 clients (Storm <id> r20)" \
+  test "$(sim_contacts | jq '[.[] | select(.identifier | test("^zattar_cliente_1[0-4][0-9]$"))
+                              | select(.name == "Storm " + (.identifier | ltrimstr("zattar_cliente_")) + " r20")] | length')" = 50
+
+# --- the same person as two parties, queued side by side: one contact -------------------
+# Cliente g and terceiro g above are ~700 jobs apart, so their lookups never overlap;
+# here each pair is adjacent in the queue and in the same claim.
+clear_requests
+pairs="BEGIN;"
+for g in $(seq 1 20); do
+  pairs+=" INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Par Cliente $g', '[\"par$g@example.com\"]');"
+  pairs+=" INSERT INTO terceiros (tipo_pessoa, nome, emails, tipo_parte, polo) VALUES ('pf', 'Par Terceiro $g', '[\"par$g@example.com\"]', 'testemunha', 'ativo');"
+done
+q zattar "$pairs COMMIT;" >/dev/null
+eventually 30 "the 20 pairs drain" queue_drained
+check "40 parties mapped and synced to 20 distinct contacts" \
+  test "$(q zattar "SELECT count(*) || '/' || count(DISTINCT p.chatwoot_contact_id) FROM chatwoot.partes_chatwoot p
+                     LEFT JOIN clientes c ON p.tipo_entidade = 'cliente' AND c.id = p.entidade_id
+                     LEFT JOIN terceiros t ON p.tipo_entidade = 'terceiro' AND t.id = p.entidade_id
+                    WHERE (c.nome LIKE 'Par Cliente %' OR t.nome LIKE 'Par Terceiro %') AND p.sincronizado")" = "40/20"
+check "Chatwoot holds exactly 20 contacts for the 20 people" \
+  test "$(sim_contacts | jq '[.[] | select(.email // "" | test("^par[0-9]+@example.com$"))] | length')" = 20
+# A create that lost a race is refused (422 in the simulator; a 500 in real Chatwoot)
+# and the worker adopts the winner: allowed here, but each person is created once.
+# TODO(simulator lock-free mode): Chatwoot has no unique index on phone, so two parties
+# sharing only a phone can both be created there; once the simulator has a mode
+# without its global write lock and phone check, seed such pairs and count contacts.
+pair_creates=$(creates_summary "$(requests_json)")
+check "each of the 20 people was created once ($pair_creates)" bash -c "[[ '$pair_creates' == 'once=20 more=0 '* ]]"
+check "nothing is dead after the pairs" test "$(dead)" = 0
 
 # --- bad data: every INSERT succeeds, each bad field has a recorded reason ---------------
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, cpf, emails, ddd_celular, numero_celular) VALUES
@@ -86,95 +138,178 @@ check "impossible phone recorded" test "$(q zattar "SELECT count(*) FROM chatwoo
 check "bad e-mail recorded" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Email Ruim' AND p.erro_sincronizacao LIKE '%email inválido%'")" = 1
 check "long name cut to 255 and recorded" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE length(c.nome) = 300 AND p.erro_sincronizacao LIKE '%255%'")" = 1
 check "invalid CPF recorded, contact still synced" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome LIKE 'Contr%' AND p.sincronizado AND p.erro_sincronizacao LIKE '%CPF inválido%'")" = 1
-check "the emoji-and-quotes name reached Chatwoot intact" \
-  test "$(sim_contacts | jq -r '[.[] | select(.name | startswith("Controle 😀"))] | length')" = 1
+id_emoji=$(q zattar "SELECT id FROM clientes WHERE nome LIKE 'Contr%'")
+emoji_name=$(sim_contacts | jq -r --arg id "zattar_cliente_$id_emoji" '.[] | select(.identifier == $id) | .name')
+expected_name='Controle 😀 "aspas" O'"'"'Brien; DROP TABLE clientes;--'
+check "the emoji-and-quotes name reached Chatwoot intact, only the control character dropped ($emoji_name)" \
+  test "$emoji_name" = "$expected_name"
+long_name=$(sim_contacts | jq -r '.[] | select(.name | test("^N+$")) | .name')
+check "the 300-character name reached Chatwoot as its first 255 characters" test "$long_name" = "$(printf 'N%.0s' $(seq 1 255))"
 
 # --- 500s and 429 bursts: everything ends concluido, nothing dead ----------------------
-sim_faults '{"error_500_rate": 0.3, "throttle_rate": 0.1}'
+clear_requests
+sim_set_faults '{"error_500_rate": 0.3, "throttle_rate": 0.1}'
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) SELECT 'pf', 'Falhas ' || g, jsonb_build_array('falhas' || g || '@example.com') FROM generate_series(1, 200) g" >/dev/null
 sleep 3
 sim_clear_faults
+served500=$(faults_served error_500); served429=$(faults_served throttle)
+check "the simulator really answered 500s ($served500) and 429s ($served429) meanwhile" \
+  test "${served500:-0}" -gt 0 -a "${served429:-0}" -gt 0
 eventually 60 "200 parties drain through 500s and 429s" queue_drained
-check "none of them is dead" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
-check "all 200 are mapped" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome LIKE 'Falhas %' AND p.sincronizado")" = 200
-check "still no duplicates" no_duplicates
+check "none of them is dead" test "$(dead)" = 0
+check "all 200 are mapped" test "$(clientes_synced "c.nome LIKE 'Falhas %'")" = 200
+check "Chatwoot holds exactly the 200 contacts" test "$(with_prefix "$(sim_contacts)" 'Falhas ')" = 200
+creates=$(creates_summary "$(requests_json)")
+check "one successful create per party through the faults, none refused as taken ($creates)" \
+  test "$creates" = "once=200 more=0 refused=0"
 
 # --- hangs past the timeout, then the simulator down, then back -------------------------
-sim_faults '{"hang_ms": 3000}'
+# Hung requests are never applied; each times out on the worker's side after
+# request_timeout (1 s), and is logged by the simulator when its hang ends (1.5 s), if
+# the simulator is still up then.
+clear_requests
+sim_set_faults '{"hang_ms": 1500}'
 q zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Travado ' || g FROM generate_series(1, 20) g" >/dev/null
-sleep 2
-sim_faults '{"hang_ms": 0, "down": true}'
+timed_out=0
+for _ in $(seq 1 25); do
+  n=$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE ultimo_erro LIKE 'falha de rede (timed_out)%'")
+  [ "${n:-0}" -gt 0 ] && { timed_out=$n; break; }
+  sleep 0.1
+done
+check "hung requests timed out on the worker's side (jobs with 'falha de rede (timed_out)': $timed_out)" test "$timed_out" -gt 0
+hangs=0
+for _ in $(seq 1 30); do hangs=$(faults_served hang); [ "${hangs:-0}" -gt 0 ] && break; sleep 0.1; done
+check "the simulator really held requests in a hang ($hangs of them)" test "${hangs:-0}" -gt 0
+sim_set_faults '{"hang_ms": 0, "down": true}'
 q zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Fora do ar ' || g FROM generate_series(1, 20) g" >/dev/null
-sleep 5
-check "while Chatwoot is down nothing is dead" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
-sim_faults '{"down": false}'
+refused=0
+for _ in $(seq 1 50); do
+  n=$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE ultimo_erro LIKE 'falha de rede (connect_failed)%'")
+  [ "${n:-0}" -gt 0 ] && refused=$n
+  sleep 0.1
+done
+check "while Chatwoot is down the worker's connections are refused (jobs with 'falha de rede (connect_failed)': $refused)" \
+  test "$refused" -gt 0
+check "while Chatwoot is down nothing is dead" test "$(dead)" = 0
+sim_set_faults '{"down": false}'
 sim_clear_faults
 eventually 90 "after the outage the queue drains" queue_drained
-check "hung and down-time parties all synced" test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE (c.nome LIKE 'Travado %' OR c.nome LIKE 'Fora do ar %') AND p.sincronizado")" = 40
-check "still no duplicates" no_duplicates
+check "hung and down-time parties all synced" test "$(clientes_synced "c.nome LIKE 'Travado %' OR c.nome LIKE 'Fora do ar %'")" = 40
+contacts=$(sim_contacts)
+check "Chatwoot holds exactly those 40 contacts" \
+  test "$(with_prefix "$contacts" 'Travado ')/$(with_prefix "$contacts" 'Fora do ar ')" = "20/20"
+creates=$(creates_summary "$(requests_json)")
+check "one successful create per party through hangs and the outage, none refused as taken ($creates)" \
+  test "$creates" = "once=40 more=0 refused=0"
 
-# terceiros_synced PREFIX: how many third parties named "PREFIX n" are mapped and synced.
-terceiros_synced() { q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' AND p.sincronizado"; }
-# terceiros_jobs PREFIX EXPR [CONDITION]: EXPR over the queue jobs of those third parties.
-terceiros_jobs() { q zattar "SELECT $2 FROM chatwoot.fila f JOIN terceiros t ON t.id = f.entidade_id AND f.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' ${3:+AND $3}"; }
-
-# --- kill -9 of the worker, repeatedly, mid-drain --------------------------------------
-sim_faults '{"latency_ms": 20}'
-q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Kill ' || g, 'perito', 'neutro' FROM generate_series(1, 1500) g" >/dev/null
-for round in 1 2 3; do
-  sleep 2
-  pid=$(q zattar "SELECT pid FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'")
-  [ -n "$pid" ] && kill -9 "$pid"
+# --- kill -9 of the worker, three times, mid-drain --------------------------------------
+# As contacts_long.sh: each kill is counted, lands while jobs are queued, and is followed
+# by the postmaster's reinitialization and a new worker.
+sim_set_faults '{"latency_ms": 30}'
+clear_requests
+reinits_before=$(reinits)
+q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Kill ' || g, 'perito', 'neutro' FROM generate_series(1, 2000) g" >/dev/null
+for _ in $(seq 1 100); do [ "$(terceiros_jobs Kill "count(*)" "f.estado = 'concluido'")" -gt 0 ] && break; sleep 0.1; done
+kills=0; busy=0; back=0
+for _ in $(seq 1 20); do
+  [ $kills -ge 3 ] && break
+  pid=$(worker_pid)
+  [ -n "$pid" ] || { sleep 0.2; continue; }
+  n=$(queued); [ "${n:-0}" -gt 0 ] && busy=$((busy + 1))
+  kill -9 "$pid" && kills=$((kills + 1))
   cluster_wait_ready "$IT_PORT" 60
-  for _ in $(seq 1 100); do q zattar "SELECT 1" >/dev/null 2>&1 && break; sleep 0.2; done
+  for _ in $(seq 1 300); do
+    new=$(worker_pid)
+    if [ -n "$new" ] && [ "$new" != "$pid" ]; then back=$((back + 1)); break; fi
+    sleep 0.1
+  done
+  sleep 1
 done
+check "the worker was killed with kill -9 3 times (saw $kills)" test "$kills" = 3
+check "the queue still had jobs at each kill ($busy of $kills)" test "$busy" = "$kills"
+check "a new worker came back after each kill ($back of $kills)" test "$back" = "$kills"
+check "each kill made the postmaster reinitialize every backend ($(( $(reinits) - reinits_before )) times)" \
+  test $(( $(reinits) - reinits_before )) = "$kills"
 sim_clear_faults
 eventually 120 "after three kill -9 the queue drains" queue_drained
-check "0 lost: all 1,500 mapped" test "$(terceiros_synced Kill)" = 1500
-check "0 duplicate contacts after the crashes" no_duplicates
+check "0 lost: all 2,000 mapped" test "$(terceiros_synced Kill)" = 2000
+check "every job ended concluido, none dead" test "$(terceiros_jobs Kill "count(*)" "f.estado <> 'concluido'")/$(dead)" = "0/0"
+check "Chatwoot holds exactly the 2,000 contacts" test "$(with_prefix "$(sim_contacts)" 'Kill ')" = 2000
+creates=$(creates_summary "$(requests_json)")
+check "after the crashes no party was created twice or refused as taken ($creates; up to 16 in flight per kill unlogged)" \
+  creates_ok "$creates" 2000 $((16 * kills))
 
 # --- pg_ctl stop -m immediate mid-drain, then restart ------------------------------------
-sim_faults '{"latency_ms": 20}'
+sim_set_faults '{"latency_ms": 20}'
+clear_requests
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Imediato ' || g, 'perito', 'neutro' FROM generate_series(1, 1000) g" >/dev/null
-sleep 2
+for _ in $(seq 1 100); do done_at_stop=$(terceiros_jobs Imediato "count(*)" "f.estado = 'concluido'"); [ "$done_at_stop" -gt 0 ] && break; sleep 0.1; done
+left=$(terceiros_jobs Imediato "count(*)" "f.estado IN ('pendente', 'processando')")
 cluster_stop "$IT_DIR" immediate
-cluster_start "$IT_DIR"
+check "the immediate shutdown came mid-drain ($done_at_stop done, $left queued just before it)" \
+  bash -c "[ ${done_at_stop:-0} -gt 0 ] && [ ${left:-0} -gt 0 ]"
+check "the cluster restarts after the immediate shutdown" cluster_start "$IT_DIR"
 sim_clear_faults
 eventually 60 "after an immediate shutdown and restart the queue drains" queue_drained
 check "0 lost after the immediate shutdown: all 1,000 mapped" test "$(terceiros_synced Imediato)" = 1000
-check "0 duplicate contacts after the immediate shutdown" no_duplicates
+check "Chatwoot holds exactly the 1,000 contacts" test "$(with_prefix "$(sim_contacts)" 'Imediato ')" = 1000
+creates=$(creates_summary "$(requests_json)")
+check "after the immediate shutdown no party was created twice or refused as taken ($creates)" creates_ok "$creates" 1000 16
 
 # --- SIGTERM mid-drain (fast shutdown): results recorded, unsent jobs given back ---------
-sim_faults '{"latency_ms": 20}'
+sim_set_faults '{"latency_ms": 20}'
+clear_requests
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Termino ' || g, 'perito', 'neutro' FROM generate_series(1, 1000) g" >/dev/null
 for _ in $(seq 1 100); do done_before=$(terceiros_jobs Termino "count(*)" "f.estado = 'concluido'"); [ "$done_before" -gt 0 ] && break; sleep 0.1; done
 cluster_stop "$IT_DIR" fast
 check "the worker was mid-drain when SIGTERM came (some done, not all: $done_before)" \
   bash -c "[ $done_before -gt 0 ] && [ $done_before -lt 1000 ]"
-cluster_start "$IT_DIR"
+check "the cluster restarts after the fast shutdown" cluster_start "$IT_DIR"
 sim_clear_faults
 eventually 60 "after a fast shutdown mid-drain the queue drains" queue_drained
 check "0 lost after the fast shutdown: all 1,000 mapped" test "$(terceiros_synced Termino)" = 1000
-check "0 duplicate contacts after the fast shutdown" no_duplicates
-# On SIGTERM the worker recorded what it had sent and gave back what it had not: start-up
-# found no job of this batch left 'processando' to requeue, and none lost an attempt to it.
-check "no job was left in flight by the SIGTERM (none requeued at start-up)" \
-  test "$(terceiros_jobs Termino "count(*)" "f.ultimo_erro LIKE 'worker interrompido%'")" = 0
-check "no job of the batch needed more than two attempts" \
-  test "$(terceiros_jobs Termino "coalesce(max(f.tentativas), 0)")" -le 2
-check "the worker logged no ERROR on its way out" bash -c "! grep -E 'chatwoot_sync worker (ERROR|PANIC):' '$IT_DIR/server.log'"
+check "Chatwoot holds exactly the 1,000 contacts" test "$(with_prefix "$(sim_contacts)" 'Termino ')" = 1000
+# On SIGTERM the worker records what it had sent and gives back, without counting an
+# attempt, what it had not: so no job of this batch was requeued at start-up (that
+# leaves it at 2 attempts) nor retried, and every party was looked up exactly once.
+# (ultimo_erro cannot tell: a success clears the start-up requeue's message.)
+check "every job of the batch took exactly one attempt (tentativas = 1 for all 1,000)" \
+  test "$(terceiros_jobs Termino "count(*) FILTER (WHERE f.tentativas = 1) || '/' || count(*)")" = "1000/1000" \
+  || terceiros_jobs Termino "'#   ' || count(*) || ' jobs with ' || f.tentativas || ' attempts and ' || f.requisicoes || ' requests'" \
+       "f.tentativas <> 1 GROUP BY f.tentativas, f.requisicoes"
+range=$(q zattar "SELECT min(id) || ' ' || max(id) FROM terceiros WHERE nome LIKE 'Termino %'")
+lookups=$(requests_json | jq -r --argjson lo "${range% *}" --argjson hi "${range#* }" '
+  [ .[] | select(.path | endswith("/contacts/filter"))
+        | (.body | capture("zattar_terceiro_(?<id>[0-9]+)").id | tonumber) | select(. >= $lo and . <= $hi) ]
+  | group_by(.) | "\(length) parties, \(map(select(length == 1)) | length) looked up once"')
+check "each of the 1,000 parties was looked up exactly once across the shutdown ($lookups)" \
+  test "$lookups" = "1000 parties, 1000 looked up once"
+creates=$(creates_summary "$(requests_json)")
+check "no party created twice or refused as taken across the fast shutdown ($creates)" test "$creates" = "once=1000 more=0 refused=0"
+check "the worker logged no ERROR on its way out (server log read)" \
+  bash -c "[ -s '$LOG' ] && ! grep -E 'chatwoot_sync worker (ERROR|PANIC):' '$LOG'"
 
 # --- a bulk statement bigger than a claim, with the poll a minute away --------------------
 # Its ids come in 'lote' jobs of 5,000 (5,000, 5,000, 2,000); a claim of 8,000 takes
 # the first and 3,000 of the second, which keeps the other 2,000: they and the last
-# lote must follow at once, not at the next poll a minute later.
+# lote must follow at once, not at the next poll a minute later. (Simulator only: it
+# has no rate limit. A real Chatwoot throttles at 3,000 requests/min per IP by
+# default, so these 24,000 requests would take it at least 8 minutes.)
+reloads=$(q zattar "SELECT recargas_config FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'")
 q zattar "ALTER SYSTEM SET chatwoot_sync.batch_size = 8000" >/dev/null
 q zattar "ALTER SYSTEM SET chatwoot_sync.poll_interval = '60s'" >/dev/null
 q zattar "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+eventually_eq 10 "the worker reloaded the settings (recargas_config up, intervalo_poll_ms 60000)" "true|60000" \
+  q zattar "SELECT (recargas_config > $reloads)::text || '|' || intervalo_poll_ms FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"
+check "batch_size 8000 is the server's setting" test "$(q zattar "SHOW chatwoot_sync.batch_size")" = 8000
+clear_requests
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Lote ' || g, 'perito', 'neutro' FROM generate_series(1, 12000) g" >/dev/null
 eventually 40 "12,000 parties of one statement drain well before the next poll" queue_drained
 check "all 12,000 mapped and synced" test "$(terceiros_synced Lote)" = 12000
+check "Chatwoot holds exactly the 12,000 contacts" test "$(with_prefix "$(sim_contacts)" 'Lote ')" = 12000
+creates=$(creates_summary "$(requests_json)")
+check "one successful create per party of the statement, none refused as taken ($creates)" \
+  test "$creates" = "once=12000 more=0 refused=0"
 q zattar "ALTER SYSTEM RESET chatwoot_sync.batch_size" >/dev/null
 q zattar "ALTER SYSTEM RESET chatwoot_sync.poll_interval" >/dev/null
 q zattar "SELECT pg_reload_conf()" >/dev/null
@@ -184,7 +319,8 @@ q zattar "SELECT pg_reload_conf()" >/dev/null
 # INSERT also get a job of their own (sincronizar_parte) while no connection is active;
 # once one is, the claim takes those ten jobs and then the lote, where the same ten are
 # covered by the jobs just claimed: each of the 1,500 parties costs one filter and one
-# create, and has one job.
+# create, and has one job. (The exact 3,000 assumes no 429: the simulator throttles
+# only when told to; a real Chatwoot at its default limit would add retried requests.)
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Coberto ' || g, 'perito', 'neutro' FROM generate_series(1, 1500) g" >/dev/null
 q zattar "SELECT chatwoot.sincronizar_parte('terceiro', id) FROM terceiros WHERE nome IN (SELECT 'Coberto ' || g FROM generate_series(1, 10) g)" >/dev/null

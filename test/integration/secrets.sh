@@ -15,6 +15,7 @@ FILIAL_KEY="SEGREDO-FILIAL-24680"   # configured by the app role allowed to conf
 WEBHOOK="WEBHOOK-SEGREDO-55555"
 GUC_KEY="SEGREDO-GUC-123456"        # the deprecated chatwoot_sync.api_key setting
 
+plan 61
 it_cluster secrets \
   "chatwoot_sync.database_name = 'zattar,guc'" \
   "chatwoot_sync.poll_interval = '500ms'" \
@@ -107,7 +108,8 @@ q postgres "ALTER SYSTEM SET chatwoot_sync.api_key = '$GUC_KEY'" >/dev/null
 q postgres "ALTER SYSTEM SET chatwoot_sync.api_url = '$SIM_URL'" >/dev/null
 q postgres "ALTER SYSTEM SET chatwoot_sync.account_id = 1" >/dev/null
 q postgres "SELECT pg_reload_conf()" >/dev/null
-eventually 5 "the api_key setting is reloaded" bash -c "[ \"\$(psql -X -A -t -q -h 127.0.0.1 -p $IT_PORT -U postgres -d zattar -c 'SHOW chatwoot_sync.account_id')\" = 1 ]"
+eventually_eq 5 "the api_url / api_key / account_id settings are reloaded: testar_conexao in guc (no row) uses them (origem guc)" \
+  guc q guc "SELECT chatwoot.testar_conexao()->>'origem'"
 is_eq "superuser: SHOW chatwoot_sync.api_key prints ********" "$(q zattar "SHOW chatwoot_sync.api_key")" "********"
 is_eq "superuser: current_setting() also prints ********" "$(q zattar "SELECT current_setting('chatwoot_sync.api_key')")" "********"
 out=$(q zattar "SHOW ALL")
@@ -122,7 +124,8 @@ is_eq "app: pg_settings exposes nothing of api_key" \
 is_like "app: current_setting('chatwoot_sync.api_key') is an error" \
   "$(asc app_zattar zattar "SELECT current_setting('chatwoot_sync.api_key')")" 'must be superuser'
 out=$(asc app_zattar guc "SELECT chatwoot.testar_conexao()")
-is_like "GUC fallback as the app (database guc, no row): it is used (origem guc, 401 for that key)" "$out" '"origem": "guc"'
+is_like "GUC fallback as the app (database guc, no row): it is used (origem guc, 401 for that key)" "$out" \
+  '"status": 401.*"origem": "guc"|"origem": "guc".*"status": 401'
 if grep -q -- "$GUC_KEY" <<<"$out"; then not_ok "GUC fallback: the report has no key"; else ok "GUC fallback: the report has no key"; fi
 sample_activity
 
@@ -161,6 +164,55 @@ if grep -q -- "$KEY" <<<"$out"; then not_ok "that error does not repeat the key"
 out=$(configure_with_copy postgres ruim "ftp://x" 1 1 "$KEY")
 is_like "configurar rejects a bad url with a good key" "$out" 'api_url'
 if grep -q -- "$KEY" <<<"$out"; then not_ok "that error does not repeat the key"; else ok "that error does not repeat the key"; fi
+# --- the worker syncing a contact with the wrong key: real requests, real 401s ---------
+# Only the wrong key's connection is active and a job dies after 2 attempts, so the
+# worker itself uses the key, is refused, records why and gives up.
+psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
+q postgres "ALTER SYSTEM SET chatwoot_sync.max_attempts = 2" >/dev/null
+q postgres "SELECT pg_reload_conf()" >/dev/null
+q zattar "UPDATE chatwoot.integracoes SET ativo = (nome = 'errada')" >/dev/null
+q zattar "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
+curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null
+q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Errada', '[\"chave.errada@example.com\"]')" >/dev/null
+for _ in $(seq 1 10); do sample_activity; sleep 0.1; done
+eventually_eq 30 "with the wrong key the worker's job is refused twice and dies (max_attempts 2)" "morto|2" \
+  q zattar "SELECT estado || '|' || tentativas FROM chatwoot.fila WHERE tipo_entidade = 'cliente'"
+refused=$(curl -sf "$SIM_CONTROL/__sim/requests" | jq '[.[] | select((.path | test("/contacts")) and .status == 401)] | length')
+check "the worker sent contact requests with the wrong key and got 401s ($refused)" test "${refused:-0}" -ge 2
+is_like "fila.ultimo_erro records the 401" "$(q zattar "SELECT ultimo_erro FROM chatwoot.fila WHERE tipo_entidade = 'cliente'")" '^HTTP 401'
+is_eq "fila.ultimo_erro carries no key" \
+  "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE ultimo_erro LIKE '%SEGREDO-' || '%' OR ultimo_erro LIKE '%WEBHOOK-' || 'SEGREDO%'")" "0"
+is_eq "erros_sincronizacao lists the dead job with its 401, and no key" \
+  "$(q zattar "SELECT count(*) FILTER (WHERE origem = 'fila' AND erro LIKE 'HTTP 401%') || '/' ||
+                      count(*) FILTER (WHERE erro LIKE '%SEGREDO-' || '%' OR erro LIKE '%WEBHOOK-' || 'SEGREDO%')
+                 FROM chatwoot.erros_sincronizacao")" "1/0"
+# No active row: the worker falls back to the deprecated settings, whose key is
+# refused too.
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
+q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Guc', '[\"chave.guc@example.com\"]')" >/dev/null
+eventually_eq 30 "with no active row the worker uses the api_key setting, is refused twice, and the job dies" "morto|2" \
+  q zattar "SELECT f.estado || '|' || f.tentativas FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Chave Guc'"
+is_eq "erros_sincronizacao: both dead jobs with their 401s, no key (nor the setting's)" \
+  "$(q zattar "SELECT count(*) FILTER (WHERE origem = 'fila' AND erro LIKE 'HTTP 401%') || '/' ||
+                      count(*) FILTER (WHERE erro LIKE '%SEGREDO-' || '%' OR erro LIKE '%WEBHOOK-' || 'SEGREDO%')
+                 FROM chatwoot.erros_sincronizacao")" "2/0"
+# worker_status().ultimo_erro: set while a job waits with no connection at all.
+worker_error() { q zattar "SELECT coalesce(ultimo_erro, 'null') FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"; }
+worker_error_set() { [ "$(worker_error)" != null ]; }
+q postgres "ALTER SYSTEM RESET chatwoot_sync.api_url" >/dev/null
+q postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Certa', '[\"chave.certa@example.com\"]')" >/dev/null
+eventually 10 "worker_status().ultimo_erro is set (a job waits, no connection is active)" worker_error_set
+is_eq "worker_status.ultimo_erro carries no key" \
+  "$(q zattar "SELECT count(*) FROM chatwoot.worker_status() WHERE ultimo_erro LIKE '%SEGREDO-' || '%' OR ultimo_erro LIKE '%WEBHOOK-' || 'SEGREDO%'")" "0"
+# The right key again: the worker syncs that contact (filter with a query string, create).
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
+q postgres "ALTER SYSTEM RESET chatwoot_sync.max_attempts" >/dev/null
+q postgres "SELECT pg_reload_conf()" >/dev/null
+q zattar "SELECT chatwoot.acordar_worker()" >/dev/null
+eventually_eq 15 "with the right key the worker syncs the waiting contact" "concluido" \
+  q zattar "SELECT f.estado FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Chave Certa'"
 # Worker cycles with the configuration in place.
 for _ in 1 2 3; do
   q zattar "SELECT chatwoot.acordar_worker(), chatwoot.aguardar_worker(3000, clock_timestamp())" >/dev/null
@@ -168,8 +220,6 @@ for _ in 1 2 3; do
 done
 is_eq "the worker cycles with the configuration in place" \
   "$(q zattar "SELECT chatwoot.aguardar_worker(3000, clock_timestamp())")" "t"
-is_eq "worker_status.ultimo_erro carries no key" \
-  "$(q zattar "SELECT count(*) FROM chatwoot.worker_status() WHERE ultimo_erro LIKE '%SEGREDO-' || '%'")" "0"
 is_eq "testar_conexao works again at the end" "$(rc_ok)" "true"
 
 # --- where the keys must not be ------------------------------------------------------------
@@ -188,10 +238,19 @@ done
 leaks=$(grep -- "$GUC_KEY" "$LOG" | grep -v "statement: ALTER SYSTEM SET chatwoot_sync.api_key")
 if [ -z "$leaks" ]; then ok "server log: the api_key setting's value appears only in the test's own ALTER SYSTEM statement"
 else not_ok "server log: the api_key setting's value appears only in the test's own ALTER SYSTEM statement"; sed 's/^/#   /' <<<"$leaks" | head -5; fi
+# The log since the wrong-key section: the worker's contact sync (with the wrong key,
+# then the right one) and the testar_conexao calls after it.
 reqs=$(curl -sf "$SIM_CONTROL/__sim/requests")
-check "the simulator received requests from the extension" test "$(jq length <<<"$reqs")" -gt 5
+check "the simulator received the worker's contact requests, with their query string" \
+  test "$(jq '[.[] | select(.path | endswith("/contacts/filter")) | select(.query | test("include_contact_inboxes"))] | length' <<<"$reqs")" -ge 3
 if grep -qE -- "SEGREDO|WEBHOOK-" <<<"$reqs"; then not_ok "simulator request log (paths, queries, bodies): no key"
 else ok "simulator request log (paths, queries, bodies): no key"; fi
-check "requests never carry the key in the URL query" test "$(jq '[.[] | select(.query != "")] | length' <<<"$reqs")" = 0
+# The simulator logs a query's api_access_token as [FILTERED]: the parameter's name is
+# enough to see a key sent in the URL.
+check "requests never carry the key in the URL query (no api_access_token parameter)" \
+  test "$(jq '[.[] | select(.query | test("api_access_token|SEGREDO"))] | length' <<<"$reqs")" = 0
+# TODO(log_headers): the simulator is getting a mode that logs request headers with the
+# token redacted; once it lands, check here that api_access_token is the only header
+# that carries the key and that no other header (or a second token header) does.
 
 [ $IT_FAILED -eq 0 ]

@@ -1,6 +1,8 @@
--- The SQL contract of chatwoot_sync 0.1.0: schema, table, functions and their signatures.
+-- The SQL contract of chatwoot_sync 0.1.0: schema, tables, views, functions and their
+-- signatures, for the connection (integracoes) and for the contact sync (fila,
+-- partes_chatwoot, rastreamentos).
 BEGIN;
-SELECT plan(75);
+SELECT plan(101);
 
 SELECT has_schema('chatwoot', 'schema chatwoot exists');
 SELECT has_extension('chatwoot_sync', 'extension chatwoot_sync is installed');
@@ -109,6 +111,22 @@ SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_
 SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
             WHERE oid = 'chatwoot.conceder_acesso_app(regrole, boolean)'::regprocedure),
           'conceder_acesso_app pins search_path = pg_catalog, pg_temp');
+-- A SECURITY DEFINER function runs as the extension's owner (a superuser): one that
+-- resolves names through the caller's search_path can be made to run the caller's
+-- objects with the owner's rights (CVE-2018-1058). Every one must pin it.
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace = 'chatwoot'::regnamespace AND p.prosecdef ORDER BY 1),
+          ARRAY['chatwoot._enfileirar_mudancas()', 'chatwoot.configurar(text,text,integer,integer,text,text)',
+                'chatwoot.desincronizar(text,bigint)', 'chatwoot.reprocessar(bigint)', 'chatwoot.reprocessar_falhas()',
+                'chatwoot.sincronizar_app_para_chatwoot(text,boolean)', 'chatwoot.sincronizar_parte(text,bigint)',
+                'chatwoot.testar_conexao(bigint)'],
+          'the SECURITY DEFINER functions of schema chatwoot are exactly these');
+SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace = 'chatwoot'::regnamespace AND p.prosecdef
+                   AND NOT coalesce(p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false)
+                 ORDER BY 1),
+          ARRAY[]::text[],
+          'every SECURITY DEFINER function in schema chatwoot pins search_path = pg_catalog, pg_temp');
 
 -- Languages
 SELECT function_lang_is('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'], 'plpgsql',
@@ -127,6 +145,49 @@ SELECT is((SELECT proretset FROM pg_proc WHERE oid = 'chatwoot.worker_status()':
           'worker_status returns a set');
 SELECT is((SELECT attstorage::text FROM pg_attribute WHERE attrelid = 'chatwoot.fila'::regclass AND attname = 'ids'),
           'e', 'fila.ids (a bulk statement''s ids) is stored out of line without compression');
+
+-- The contact sync: the outbox, the party -> contact map, the tracked tables
+SELECT has_table('chatwoot', 'fila', 'table chatwoot.fila exists');
+SELECT columns_are('chatwoot', 'fila',
+    ARRAY['id', 'tipo', 'tipo_entidade', 'entidade_id', 'ids', 'estado', 'tentativas', 'executar_apos', 'bloqueado_ate',
+          'ultimo_erro', 'http_status', 'requisicoes', 'criado_em', 'atualizado_em', 'concluido_em'],
+    'fila has exactly the contract columns');
+SELECT col_is_pk('chatwoot', 'fila', 'id', 'fila.id is the primary key');
+SELECT index_is_unique('chatwoot', 'fila', 'fila_um_pendente_por_parte',
+                       'fila_um_pendente_por_parte is unique (one pending job per party)');
+SELECT is((SELECT pg_get_expr(indpred, indrelid) FROM pg_index WHERE indexrelid = 'chatwoot.fila_um_pendente_por_parte'::regclass),
+          '((estado = ''pendente''::text) AND (tipo <> ''lote''::text))',
+          'the one-pending-job index covers pending non-lote jobs only');
+SELECT has_table('chatwoot', 'partes_chatwoot', 'table chatwoot.partes_chatwoot exists');
+SELECT columns_are('chatwoot', 'partes_chatwoot',
+    ARRAY['id', 'tipo_entidade', 'entidade_id', 'integracao_id', 'chatwoot_contact_id', 'chatwoot_account_id',
+          'chatwoot_inbox_id', 'source_id', 'pubsub_token', 'ultima_sincronizacao', 'dados_sincronizados',
+          'sincronizado', 'erro_sincronizacao', 'created_at', 'updated_at'],
+    'partes_chatwoot has exactly the contract columns');
+SELECT col_is_pk('chatwoot', 'partes_chatwoot', 'id', 'partes_chatwoot.id is the primary key');
+SELECT col_is_unique('chatwoot', 'partes_chatwoot', ARRAY['tipo_entidade', 'entidade_id'],
+                     'partes_chatwoot: one row per party (tipo_entidade, entidade_id)');
+SELECT has_trigger('chatwoot', 'partes_chatwoot', 'partes_chatwoot_updated_at', 'partes_chatwoot has the updated_at trigger');
+SELECT has_table('chatwoot', 'rastreamentos', 'table chatwoot.rastreamentos exists');
+SELECT columns_are('chatwoot', 'rastreamentos', ARRAY['tabela', 'tipo_entidade', 'mapeamento', 'criado_em'],
+                   'rastreamentos has exactly the contract columns');
+SELECT col_is_pk('chatwoot', 'rastreamentos', 'tabela', 'rastreamentos.tabela is the primary key');
+SELECT ok((SELECT ARRAY['chatwoot.partes_chatwoot'::regclass::oid, 'chatwoot.rastreamentos'::regclass::oid] <@ extconfig
+             FROM pg_extension WHERE extname = 'chatwoot_sync'),
+          'partes_chatwoot and rastreamentos are dumped with the extension');
+SELECT has_view('chatwoot', 'fila_resumo', 'view chatwoot.fila_resumo exists');
+SELECT has_view('chatwoot', 'erros_sincronizacao', 'view chatwoot.erros_sincronizacao exists');
+SELECT has_function('chatwoot', 'rastrear', ARRAY['regclass', 'text', 'jsonb'], 'rastrear(regclass, text, jsonb) exists');
+SELECT has_function('chatwoot', 'parar_rastreamento', ARRAY['regclass', 'boolean'],
+                    'parar_rastreamento(regclass, boolean) exists');
+SELECT has_function('chatwoot', 'sincronizar_parte', ARRAY['text', 'bigint'], 'sincronizar_parte(text, bigint) exists');
+SELECT has_function('chatwoot', 'desincronizar', ARRAY['text', 'bigint'], 'desincronizar(text, bigint) exists');
+SELECT has_function('chatwoot', 'sincronizar_app_para_chatwoot', ARRAY['text', 'boolean'],
+                    'sincronizar_app_para_chatwoot(text, boolean) exists');
+SELECT has_function('chatwoot', 'reprocessar', ARRAY['bigint'], 'reprocessar(bigint) exists');
+SELECT has_function('chatwoot', 'reprocessar_falhas', ARRAY[]::name[], 'reprocessar_falhas() exists');
+SELECT function_returns('chatwoot', 'sincronizar_parte', ARRAY['text', 'bigint'], 'bigint',
+                        'sincronizar_parte returns bigint (the job id)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- Privileges: PUBLIC gets nothing secret; conceder_acesso_app grants the app the
 -- non-secret columns and testar_conexao, never api_key / webhook_secret.
 BEGIN;
-SELECT plan(51);
+SELECT plan(78);
 
 -- Runs `sql` as role `papel` and returns to the session user (on error the
 -- caller's subtransaction, e.g. throws_ok's, restores the role).
@@ -41,6 +41,32 @@ SELECT function_privs_are('chatwoot', '_registrar_instalacao', ARRAY[]::name[], 
 SELECT function_privs_are('chatwoot', 'worker_status', ARRAY[]::name[], 'pg_monitor', ARRAY['EXECUTE'],
                           'pg_monitor can execute worker_status');
 SELECT schema_privs_are('chatwoot', 'pg_monitor', ARRAY['USAGE'], 'pg_monitor has USAGE on schema chatwoot');
+-- ... and the contact sync's objects
+SELECT table_privs_are('chatwoot', 'fila', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on fila');
+SELECT table_privs_are('chatwoot', 'partes_chatwoot', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on partes_chatwoot');
+SELECT table_privs_are('chatwoot', 'rastreamentos', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on rastreamentos');
+SELECT table_privs_are('chatwoot', 'fila_resumo', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on fila_resumo');
+SELECT table_privs_are('chatwoot', 'erros_sincronizacao', 'public', ARRAY[]::text[],
+                       'PUBLIC has no privilege on erros_sincronizacao');
+SELECT function_privs_are('chatwoot', 'rastrear', ARRAY['regclass', 'text', 'jsonb'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute rastrear');
+SELECT function_privs_are('chatwoot', 'parar_rastreamento', ARRAY['regclass', 'boolean'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute parar_rastreamento');
+SELECT function_privs_are('chatwoot', 'sincronizar_parte', ARRAY['text', 'bigint'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute sincronizar_parte');
+SELECT function_privs_are('chatwoot', 'desincronizar', ARRAY['text', 'bigint'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute desincronizar');
+SELECT function_privs_are('chatwoot', 'sincronizar_app_para_chatwoot', ARRAY['text', 'boolean'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute sincronizar_app_para_chatwoot');
+SELECT function_privs_are('chatwoot', 'reprocessar', ARRAY['bigint'], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute reprocessar');
+SELECT function_privs_are('chatwoot', 'reprocessar_falhas', ARRAY[]::name[], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute reprocessar_falhas');
+SELECT function_privs_are('chatwoot', '_acordar_no_commit', ARRAY[]::name[], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute _acordar_no_commit');
+SELECT table_privs_are('chatwoot', 'fila_resumo', 'pg_monitor', ARRAY['SELECT'], 'pg_monitor can read fila_resumo');
+SELECT table_privs_are('chatwoot', 'erros_sincronizacao', 'pg_monitor', ARRAY['SELECT'],
+                       'pg_monitor can read erros_sincronizacao');
 
 -- A role with nothing granted
 CREATE ROLE tap_ninguem NOLOGIN;
@@ -73,6 +99,24 @@ SELECT function_privs_are('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'b
                           'app: no EXECUTE on conceder_acesso_app');
 SELECT function_privs_are('chatwoot', '_testar_fronteira', ARRAY['text'], 'tap_app', ARRAY[]::text[],
                           'app: no EXECUTE on _testar_fronteira');
+SELECT table_privs_are('chatwoot', 'partes_chatwoot', 'tap_app', ARRAY['SELECT'], 'app: SELECT on partes_chatwoot, nothing more');
+SELECT table_privs_are('chatwoot', 'fila_resumo', 'tap_app', ARRAY['SELECT'], 'app: SELECT on fila_resumo');
+SELECT table_privs_are('chatwoot', 'erros_sincronizacao', 'tap_app', ARRAY['SELECT'], 'app: SELECT on erros_sincronizacao');
+SELECT table_privs_are('chatwoot', 'fila', 'tap_app', ARRAY[]::text[], 'app: nothing on the outbox itself');
+SELECT table_privs_are('chatwoot', 'rastreamentos', 'tap_app', ARRAY[]::text[], 'app: nothing on rastreamentos');
+SELECT function_privs_are('chatwoot', 'sincronizar_parte', ARRAY['text', 'bigint'], 'tap_app', ARRAY['EXECUTE'],
+                          'app: EXECUTE on sincronizar_parte');
+SELECT function_privs_are('chatwoot', 'desincronizar', ARRAY['text', 'bigint'], 'tap_app', ARRAY['EXECUTE'],
+                          'app: EXECUTE on desincronizar');
+SELECT function_privs_are('chatwoot', 'sincronizar_app_para_chatwoot', ARRAY['text', 'boolean'], 'tap_app', ARRAY['EXECUTE'],
+                          'app: EXECUTE on sincronizar_app_para_chatwoot');
+SELECT function_privs_are('chatwoot', 'reprocessar', ARRAY['bigint'], 'tap_app', ARRAY['EXECUTE'], 'app: EXECUTE on reprocessar');
+SELECT function_privs_are('chatwoot', 'reprocessar_falhas', ARRAY[]::name[], 'tap_app', ARRAY['EXECUTE'],
+                          'app: EXECUTE on reprocessar_falhas');
+SELECT function_privs_are('chatwoot', 'rastrear', ARRAY['regclass', 'text', 'jsonb'], 'tap_app', ARRAY[]::text[],
+                          'app: no EXECUTE on rastrear');
+SELECT function_privs_are('chatwoot', 'parar_rastreamento', ARRAY['regclass', 'boolean'], 'tap_app', ARRAY[]::text[],
+                          'app: no EXECUTE on parar_rastreamento');
 
 -- ... and as the app role, for real
 SELECT cmp_ok(chatwoot.configurar('http://127.0.0.1:9', 'TAP-SEGREDO-0001', 1, NULL, 'padrao', 'TAP-WEBHOOK-0001'), '>', 0::bigint,

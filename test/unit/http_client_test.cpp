@@ -4,12 +4,18 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace chatwoot::core;
 using namespace std::chrono_literals;
@@ -54,6 +60,71 @@ private:
     std::atomic<bool> stop_{false};
     std::string received_;
     std::thread thread_;
+};
+
+// A real TLS server with a self-signed certificate on a loopback port: `openssl
+// s_server -www` (it answers any GET with an HTML status page), started for the test
+// and stopped with it.
+class SelfSignedTlsServer {
+public:
+    SelfSignedTlsServer() {
+        char dir[] = "/tmp/chatwoot_tls_test.XXXXXX";
+        if (!mkdtemp(dir)) return;
+        dir_ = dir;
+        std::string make_cert = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                                "-subj /CN=localhost -days 1 -keyout " + dir_ + "/key.pem -out " + dir_ +
+                                "/cert.pem >/dev/null 2>&1";
+        if (std::system(make_cert.c_str()) != 0) return;
+        port_ = chatwoot::test::unused_loopback_port();
+        // Everything the child needs is built before fork (only exec-safe calls after it).
+        std::vector<std::string> args{"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port_),
+                                      "-cert", dir_ + "/cert.pem", "-key", dir_ + "/key.pem", "-www", "-quiet"};
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        pid_ = fork();
+        if (pid_ == 0) {
+            int devnull = open("/dev/null", O_RDWR);
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+            execvp("openssl", argv.data());
+            _exit(127);
+        }
+        for (int i = 0; i < 100 && pid_ > 0; ++i) {  // up to 5 s for it to listen
+            int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+            sockaddr_in addr{};
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            addr.sin_port = htons(static_cast<uint16_t>(port_));
+            bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+            ::close(fd);
+            if (up) {
+                listening_ = true;
+                break;
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+    }
+    ~SelfSignedTlsServer() {
+        if (pid_ > 0) {
+            kill(pid_, SIGTERM);
+            waitpid(pid_, nullptr, 0);
+        }
+        if (!dir_.empty()) {
+            std::remove((dir_ + "/key.pem").c_str());
+            std::remove((dir_ + "/cert.pem").c_str());
+            rmdir(dir_.c_str());
+        }
+    }
+    bool listening() const { return listening_; }
+    std::string url() const { return "https://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+private:
+    std::string dir_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+    bool listening_ = false;
 };
 
 }  // namespace
@@ -136,7 +207,32 @@ TEST(CurlTransport, AbortCheckStopsAHangingRequestQuickly) {
     EXPECT_LT(took, 1000ms);
 }
 
+// What CurlTransport does with a request left at its defaults, against a server whose
+// certificate nobody vouches for: it refuses the connection as a TLS failure.
 TEST(CurlTransport, TlsIsVerifiedByDefault) {
+    SelfSignedTlsServer server;
+    ASSERT_TRUE(server.listening()) << "openssl s_server did not start (openssl is a test dependency)";
+    CurlTransport transport;
     HttpRequest request;
-    EXPECT_TRUE(request.verify_tls);
+    request.url = server.url();
+    request.timeout_ms = 5000;
+    HttpResponse r = transport.send(request);
+    EXPECT_EQ(r.error, TransportError::tls_failed) << to_string(r.error) << " " << r.error_text;
+    EXPECT_EQ(r.status, 0);
+}
+
+// The same server with verification off is reached: the refusal above was about the
+// certificate, not about reaching the server.
+TEST(CurlTransport, TlsVerificationOffReachesTheSameServer) {
+    SelfSignedTlsServer server;
+    ASSERT_TRUE(server.listening()) << "openssl s_server did not start (openssl is a test dependency)";
+    CurlTransport transport;
+    HttpRequest request;
+    request.url = server.url();
+    request.timeout_ms = 5000;
+    request.verify_tls = false;
+    HttpResponse r = transport.send(request);
+    EXPECT_TRUE(r.transport_ok()) << to_string(r.error) << " " << r.error_text;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_NE(r.body.find("s_server"), std::string::npos) << r.body.substr(0, 200);
 }

@@ -71,19 +71,32 @@ TEST(Phone, ImpossibleNumbersAreExplained) {
 // normalize_brazilian_phone builds the number from the digits instead of calling
 // libphonenumber's free-text Parse: over every DDD and a spread of subscriber
 // numbers it must accept, classify and format exactly what Parse + GetNumberType do.
+// The oracle is told nothing of the ninth-digit rule: each raw number comes with the
+// subscriber number a person would dial today, written out by hand (an old 8-digit
+// mobile, 6-9 first, gets a leading 9; a landline, 2-5 first, never does; 9-digit
+// numbers stay), and Parse judges that.
 TEST(Phone, SameVerdictAsLibphonenumbersParser) {
     using i18n::phonenumbers::PhoneNumber;
     using i18n::phonenumbers::PhoneNumberUtil;
+    struct Case {
+        const char* raw;
+        const char* dialled_today;
+    };
+    const Case cases[] = {
+        {"987654321", "987654321"}, {"912345678", "912345678"}, {"999999999", "999999999"},
+        {"112345678", "112345678"}, {"300123456", "300123456"},  // 9 digits: as typed
+        {"32221100", "32221100"},   {"23456789", "23456789"},   {"40041234", "40041234"},
+        {"55123456", "55123456"},   {"51234567", "51234567"},   // 8-digit landlines: as typed
+        {"87654321", "987654321"},  {"61234567", "961234567"},  {"71234567", "971234567"},
+        {"91234567", "991234567"},  // 8-digit mobiles: a 9 in front
+    };
     const PhoneNumberUtil* util = PhoneNumberUtil::GetInstance();
-    int accepted = 0, rejected = 0, reinterpreted = 0;
+    int accepted = 0, rejected = 0, reinterpreted = 0, ninth_added = 0;
     for (int ddd = 10; ddd <= 99; ++ddd) {
-        for (const char* number : {"987654321", "912345678", "32221100", "23456789", "40041234", "55123456",
-                                   "87654321", "999999999", "112345678", "300123456"}) {
+        for (const Case& c : cases) {
             std::string area = std::to_string(ddd);
-            PhoneResult r = normalize_brazilian_phone(area, number);
-            // The oracle: what the ninth-digit rule hands to libphonenumber, parsed as text.
-            std::string national = area + number;
-            if (national.size() == 10 && national[2] >= '6' && national[2] <= '9') national.insert(2, "9");
+            PhoneResult r = normalize_brazilian_phone(area, c.raw);
+            std::string national = area + c.dialled_today;
             PhoneNumber parsed;
             PhoneNumberUtil::PhoneNumberType type = PhoneNumberUtil::UNKNOWN;
             if (util->Parse(national, "BR", &parsed) == PhoneNumberUtil::NO_PARSING_ERROR)
@@ -93,13 +106,13 @@ TEST(Phone, SameVerdictAsLibphonenumbersParser) {
                 // prefix) and dropped it: "90 4004-1234" became the national 4004-1234.
                 // The fields say DDD 90, which does not exist; we never drop a DDD.
                 ++reinterpreted;
-                EXPECT_TRUE(!r.phone || r.phone->e164 == "+55" + national) << area << " " << number;
+                EXPECT_TRUE(!r.phone || r.phone->e164 == "+55" + national) << area << " " << c.raw;
                 continue;
             }
             std::string region;
             if (type != PhoneNumberUtil::UNKNOWN) util->GetRegionCodeForNumber(parsed, &region);
             bool valid = type != PhoneNumberUtil::UNKNOWN && region == "BR";
-            ASSERT_EQ(static_cast<bool>(r.phone), valid) << area << " " << number << ": " << r.error;
+            ASSERT_EQ(static_cast<bool>(r.phone), valid) << area << " " << c.raw << ": " << r.error;
             if (!valid) {
                 ++rejected;
                 continue;
@@ -107,13 +120,17 @@ TEST(Phone, SameVerdictAsLibphonenumbersParser) {
             ++accepted;
             std::string e164;
             util->Format(parsed, PhoneNumberUtil::E164, &e164);
-            EXPECT_EQ(r.phone->e164, e164) << area << " " << number;
-            EXPECT_EQ(r.phone->kind == PhoneKind::mobile, type == PhoneNumberUtil::MOBILE) << area << " " << number;
-            EXPECT_EQ(r.phone->kind == PhoneKind::landline, type == PhoneNumberUtil::FIXED_LINE) << area << " " << number;
+            EXPECT_EQ(r.phone->e164, e164) << area << " " << c.raw;
+            EXPECT_EQ(r.phone->ninth_digit_added, std::string(c.raw) != c.dialled_today) << area << " " << c.raw;
+            ninth_added += r.phone->ninth_digit_added;
+            EXPECT_EQ(r.phone->kind == PhoneKind::mobile, type == PhoneNumberUtil::MOBILE) << area << " " << c.raw;
+            EXPECT_EQ(r.phone->kind == PhoneKind::landline, type == PhoneNumberUtil::FIXED_LINE) << area << " " << c.raw;
         }
     }
-    // The sweep must exercise both sides (a broken oracle would pass vacuously).
-    EXPECT_GT(accepted, 300);
-    EXPECT_GT(rejected, 100);
-    EXPECT_LT(reinterpreted, 20);
+    // The sweep must exercise both sides, and the ninth digit (a broken oracle would
+    // pass vacuously).
+    EXPECT_GT(accepted, 700);
+    EXPECT_GT(rejected, 350);
+    EXPECT_GT(ninth_added, 220);
+    EXPECT_LT(reinterpreted, 10);
 }
