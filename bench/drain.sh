@@ -14,7 +14,9 @@ STORM=${2:-100000}
 P2_ROUNDS=${3:-7}
 CONC=16
 bench_setup "chatwoot_sync.max_concurrency = $CONC" "chatwoot_sync.poll_interval = '1s'" >/dev/null
-sq "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null
+# The budget off: P2 models a database server whose IP the Chatwoot admin safelisted
+# (RACK_ATTACK_ALLOWED_IPS), and the simulator runs without a rate limit.
+sq "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1, limite_requisicoes => 0)" >/dev/null
 sq "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
 sq "DELETE FROM clientes WHERE id > 0" >/dev/null 2>&1 || sq "DELETE FROM contratos; DELETE FROM clientes" >/dev/null
 wait_drained 30

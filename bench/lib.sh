@@ -20,6 +20,19 @@ bench_setup() {  # bench_setup NAME [extra postgresql.conf lines...]
   psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
   psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "CREATE EXTENSION chatwoot_sync" >/dev/null
 }
+# three_tables: Zattar-shaped copies of clientes side by side: sem_rastreio (no
+# trigger), rastreada (chatwoot.rastrear) and pgq_logutriga (PgQ's logutriga, the
+# field's reference for a trigger-fed queue).
+three_tables() {
+  sq "CREATE EXTENSION pgq" >/dev/null
+  sq "SELECT pgq.create_queue('bench')" >/dev/null
+  for t in sem_rastreio rastreada pgq_logutriga; do
+    sq "CREATE TABLE $t (LIKE clientes INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)" >/dev/null
+    sq "ALTER TABLE $t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY" >/dev/null
+  done
+  sq "SELECT chatwoot.rastrear('rastreada', 'bench')" >/dev/null
+  sq "CREATE TRIGGER pgq_bench AFTER INSERT OR UPDATE OR DELETE ON pgq_logutriga FOR EACH ROW EXECUTE PROCEDURE pgq.logutriga('bench')" >/dev/null
+}
 sq() { psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "$1"; }
 # Waits for the queue to drain with one server-side loop, a pause between checks
 # (50 ms unless given): a psql started for each check would itself take a good share
@@ -33,7 +46,8 @@ wait_drained() {  # wait_drained TIMEOUT_S [PAUSE_S]
         LOOP
           EXIT WHEN NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote')
                AND NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' AND tipo = 'lote')
-               AND NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado = 'processando');
+               AND NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado = 'processando')
+               AND NOT EXISTS (SELECT 1 FROM chatwoot.mudancas);
           IF clock_timestamp() > deadline THEN RAISE EXCEPTION 'queue not drained after % s', $1; END IF;
           PERFORM pg_sleep(${2:-0.05});
         END LOOP;

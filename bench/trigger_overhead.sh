@@ -12,14 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-15}
 bench_setup >/dev/null
-sq "CREATE EXTENSION pgq" >/dev/null
-sq "SELECT pgq.create_queue('bench')" >/dev/null
-for t in sem_rastreio rastreada pgq_logutriga; do
-  sq "CREATE TABLE $t (LIKE clientes INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)" >/dev/null
-  sq "ALTER TABLE $t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY" >/dev/null
-done
-sq "SELECT chatwoot.rastrear('rastreada', 'bench')" >/dev/null
-sq "CREATE TRIGGER pgq_bench AFTER INSERT OR UPDATE OR DELETE ON pgq_logutriga FOR EACH ROW EXECUTE PROCEDURE pgq.logutriga('bench')" >/dev/null
+three_tables
 
 # One 100k-row INSERT, rolled back; prints "wall_ms cpu_ms": the statement's time (psql
 # \timing) and the CPU its backend spent on it (/proc/PID/schedstat, in ns). This VM's

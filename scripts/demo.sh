@@ -40,9 +40,12 @@ cluster_start "$DEMO_DIR"
 echo "PostgreSQL on 127.0.0.1:$PORT, data in $DEMO_DIR/data"
 
 step "Start the Chatwoot simulator (a faithful stand-in: Chatwoot cannot run here)"
-sim_start
+# As hard as a production Chatwoot: behind an nginx that drops headers with '_', racing
+# concurrent writes, and rack-attack's default 3,000 requests per minute per IP.
+sim_start --proxy --concurrency real --rate-limit 3000/60
 echo "$SIM_PID" > "$DEMO_DIR/simulator.pid"
 echo "Chatwoot API on $SIM_URL, control API on $SIM_CONTROL (token: sim-admin-token, account 1, inbox 1)"
+echo "behind a proxy that drops api_access_token headers, rate limited to 3,000 requests per minute"
 
 step "The law firm's database, with tables shaped like the Zattar app's"
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE zattar"
@@ -96,6 +99,17 @@ run_sql "SELECT estado, tipo, quantidade, por_segundo_5min FROM chatwoot.fila_re
 run_sql "SELECT processo, banco, estado, jobs_processados, em_andamento, round(vazao_por_segundo::numeric, 1) AS vazao FROM chatwoot.worker_status()"
 run_sql "SELECT origem, tipo_entidade, entidade_id, erro FROM chatwoot.erros_sincronizacao"
 echo "Contacts in the simulator: $(curl -s "$SIM_CONTROL/__sim/accounts/1/contacts" | jq length)"
+
+step "Chatwoot refuses the token (an admin revoked it): the integration pauses, no job spends an attempt"
+run_sql "UPDATE chatwoot.integracoes SET api_key = 'token-revogado' WHERE nome = 'padrao'"
+run_sql "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Durante a Pausa', '[\"pausa@example.com\"]')"
+sleep 2
+run_sql "SELECT estado, motivo_pausa FROM chatwoot.worker_status() WHERE processo = 'worker'"
+run_sql "SELECT estado, tipo, quantidade, pausa FROM chatwoot.fila_resumo WHERE estado = 'pendente'"
+step "configurar with the right token resumes it"
+run_sql "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1) AS integracao_id"
+sleep 2
+run_sql "SELECT p.entidade_id, p.chatwoot_contact_id, p.sincronizado FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Durante a Pausa'"
 
 step "An edit of a mapped field becomes one PUT (after the 3 s update debounce); an edit of anything else, nothing"
 run_sql "UPDATE clientes SET nome = 'MARIA APARECIDA DOS SANTOS SILVA' WHERE id = 1"

@@ -302,6 +302,14 @@ COMMENT ON TABLE chatwoot.mudancas IS
     'Change log of tracked tables, drained by the worker into chatwoot.fila. No index: append-only for the triggers.';
 REVOKE ALL ON chatwoot.mudancas FROM PUBLIC;
 
+-- Moves the change log into the outbox now, as the worker does in every cycle in
+-- which it can send (it does nothing per commit while it cannot). Runs as the caller.
+CREATE FUNCTION chatwoot.drenar_mudancas() RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_drenar_mudancas';
+COMMENT ON FUNCTION chatwoot.drenar_mudancas() IS
+    'Moves chatwoot.mudancas into chatwoot.fila now (the worker does it each cycle it can send); returns the rows moved.';
+REVOKE ALL ON FUNCTION chatwoot.drenar_mudancas() FROM PUBLIC;
+
 -- The outbox. An ordinary WAL-logged table: it survives crashes and reaches standbys.
 -- A job names a party; the worker reads the party's current row when it runs, so a
 -- pending job always sends the newest data (coalescing: one pending job per party).
@@ -371,8 +379,11 @@ BEGIN
          WHERE p.tipo_entidade = v_tipo AND p.removida
         ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
         DO UPDATE SET tipo = 'desativar_contato', executar_apos = least(f.executar_apos, now()), atualizado_em = now();
-        -- Bulk-inserted parties still waiting in lotes are gone too.
+        -- Bulk-inserted parties still waiting in lotes are gone too, and so are the
+        -- table's changes not yet drained: drained later, they would turn these
+        -- deactivations back into upserts (the truncate comes after them).
         DELETE FROM chatwoot.fila f WHERE f.tipo = 'lote' AND f.estado = 'pendente' AND f.tipo_entidade = v_tipo;
+        DELETE FROM chatwoot.mudancas m WHERE m.tabela = TG_RELID;
         PERFORM chatwoot._acordar_no_commit();
     EXCEPTION WHEN query_canceled OR admin_shutdown THEN
         RAISE;
@@ -589,6 +600,10 @@ BEGIN
                JOIN chatwoot.rastreamentos t ON t.tabela::oid = d.objid
               WHERE d.classid = 'pg_class'::regclass AND d.object_type IN ('table', 'table column') LOOP
         IF r.tabela_inteira THEN
+            -- Its changes not drained yet become outbox jobs first, to be marked below.
+            IF EXISTS (SELECT 1 FROM chatwoot.mudancas m WHERE m.tabela = r.relid) THEN
+                PERFORM chatwoot.drenar_mudancas();
+            END IF;
             DELETE FROM chatwoot.rastreamentos t WHERE t.tabela::oid = r.relid;
             UPDATE chatwoot.fila f SET estado = 'morto', atualizado_em = now(),
                    ultimo_erro = format('a tabela rastreada %s foi removida (DROP TABLE); rastreamento encerrado', r.nome)

@@ -61,7 +61,9 @@ struct BackgroundRunner::Shared {
                 if (budget_changed) engine->set_budget(budget);
                 budget_changed = false;
                 hold_new = stopping;
-                stop_now = stopping && (engine->in_flight() == 0 || Clock::now() >= stop_deadline);
+                // Operations under way finish within the grace (a lookup's create
+                // still goes out); the others are handed back untouched.
+                stop_now = stopping && (!engine->under_way() || Clock::now() >= stop_deadline);
             }
             for (HttpOperation* op : arrivals) engine->add(op, finished);
             arrivals.clear();

@@ -344,12 +344,7 @@ void ContactSync::handle_update(const HttpResponse& response, bool mapped) {
 void ContactSync::handle_check(const HttpResponse& response) {
     if (response.status >= 200 && response.status < 300) {
         Json contact = Json::parse(response.body)["payload"];
-        std::string identifier = contact["identifier"].as_string().value_or("");
-        if (identifier.empty() || is_released_identifier(identifier) || same_text_ci(identifier, draft_.identifier)) {
-            state_ = State::update_found;
-            update_body_ = owner_body();
-            return;
-        }
+        if (takes_over(contact)) return;
         result_.contact_id = target_id_;
         result_.snapshot_json = contact_snapshot(contact);
         finish(Outcome::success);
@@ -363,14 +358,21 @@ void ContactSync::handle_check(const HttpResponse& response) {
     finish(Outcome::permanent, http_error("contato compartilhado: ", response));
 }
 
+// A contact with no identifier, a released one or ours is this party's to own: the
+// next step writes its identity.
+bool ContactSync::takes_over(const Json& contact) {
+    std::string identifier = contact["identifier"].as_string().value_or("");
+    if (!identifier.empty() && !is_released_identifier(identifier) && !same_text_ci(identifier, draft_.identifier))
+        return false;
+    state_ = State::update_found;
+    update_body_ = owner_body();
+    return true;
+}
+
 void ContactSync::adopt(const Json& contact) {
     target_id_ = contact["id"].as_integer().value_or(0);
+    if (takes_over(contact)) return;
     std::string identifier = contact["identifier"].as_string().value_or("");
-    if (identifier.empty() || is_released_identifier(identifier) || same_text_ci(identifier, draft_.identifier)) {
-        state_ = State::update_found;
-        update_body_ = owner_body();
-        return;
-    }
     // The same person is already another party's contact (client and witness): map to
     // it without rewriting the owner's identifier or attributes.
     result_.contact_id = target_id_;

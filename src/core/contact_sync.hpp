@@ -153,6 +153,7 @@ private:
     void handle_create(const HttpResponse& response);
     void handle_search(const HttpResponse& response);
     void handle_add_inbox(const HttpResponse& response);
+    bool takes_over(const Json& contact);
     void adopt(const Json& contact);
     void owner_written(std::int64_t contact_id, const Json& contact);
     std::string owner_body() const;

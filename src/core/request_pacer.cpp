@@ -25,7 +25,7 @@ void RequestPacer::configure(Budget budget) {
     }
     budget_ = budget;
     if (learned_ > 0 && budget_.limit > 0 && learned_ >= budget_.limit) learned_ = 0;
-    if (limit() == 0) starts_.clear();
+    if (limit() == 0) in_flight_.clear(), answered_.clear();
 }
 
 int RequestPacer::limit() const {
@@ -45,7 +45,7 @@ RequestPacer::TimePoint RequestPacer::window_start(TimePoint t) const {
 
 void RequestPacer::prune(TimePoint now) {
     auto span = budget_.window + margin();
-    while (!starts_.empty() && starts_.front() + span <= now) starts_.pop_front();
+    while (!answered_.empty() && *answered_.begin() + span <= now) answered_.erase(answered_.begin());
 }
 
 // A new clock window began: judge the one that ended (full use and no 429 makes it
@@ -79,7 +79,7 @@ bool RequestPacer::may_start(TimePoint now) {
     int lim = limit();
     if (lim == 0) return true;
     prune(now);
-    return static_cast<int>(starts_.size()) < lim;
+    return static_cast<int>(in_flight_.size() + answered_.size()) < lim;
 }
 
 RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
@@ -87,8 +87,13 @@ RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
     int lim = limit();
     if (lim > 0) {
         prune(now);
-        if (static_cast<int>(starts_.size()) >= lim)
-            at = std::max(at, starts_[starts_.size() - lim] + budget_.window + margin());
+        // The answers that must leave the span for a start; with too many in flight,
+        // the next reply (which wakes the engine) is the earliest news.
+        long over = static_cast<long>(in_flight_.size() + answered_.size()) - lim;
+        if (over >= 0)
+            at = over < static_cast<long>(answered_.size())
+                     ? std::max(at, *std::next(answered_.begin(), over) + budget_.window + margin())
+                     : std::max(at, now + budget_.window);
     }
     return at;
 }
@@ -96,11 +101,19 @@ RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
 void RequestPacer::on_start(TimePoint now) {
     close_windows(now);
     ++starts_in_window_;
-    if (limit() > 0) starts_.push_back(now);
+    if (limit() > 0) in_flight_.insert(now);
+}
+
+void RequestPacer::on_done(TimePoint started, TimePoint now) {
+    auto it = in_flight_.find(started);
+    if (it == in_flight_.end()) return;  // started with no budget in force
+    in_flight_.erase(it);
+    answered_.insert(now);
 }
 
 void RequestPacer::on_response(TimePoint started, long status, std::optional<seconds> retry_after, TimePoint now) {
     close_windows(now);
+    on_done(started, now);
     TimePoint window = window_start(started);
     if (status != 429) {
         if (status > 0) ++ok_by_window_[window];

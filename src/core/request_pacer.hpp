@@ -3,10 +3,12 @@
 // 3,000 per 60 s by default, and answers 429 "Retry later" without Retry-After once a
 // window is full (docs/SIMULATOR.md cites the code).
 //
-//  * A budget: never more than `limit` requests started in any span of
-//    `window + margin` (a sliding log of start times). Any span, so also every window
-//    Chatwoot aligns to its own clock; the margin absorbs the jitter between our start
-//    and Chatwoot's count.
+//  * A budget: a request may start while fewer than `limit` others are in flight or
+//    were answered within the last `window + margin`. Chatwoot counts a request at
+//    some moment between its start and its reply, so no window of Chatwoot's (aligned
+//    to any clock) can see more than `limit`, whatever the latency: a request the
+//    budget forgot was answered, so had arrived, a whole window before the next began.
+//    The margin covers clock granularity.
 //  * Learning: a 429 that carries no Retry-After means the real limit is lower than
 //    the budget (or the window is shared). The requests that succeeded in that clock
 //    window are what fits: that becomes the budget (but never less than 90 % of what
@@ -20,7 +22,6 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <set>
 #include <optional>
@@ -50,8 +51,11 @@ public:
     // The earliest time a request may start (now when it may).
     TimePoint next_start(TimePoint now);
     void on_start(TimePoint now);
-    // The reply to a request started at `started`.
+    // The reply to a request started at `started` (status 0: no reply, a transport error).
     void on_response(TimePoint started, long status, std::optional<std::chrono::seconds> retry_after, TimePoint now);
+    // The end of a request started at `started` whose reply teaches nothing (a request
+    // under a limit of its own, or one cut off): it stops being in flight.
+    void on_done(TimePoint started, TimePoint now);
 
     // The budget in force: the configured one, or the learned one when lower; 0 = none.
     int limit() const;
@@ -67,7 +71,8 @@ private:
 
     Budget budget_;
     int learned_ = 0;                             // 0: nothing learned
-    std::deque<TimePoint> starts_;                // starts within the last window + margin (under a budget)
+    std::multiset<TimePoint> in_flight_;          // starts of requests not answered yet (under a budget)
+    std::multiset<TimePoint> answered_;           // replies within the last window + margin (under a budget)
     std::map<TimePoint, int> ok_by_window_;       // replies other than 429, by the window their request started in
     std::set<TimePoint> throttled_windows_;       // recent windows that saw a 429
     TimePoint paused_until_{};

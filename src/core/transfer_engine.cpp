@@ -324,13 +324,20 @@ void TransferEngine::add(HttpOperation* operation, std::vector<HttpOperation*>& 
 void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::vector<HttpOperation*>& finished) {
     Impl& e = *impl_;
     auto now = RequestPacer::Clock::now();
-    while (!hold_new && !e.ready.empty() && static_cast<int>(e.in_flight.size()) < e.max_in_flight &&
-           e.pacer.may_start(now)) {
+    // Held, only operations already under way go on (a create after its lookup): an
+    // operation cut between its requests would have to start over.
+    auto next = [&e, hold_new] {
+        if (!hold_new) return e.ready.begin();
+        return std::find_if(e.ready.begin(), e.ready.end(), [&e](const Impl::Ready& r) { return e.has_sent.count(r.operation) > 0; });
+    };
+    for (auto it = next(); it != e.ready.end() && static_cast<int>(e.in_flight.size()) < e.max_in_flight &&
+                           e.pacer.may_start(now);
+         it = next()) {
         auto t = std::make_unique<Transfer>();
-        t->operation = e.ready.front().operation;
-        t->request = std::move(e.ready.front().request);
-        t->resends = e.ready.front().resends;
-        e.ready.pop_front();
+        t->operation = it->operation;
+        t->request = std::move(it->request);
+        t->resends = it->resends;
+        e.ready.erase(it);
         e.has_sent.insert(t->operation);
         e.pacer.on_start(now);
         t->started_wall = now;
@@ -353,6 +360,8 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
                                             e.pacer.max_pause());
         if (!t->request.separately_limited)
             e.pacer.on_response(t->started_wall, response.transport_ok() ? response.status : 0, retry_after, replied);
+        else
+            e.pacer.on_done(t->started_wall, replied);
         ++requests_done_;
         progressed = true;
         if (e.resend_throttled && response.transport_ok() && response.status == 429 && t->resends < kMaxResends &&
@@ -372,7 +381,7 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
     // finished may have freed a slot and queued its operation's next request. Waiting
     // for the pacer is waiting too, but no longer than until it allows a start.
     now = RequestPacer::Clock::now();
-    bool slot_free = !hold_new && !e.ready.empty() && static_cast<int>(e.in_flight.size()) < e.max_in_flight;
+    bool slot_free = next() != e.ready.end() && static_cast<int>(e.in_flight.size()) < e.max_in_flight;
     bool can_start = slot_free && e.pacer.may_start(now);
     if (!progressed && !can_start && wait.count() > 0) {
         auto wait_ms = wait;
@@ -389,6 +398,7 @@ void TransferEngine::cut_in_flight(std::vector<HttpOperation*>& finished) {
     while (!e.in_flight.empty()) {
         Transfer* t = e.in_flight.front().get();
         HttpOperation* op = t->operation;
+        e.pacer.on_done(t->started_wall, RequestPacer::Clock::now());
         e.release(*t);
         e.in_flight.erase(e.in_flight.begin());
         op->on_response(aborted_response());
@@ -425,6 +435,13 @@ void TransferEngine::set_budget(RequestPacer::Budget budget) { impl_->pacer.conf
 const RequestPacer& TransferEngine::pacer() const { return impl_->pacer; }
 
 int TransferEngine::in_flight() const { return static_cast<int>(impl_->in_flight.size()); }
+
+bool TransferEngine::under_way() const {
+    const Impl& e = *impl_;
+    return !e.in_flight.empty() || std::any_of(e.ready.begin(), e.ready.end(), [&e](const Impl::Ready& r) {
+               return e.has_sent.count(r.operation) > 0;
+           });
+}
 
 std::size_t TransferEngine::queued() const { return impl_->ready.size() + impl_->parked.size(); }
 

@@ -37,7 +37,8 @@ public:
     // Admits the operation (or parks it until its keys are free) and queues its next
     // request; an operation with none is finished at once.
     void add(HttpOperation* operation, std::vector<HttpOperation*>& finished);
-    // Starts what the free slots and the pacer allow (unless `hold_new`), moves
+    // Starts what the free slots and the pacer allow (with `hold_new`, only the next
+    // requests of operations that have sent one already), moves
     // transfers along and waits at most `wait` for the network when nothing else can
     // be done. Appends the operations that finished to `finished`.
     void step(std::chrono::milliseconds wait, bool hold_new, std::vector<HttpOperation*>& finished);
@@ -54,6 +55,8 @@ public:
     void set_budget(RequestPacer::Budget budget);
     const RequestPacer& pacer() const;
     int in_flight() const;
+    // Transfers in flight, or operations under way with their next request queued.
+    bool under_way() const;
     std::size_t queued() const;  // waiting for a slot, the pacer or their keys
     int requests_done() const { return requests_done_; }
 

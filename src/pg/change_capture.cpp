@@ -258,116 +258,124 @@ constexpr char kChangeCode[3] = {'i', 'u', 'r'};  // mudancas.tipo: insert, upda
 // after its first chunk, not after the whole statement.
 constexpr int kLogChunk = 5000;
 
+// Runs body(arg) in an internal subtransaction. Returns NULL when it committed, else
+// the error (rolled back, for the caller to report and free). A cancel or a shutdown
+// is not ours to swallow: it is thrown on.
+ErrorData* try_in_subtransaction(void (*body)(void*), void* arg) {
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    ErrorData* error = nullptr;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        body(arg);
+        ReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();  // also restores the user id and the settings
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+            ReThrowError(error);
+    }
+    PG_END_TRY();
+    return error;
+}
+
 // Appends `p` to chatwoot.mudancas: one row per chunk of ids, written through the heap
 // API (the table has no index, no trigger and no constraint by design: the worker
 // drains it into chatwoot.fila, checking each row's table and kind against
 // chatwoot.rastreamentos). No SQL runs, so nothing of the session (search_path, its
-// own objects, its role's rights) takes part. In a subtransaction: a failure is a
-// WARNING and never fails the app's statement.
+// own objects, its role's rights) takes part.
+void write_changes(void* arg) {
+    auto* p = static_cast<PendingIds*>(arg);
+    if (!find_change_log())
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chatwoot.mudancas does not exist")));
+    Relation log = table_open(log_relid, RowExclusiveLock);
+    if (RelationGetForm(log)->relhasindex || log->trigdesc != nullptr)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("chatwoot.mudancas must have no index and no trigger")));
+    Datum values[6];
+    bool nulls[6] = {false, false, false, false, false, false};
+    values[1] = ObjectIdGetDatum(p->relid);
+    values[2] = CStringGetTextDatum(p->tipo_entidade);
+    values[3] = CharGetDatum(kChangeCode[static_cast<int>(p->change)]);
+    values[5] = TimestampTzGetDatum(GetCurrentTimestamp());
+    int chunk = Min(Max(p->count, 1), kLogChunk);
+    Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * chunk));
+    for (int start = 0; start < p->count; start += chunk) {
+        int n = Min(chunk, p->count - start);
+        for (int i = 0; i < n; ++i) elems[i] = Int64GetDatum(p->ids[start + i]);
+        values[0] = Int64GetDatum(nextval_internal(log_sequence, false));
+        values[4] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+        HeapTuple tuple = heap_form_tuple(RelationGetDescr(log), values, nulls);
+        simple_heap_insert(log, tuple);
+        heap_freetuple(tuple);
+    }
+    table_close(log, NoLock);
+}
+
+// A failure is a WARNING and never fails the app's statement.
 void append_changes(PendingIds* p) {
-    MemoryContext caller_context = CurrentMemoryContext;
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
-        if (!find_change_log())
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chatwoot.mudancas does not exist")));
-        Relation log = table_open(log_relid, RowExclusiveLock);
-        if (RelationGetForm(log)->relhasindex || log->trigdesc != nullptr)
-            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                            errmsg("chatwoot.mudancas must have no index and no trigger")));
-        Datum values[6];
-        bool nulls[6] = {false, false, false, false, false, false};
-        values[1] = ObjectIdGetDatum(p->relid);
-        values[2] = CStringGetTextDatum(p->tipo_entidade);
-        values[3] = CharGetDatum(kChangeCode[static_cast<int>(p->change)]);
-        values[5] = TimestampTzGetDatum(GetCurrentTimestamp());
-        int chunk = Min(Max(p->count, 1), kLogChunk);
-        Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * chunk));
-        for (int start = 0; start < p->count; start += chunk) {
-            int n = Min(chunk, p->count - start);
-            for (int i = 0; i < n; ++i) elems[i] = Int64GetDatum(p->ids[start + i]);
-            values[0] = Int64GetDatum(nextval_internal(log_sequence, false));
-            values[4] = PointerGetDatum(construct_array(elems, n, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-            HeapTuple tuple = heap_form_tuple(RelationGetDescr(log), values, nulls);
-            simple_heap_insert(log, tuple);
-            heap_freetuple(tuple);
-        }
-        table_close(log, NoLock);
-        ReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        ErrorData* error = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-        log_relid = InvalidOid;  // looked up again next time
-        // A cancel or shutdown is not ours to swallow.
-        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-            ReThrowError(error);
-        ereport(WARNING, (errmsg("chatwoot_sync: could not queue %d change(s) of %s: %s", p->count,
-                                 p->tipo_entidade, error->message),
-                          errhint("The app's statement succeeded; requeue with chatwoot.sincronizar_app_para_chatwoot().")));
-        FreeErrorData(error);
-    }
-    PG_END_TRY();
+    ErrorData* error = try_in_subtransaction(write_changes, p);
+    if (!error) return;
+    log_relid = InvalidOid;  // looked up again next time
+    ereport(WARNING, (errmsg("chatwoot_sync: could not queue %d change(s) of %s: %s", p->count, p->tipo_entidade,
+                             error->message),
+                      errhint("The app's statement succeeded; requeue with chatwoot.sincronizar_app_para_chatwoot().")));
+    FreeErrorData(error);
+}
+
+struct Problem {
+    PendingIds* pending;
+    Oid owner;
+};
+
+// Writes the problem into chatwoot.rastreamentos.erro as the extension owner, with
+// search_path pinned (the subtransaction's end restores both).
+void write_problem(void* arg) {
+    auto* problem = static_cast<Problem*>(arg);
+    Oid app_user;
+    int app_context;
+    GetUserIdAndSecContext(&app_user, &app_context);
+    SetUserIdAndSecContext(problem->owner, app_context | SECURITY_LOCAL_USERID_CHANGE);
+    int guc_level = NewGUCNestLevel();
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
+                            0, false);
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    Oid types[2] = {OIDOID, TEXTOID};
+    Datum values[2] = {ObjectIdGetDatum(problem->pending->relid), CStringGetTextDatum(problem->pending->problem)};
+    SPI_execute_with_args(
+        "UPDATE chatwoot.rastreamentos SET erro = $2, erro_em = pg_catalog.now() "
+        "WHERE tabela OPERATOR(pg_catalog.=) $1 AND erro IS DISTINCT FROM $2",
+        2, types, values, nullptr, false, 0);
+    SPI_finish();
+    AtEOXact_GUC(true, guc_level);
+    SetUserIdAndSecContext(app_user, app_context);
 }
 
 // A table whose rows the row trigger had to skip: its problem goes to
-// chatwoot.rastreamentos.erro (rare: once per backend and problem), as the extension
-// owner with search_path pinned, in a subtransaction that never fails the app.
+// chatwoot.rastreamentos.erro (rare: once per backend and problem), in a
+// subtransaction that never fails the app.
 void record_problem(PendingIds* p, Oid owner) {
     static Oid recorded_relid = InvalidOid;
     static char recorded_problem[kProblemLength];
     if (recorded_relid == p->relid && strcmp(recorded_problem, p->problem) == 0) return;
-    MemoryContext caller_context = CurrentMemoryContext;
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
-        Oid app_user;
-        int app_context;
-        GetUserIdAndSecContext(&app_user, &app_context);
-        SetUserIdAndSecContext(owner, app_context | SECURITY_LOCAL_USERID_CHANGE);
-        int guc_level = NewGUCNestLevel();
-        (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                                true, 0, false);
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-        Oid types[2] = {OIDOID, TEXTOID};
-        Datum values[2] = {ObjectIdGetDatum(p->relid), CStringGetTextDatum(p->problem)};
-        SPI_execute_with_args(
-            "UPDATE chatwoot.rastreamentos SET erro = $2, erro_em = pg_catalog.now() "
-            "WHERE tabela OPERATOR(pg_catalog.=) $1 AND erro IS DISTINCT FROM $2",
-            2, types, values, nullptr, false, 0);
-        SPI_finish();
-        AtEOXact_GUC(true, guc_level);
-        SetUserIdAndSecContext(app_user, app_context);
-        ReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-        recorded_relid = p->relid;
-        strlcpy(recorded_problem, p->problem, kProblemLength);
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        ErrorData* error = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-            ReThrowError(error);
+    Problem problem{p, owner};
+    ErrorData* error = try_in_subtransaction(write_problem, &problem);
+    if (error) {
         FreeErrorData(error);  // the WARNING of the row trigger has said it
+        return;
     }
-    PG_END_TRY();
+    recorded_relid = p->relid;
+    strlcpy(recorded_problem, p->problem, kProblemLength);
 }
 
 // The role a problem is recorded as: the owner of the extension's trigger function.

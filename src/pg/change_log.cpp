@@ -1,5 +1,6 @@
 #include "pg/change_log.hpp"
 
+#include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/spi_rows.hpp"
 
@@ -29,8 +30,8 @@ constexpr const char* kIngest =
     "  FROM cada c GROUP BY c.tipo_entidade, c.entidade_id), "
     "marcadas AS (UPDATE chatwoot.partes_chatwoot p SET removida = true FROM partes x "
     "  WHERE x.removida AND p.tipo_entidade = x.tipo_entidade AND p.entidade_id = x.entidade_id "
-    "    AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida RETURNING 1) "
-    "INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id, executar_apos, criado_em) "
+    "    AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida RETURNING 1), "
+    "jobs AS (INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id, executar_apos, criado_em) "
     "SELECT CASE WHEN x.ultima = 'r' THEN 'desativar_contato' ELSE 'upsert_contato' END, x.tipo_entidade, "
     "  x.entidade_id, "
     "  CASE WHEN x.so_edicoes THEN LEAST(x.ultima_vez + pg_catalog.make_interval(secs => $1::pg_catalog.float8 / 1000), "
@@ -43,14 +44,29 @@ constexpr const char* kIngest =
     "      THEN LEAST(f.executar_apos, EXCLUDED.executar_apos) "
     "    WHEN f.executar_apos <= pg_catalog.now() THEN f.executar_apos "
     "    ELSE LEAST(EXCLUDED.executar_apos, "
-    "               f.criado_em + pg_catalog.make_interval(secs => $2::pg_catalog.float8 / 1000)) END";
+    "               f.criado_em + pg_catalog.make_interval(secs => $2::pg_catalog.float8 / 1000)) END RETURNING 1) "
+    "SELECT pg_catalog.count(*) FROM m";
 
 }  // namespace
 
-void ingest_changes() {
+std::int64_t ingest_changes() {
     // Nothing to drain is the common case of a cycle: one cheap look first.
-    if (sql_rows("SELECT 1 FROM chatwoot.mudancas LIMIT 1").empty()) return;
-    sql_exec(kIngest, {arg_int4(settings.update_debounce_ms), arg_int4(settings.update_max_wait_ms)});
+    if (sql_rows("SELECT 1 FROM chatwoot.mudancas LIMIT 1").empty()) return 0;
+    auto rows = sql_rows(kIngest, {arg_int4(settings.update_debounce_ms), arg_int4(settings.update_max_wait_ms)});
+    return sql_int(rows.at(0).at(0));
 }
 
 }  // namespace chatwoot::pg
+
+// chatwoot.drenar_mudancas(): what the worker does at the start of every cycle in
+// which it can send, on demand (a DBA inspecting the outbox while sync is paused,
+// the tests). Runs as the caller: only a role that may write chatwoot.fila can.
+CHATWOOT_FUNCTION(chatwoot_drenar_mudancas) {
+    (void)fcinfo;
+    chatwoot::pg::pg_call([] {
+        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    });
+    std::int64_t drained = chatwoot::pg::ingest_changes();
+    chatwoot::pg::pg_call([] { SPI_finish(); });
+    return Int64GetDatum(drained);
+}

@@ -893,9 +893,11 @@ DrainOutcome drain_cycle(bool http_wake_only) {
 
     std::uint32_t generation = current_connection_generation();
     if (!state.generation_known || generation != state.generation) {
-        // The connection changed: reload it, forget a pause and the inbox's channel.
+        // The connection changed: reload it, forget a pause and the inbox's channel (a
+        // row's pause is read again from its row; the settings' one starts afresh).
         state.generation_known = true;
         state.generation = generation;
+        state.paused.reset();
         state.inbox_probed.reset();
         state.inbox_retry_at = Clock::time_point{};
         state.backing_off_until = Clock::time_point{};

@@ -4,7 +4,11 @@
 //
 // An ERROR inside a cycle does not kill the worker: like autovacuum, it returns
 // to the sigsetjmp point below, records the error, aborts the transaction and
-// carries on after a pause. SIGTERM (die) and postmaster death end it.
+// carries on after a pause. SIGTERM (die) and postmaster death end it, but never
+// inside a cycle: interrupts are held while one runs, so a SIGTERM is seen at the
+// top of the loop, where the requests in flight are finished and recorded (a FATAL
+// mid-cycle would leave jobs claimed, to be requeued with an attempt at startup).
+// lock_timeout bounds how long a held cycle can wait for the app's locks.
 #include "pg/launcher.hpp"
 #include "pg/queue_drain.hpp"
 #include "pg/settings.hpp"
@@ -139,6 +143,9 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     // object a database role created (public.unnest(bigint[]) would beat
     // pg_catalog.unnest(anyarray), and run as superuser).
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    // With interrupts held in a cycle, only this ends a wait on a lock the app
+    // holds (LOCK TABLE clientes, a long ALTER): the cycle fails and is retried.
+    SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
     pgstat_report_appname("chatwoot_sync worker");
 
     char database_name[NAMEDATALEN];
@@ -160,6 +167,9 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     sigjmp_buf error_recovery;
     if (sigsetjmp(error_recovery, 1) != 0) {
         // An ERROR escaped a cycle: report it, clean up, and go on after a pause.
+        // The cycle's own HOLD_INTERRUPTS is undone here (a rethrown error may
+        // not have reset the count).
+        InterruptHoldoffCount = 0;
         HOLD_INTERRUPTS();
         EmitErrorReport();
         MemoryContextSwitchTo(TopMemoryContext);
@@ -204,9 +214,11 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         MemoryContext previous = MemoryContextSwitchTo(cycle_context);
         set_state(WorkerState::working);
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
+        HOLD_INTERRUPTS();
         bool installed = extension_installed(woken_by_http_thread_only);
         DrainOutcome drained{0, false, 0, -1, -1, false};
         if (installed) drained = run_drain_cycle(woken_by_http_thread_only);
+        RESUME_INTERRUPTS();
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
 

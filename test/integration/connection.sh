@@ -43,8 +43,10 @@ q zattar "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Sem Conexao', '[\"semconexao@example.com\"]')" >/dev/null
 q zattar "SELECT chatwoot.acordar_worker()" >/dev/null
 eventually 10 "a job waits and no connection is active: worker_status().ultimo_erro says there is none" worker_says_no_connection
-is_eq "meanwhile the job waits, untouched (pendente, 0 attempts)" \
-  "$(q zattar "SELECT estado || '/' || tentativas FROM chatwoot.fila")" "pendente/0"
+# A worker that cannot send does no per-commit work: the change stays in the change
+# log (shown by fila_resumo as a pending 'mudanca'), not turned into an outbox job.
+is_eq "meanwhile the change waits, untouched: one pending 'mudanca' in fila_resumo, no outbox job" \
+  "$(q zattar "SELECT string_agg(estado || '/' || tipo || '/' || quantidade, ',') FROM chatwoot.fila_resumo")|$(q zattar "SELECT count(*) FROM chatwoot.fila")" "pendente/mudanca/1|0"
 configurar "'$SIM_URL', 'sim-admin-token', 1, 1"
 q zattar "SELECT chatwoot.acordar_worker()" >/dev/null
 eventually_eq 15 "once a connection is active the job drains" "concluido" q zattar "SELECT string_agg(estado, ',') FROM chatwoot.fila"

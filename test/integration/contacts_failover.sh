@@ -50,8 +50,7 @@ check "on the standby some jobs are still 'processando' from the dead primary ($
 IT_PORT=$SPORT
 check "the standby is promoted (pg_promote() returns t)" test "$(q postgres "SELECT pg_promote()")" = t
 sim_clear_faults
-qd() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
-eventually 90 "the promoted standby drains the rest of the queue" qd
+eventually 90 "the promoted standby drains the rest of the queue" queue_drained
 check "0 lost: all 1,500 clients are mapped on the promoted server" \
   test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome LIKE 'Failover %' AND p.sincronizado")" = 1500
 check "every job ended concluido, none dead" \

@@ -19,10 +19,8 @@ plan 34
 it_zattar long "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '1s'"
 q zattar "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria')" >/dev/null
 
-# Errors are dropped: these are also polled while the cluster is in crash recovery.
-queued() { q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')" 2>/dev/null; }
-queue_drained() { [ "$(queued)" = 0 ]; }
 dead() { q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'"; }
+# Errors are dropped: it is also polled while the cluster is in crash recovery.
 worker_pid() { q zattar "SELECT pid FROM pg_stat_activity WHERE backend_type LIKE 'chatwoot_sync worker%'" 2>/dev/null; }
 # mapped TABLE TIPO PREFIX: parties of TABLE named PREFIX... that are mapped and synced.
 mapped() {

@@ -9,7 +9,7 @@
 # name prefix, and the request log: one successful create per party, and no create
 # refused as "has already been taken" (a duplicate the worker tried to make).
 source "$(dirname "$0")/../lib/integration.sh"
-plan 89
+plan 93
 
 it_zattar sync "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '1s'" \
   "chatwoot_sync.max_concurrency = 16"
@@ -17,12 +17,10 @@ q zattar "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('pa
                  chatwoot.rastrear('terceiros', 'terceiro')" >/dev/null
 LOG="$IT_DIR/server.log"
 
-queue_drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
 dead() { q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'"; }
 with_prefix() { jq --arg p "$2" '[.[] | select(.name | startswith($p))] | length' <<<"$1"; }
 # Errors are dropped: these are also polled while the cluster is in crash recovery.
 worker_pid() { q zattar "SELECT pid FROM pg_stat_activity WHERE backend_type = 'chatwoot_sync worker'" 2>/dev/null; }
-queued() { q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')" 2>/dev/null; }
 reinits() { grep -c 'all server processes terminated; reinitializing' "$LOG"; }
 # terceiros_synced PREFIX: how many third parties named "PREFIX n" are mapped and synced.
 terceiros_synced() { q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome LIKE '$1 %' AND p.sincronizado"; }
@@ -322,10 +320,15 @@ q zattar "SELECT pg_reload_conf()" >/dev/null
 # create, and has one job. (The exact 3,000 assumes no 429: the simulator throttles
 # only when told to; a real Chatwoot at its default limit would add retried requests.)
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
+# A cycle that began before the UPDATE could still drain what comes next: wait for one after it.
+check "the worker finished a cycle after the connection went inactive" \
+  test "$(q zattar "SELECT chatwoot.acordar_worker() AND chatwoot.aguardar_worker(10000, clock_timestamp())")" = t
 q zattar "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo) SELECT 'pf', 'Coberto ' || g, 'perito', 'neutro' FROM generate_series(1, 1500) g" >/dev/null
 q zattar "SELECT chatwoot.sincronizar_parte('terceiro', id) FROM terceiros WHERE nome IN (SELECT 'Coberto ' || g FROM generate_series(1, 10) g)" >/dev/null
-check "the ten jobs and the lote wait for a connection" \
-  test "$(q zattar "SELECT count(*) FILTER (WHERE tipo = 'upsert_contato') || '+' || count(*) FILTER (WHERE tipo = 'lote') FROM chatwoot.fila WHERE estado = 'pendente'")" = "10+1"
+# The bulk INSERT waits in the change log (a worker that cannot send drains nothing),
+# the ten jobs in the outbox.
+check "the ten jobs and the bulk statement's change (1,500 ids, not yet a lote) wait for a connection" \
+  test "$(q zattar "SELECT count(*) FILTER (WHERE tipo = 'upsert_contato') || '+' || count(*) FILTER (WHERE tipo = 'lote') FROM chatwoot.fila WHERE estado = 'pendente'")|$(q zattar "SELECT string_agg(tipo::text || ':' || cardinality(ids), ',') FROM chatwoot.mudancas")" = "10+0|i:1500"
 clear_requests
 q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 eventually 30 "the lote and the ten jobs drain" queue_drained
@@ -335,12 +338,30 @@ check "each party of the lote cost two requests, none more ($covered_requests fo
 check "each party of the lote has one job" test "$(terceiros_jobs Coberto "count(*) || '/' || count(DISTINCT f.entidade_id)")" = "1500/1500"
 
 # --- deletion: soft by default ----------------------------------------------------------
-id9=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente 9'")
-q zattar "DELETE FROM contratos; DELETE FROM clientes WHERE id = $id9" >/dev/null
+# Client 200 is nobody else's person: its contact stays in Chatwoot, deactivated, and
+# lets the identifier go (a new party that gets this id one day must not inherit the
+# person's contact); the mapping lets go of it.
+id200=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente 200'")
+q zattar "DELETE FROM clientes WHERE id = $id200" >/dev/null
 eventually 10 "the deletion drains" queue_drained
 check "deleted party is marked not synced" \
-  test "$(q zattar "SELECT sincronizado FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id = $id9")" = f
-check "its contact stays in Chatwoot with ativo false" \
-  test "$(sim_contacts | jq -r --arg id "zattar_cliente_$id9" '.[] | select(.identifier == $id) | .custom_attributes.ativo')" = false
+  test "$(q zattar "SELECT sincronizado FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id = $id200")" = f
+got=$(sim_contacts | jq -r --arg p "zattar_cliente_$id200-removido-" '[.[] | select((.identifier // "") | startswith($p)) | "\(.custom_attributes.ativo)|\(.identifier == ($p + (.id | tostring)))|\(.name)"] | join(",")')
+check "its contact stays in Chatwoot, ativo false, its identifier released as <identifier>-removido-<contact id>" \
+  test "$got|$(q zattar "SELECT coalesce(chatwoot_contact_id::text, 'none') FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id = $id200")" = "false|true|Cliente 200|none" \
+  || echo "#   got: $got"
+# Client 9 is also third party 9 (one e-mail, one contact): deleting the client leaves
+# the contact active, with the third party as its owner.
+id9=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente 9'")
+t9=$(q zattar "SELECT id FROM terceiros WHERE nome = 'Terceiro 9'")
+contact9=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id = $id9")
+check "client 9 and third party 9 share one contact" \
+  test "$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND entidade_id = $t9")" = "${contact9:-none}"
+q zattar "DELETE FROM contratos; DELETE FROM clientes WHERE id = $id9" >/dev/null
+eventually 10 "the shared party's deletion drains" queue_drained
+got=$(sim_contacts | jq -r --argjson id "${contact9:-0}" '.[] | select(.id == $id) | "\(.custom_attributes.ativo)|\(.identifier)"')
+check "the shared contact stays active and is the third party's, which owns it now" \
+  test "$got|$(q zattar "SELECT proprietario FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND entidade_id = $t9 AND chatwoot_contact_id = ${contact9:-0}")" = "true|zattar_terceiro_$t9|t" \
+  || echo "#   got: $got"
 
 exit $IT_FAILED

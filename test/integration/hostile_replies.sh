@@ -13,7 +13,6 @@ it_zattar replies "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_backof
 q zattar "CREATE ROLE app_zattar LOGIN; ALTER TABLE clientes OWNER TO app_zattar; ALTER TABLE contratos OWNER TO app_zattar;
           SELECT chatwoot.conceder_acesso_app('app_zattar'); SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
 qa() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar -c "$1" 2>&1; }
-drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
 b64() { printf "$1" | base64 -w0; }
 KEY=sim-admin-token
 
@@ -52,7 +51,7 @@ check "the outbox and the mappings dump and load back (COPY out, COPY in)" test 
 # --- the app's own data: a megabyte phone, an odd e-mail ----------------------------------------
 qa "INSERT INTO clientes (tipo_pessoa, nome, ddd_celular, numero_celular, emails)
     VALUES ('pf', 'Fone enorme', '11', repeat('9', 1048576), jsonb_build_object('a', repeat('ç', 50)))" >/dev/null
-eventually 20 "the party with a 1 MB phone is synced" drained
+eventually 20 "the party with a 1 MB phone is synced" queue_drained
 check "its recorded problems quote only an excerpt ($(q zattar "SELECT octet_length(erro_sincronizacao) FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Fone enorme'") bytes)" \
   test "$(q zattar "SELECT octet_length(erro_sincronizacao) < 400 AND erro_sincronizacao LIKE '%telefone%' AND erro_sincronizacao LIKE '%email%'
                     FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Fone enorme'")" = t
@@ -88,14 +87,14 @@ eventually_eq 30 "the worker's jobs against the 3 GB replies fail as too large" 
 check "the worker's peak memory stayed under 150 MB ($(awk '/VmHWM/ {print $2}' /proc/$wpid/status) kB)" \
   test "$(awk '/VmHWM/ {print $2}' "/proc/$wpid/status")" -lt 153600
 sim_clear_faults
-eventually 30 "once the replies are sane the jobs drain" drained
+eventually 30 "once the replies are sane the jobs drain" queue_drained
 
 # --- a Retry-After of 31 years is clamped to the backoff cap (3 s here), and shown -----------------
 sim_set_faults '{"reply": {"status": 429, "content_type": "text/plain", "body": "Retry later\n", "headers": {"Retry-After": "999999999"}, "count": 3}}'
 q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Depois do 429')" >/dev/null
 eventually_eq 10 "worker_status shows the pause, no longer than the cap" t \
   q zattar "SELECT pausado_ate BETWEEN now() AND now() + interval '4 s' AND motivo_pausa LIKE '%limite%' FROM chatwoot.worker_status() WHERE processo = 'worker'"
-eventually 30 "the worker resumes by itself and the job drains" drained
+eventually 30 "the worker resumes by itself and the job drains" queue_drained
 check "the 429s cost the job no attempt" \
   test "$(q zattar "SELECT tentativas FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Depois do 429'")" = 1
 

@@ -25,7 +25,6 @@ q zattar "CREATE ROLE app_zattar LOGIN; CREATE ROLE mon LOGIN IN ROLE pg_monitor
 q outra "SELECT chatwoot.conceder_acesso_app('app_zattar')" >/dev/null
 qa() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d "$1" -c "$2" 2>&1; }
 qm() { psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U mon -d "$1" -c "$2" 2>&1; }
-drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
 superuser() { q zattar "SELECT rolsuper FROM pg_roles WHERE rolname = 'app_zattar'"; }
 
 # Every attempt below writes who ran it here (the app owns the table; anyone may insert).
@@ -55,7 +54,7 @@ check "the app's UPDATE of a mapped column succeeds (the debounced queueing divi
   qa zattar "UPDATE clientes SET nome = 'Um atualizado' WHERE nome = 'Um'"
 check "the app's INSERT of 1,200 clients (lote jobs the worker expands) succeeds" \
   qa zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Lote ' || g FROM generate_series(1, 1200) g"
-eventually 60 "the worker drains them" drained
+eventually 60 "the worker drains them" queue_drained
 check "the app's unnest and / ran under no other identity, in the trigger or the worker ($(spied) rows)" test "$(spied)" = 0
 check "the app role is still not a superuser" test "$(superuser)" = f
 check "all 1,201 new clients were synced all the same" \
@@ -85,7 +84,7 @@ qa zattar "CREATE FUNCTION public.tipo_texto(tipo_pessoa) RETURNS text LANGUAGE 
     BEGIN INSERT INTO public.provas VALUES (current_user, 'cast enum', pg_backend_pid()); RETURN format('%s', \$1); END \$f\$;
   CREATE CAST (tipo_pessoa AS text) WITH FUNCTION public.tipo_texto(tipo_pessoa)" >/dev/null
 qa zattar "INSERT INTO partes_contrarias (tipo_pessoa, nome) VALUES ('pj', 'Cast do dono')" >/dev/null
-eventually 15 "the worker syncs a party whose enum has the owner's cast" drained
+eventually 15 "the worker syncs a party whose enum has the owner's cast" queue_drained
 check "the cast ran, as the table's owner ($(q zattar "SELECT string_agg(DISTINCT quem, ',') FROM public.provas WHERE onde = 'cast enum'"))" \
   test "$(q zattar "SELECT count(*) FILTER (WHERE quem = 'app_zattar') > 0 AND count(*) FILTER (WHERE quem <> 'app_zattar') = 0
                       FROM public.provas WHERE onde = 'cast enum'")" = t
@@ -98,7 +97,7 @@ qa zattar "CREATE FUNCTION public.politica() RETURNS boolean LANGUAGE plpgsql AS
 q zattar "TRUNCATE public.provas" >/dev/null
 check "sincronizar_app_para_chatwoot, called by the app, queues the clients" \
   test "$(qa zattar "SELECT chatwoot.sincronizar_app_para_chatwoot('cliente') > 1000")" = t
-eventually 60 "those jobs drain" drained
+eventually 60 "those jobs drain" queue_drained
 check "the owner's policy ran in the SECURITY DEFINER function and in the worker as the owner only" \
   test "$(q zattar "SELECT count(DISTINCT pid) >= 2 AND bool_and(quem = 'app_zattar') FROM public.provas WHERE onde = 'politica'")" = t
 qa zattar "DROP POLICY todos ON clientes; ALTER TABLE clientes NO FORCE ROW LEVEL SECURITY;

@@ -16,10 +16,9 @@ q zattar "CREATE ROLE app_zattar LOGIN; GRANT CREATE ON SCHEMA public TO app_zat
           SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'),
                  chatwoot.rastrear('terceiros', 'terceiro'), chatwoot.sincronizar_app_para_chatwoot()" >/dev/null
 qa() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar -c "$1" 2>&1; }
-drained() { [ "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando')")" = 0 ]; }
 contact_of() { q zattar "SELECT coalesce(chatwoot_contact_id::text, '-') FROM chatwoot.partes_chatwoot WHERE tipo_entidade = '$1' AND entidade_id = $2"; }
 sim_contact() { sim_contacts | jq -c --argjson id "$1" '.[] | select(.id == $id) | {name, identifier, ativo: .custom_attributes.ativo}'; }
-eventually 30 "the fixture's parties are synced" drained
+eventually 30 "the fixture's parties are synced" queue_drained
 
 # --- a failed statement rolled back to a savepoint leaks nothing ------------------------------
 # Client 1 has a contract: deleting it fails on the foreign key, after its row trigger ran.
@@ -34,7 +33,7 @@ SQL
 )
 check "the app's DELETE is refused by its foreign key, and the transaction commits" \
   bash -c "grep -q 'violates foreign key' <<<\"\$1\" && ! grep -q 'ROLLBACK' <<<\"\$1\"" _ "$out"
-eventually 15 "the UPDATE after the savepoint drains" drained
+eventually 15 "the UPDATE after the savepoint drains" queue_drained
 check "no deactivation was queued for client 1, which still exists" \
   test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id = 1 AND tipo = 'desativar_contato'")" = 0
 check "its mapping is neither removed nor unsynced" \
@@ -48,7 +47,7 @@ before=$(q zattar "SELECT clock_timestamp()")
 qa "UPDATE clientes SET nome = public.revisa(nome) WHERE id IN (1, 2, 3)" >/dev/null
 check "an UPDATE whose function aborts a subtransaction per row queues all three clients" \
   test "$(q zattar "SELECT count(DISTINCT entidade_id) FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id IN (1, 2, 3) AND atualizado_em >= '$before'")" = 3
-eventually 15 "they drain" drained
+eventually 15 "they drain" queue_drained
 
 # --- the id column renamed: the app's statements still succeed --------------------------------
 out=$(qa "ALTER TABLE partes_contrarias RENAME COLUMN id TO parte_id")
@@ -79,7 +78,7 @@ check "worker_status reports the mappings that no longer fit" \
   test "$(q zattar "SELECT avisos LIKE '%numero_celular%' AND avisos LIKE '%ativo%' FROM chatwoot.worker_status() WHERE processo = 'worker'")" = t
 qa "ALTER TABLE terceiros RENAME COLUMN celular TO numero_celular; ALTER TABLE partes_contrarias ADD COLUMN ativo boolean NOT NULL DEFAULT true" >/dev/null
 q zattar "SELECT chatwoot.reprocessar_falhas()" >/dev/null
-eventually 30 "fixed and requeued, the dead jobs drain" drained
+eventually 30 "fixed and requeued, the dead jobs drain" queue_drained
 check "nothing is dead any more" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
 
 # --- a tracked table dropped with a job pending ----------------------------------------------
@@ -94,16 +93,16 @@ check "its pending job is a dead letter that says why" \
   test "$(q zattar "SELECT estado || '|' || (ultimo_erro LIKE '%DROP TABLE%') FROM chatwoot.fila WHERE tipo_entidade = 'testemunha'")" = "morto|true"
 q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 qa "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Depois do drop')" >/dev/null
-eventually 20 "the other tables' queue drains" drained
+eventually 20 "the other tables' queue drains" queue_drained
 
 # --- TRUNCATE, and TRUNCATE ... RESTART IDENTITY -------------------------------------------------
 qa "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo, emails) VALUES ('pf', 'Perito Um', 'perito', 'neutro', '[\"perito1@example.com\"]')" >/dev/null
-eventually 15 "a third party is synced" drained
+eventually 15 "a third party is synced" queue_drained
 old=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot p JOIN terceiros t ON t.id = p.entidade_id AND p.tipo_entidade = 'terceiro' WHERE t.nome = 'Perito Um'")
 mapped_before=$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND chatwoot_contact_id IS NOT NULL")
 check "the app's TRUNCATE ... RESTART IDENTITY of a tracked table succeeds" qa "TRUNCATE terceiros RESTART IDENTITY"
 qa "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo, emails) VALUES ('pf', 'Pessoa Totalmente Diferente', 'perito', 'neutro', '[\"outra@example.com\"]')" >/dev/null
-eventually 20 "the truncate and the new party drain" drained
+eventually 20 "the truncate and the new party drain" queue_drained
 check "every third party's contact was deactivated, as a DELETE of each would ($mapped_before mapped before)" \
   test "$(sim_contacts | jq '[.[] | select((.identifier // "") | test("^zattar_terceiro_[0-9]+-removido-")) | select(.custom_attributes.ativo == false)] | length')" = "$mapped_before"
 check "the old contact $old kept its person's name and lost the reused identifier" \

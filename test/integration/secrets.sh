@@ -15,7 +15,7 @@ FILIAL_KEY="SEGREDO-FILIAL-24680"   # configured by the app role allowed to conf
 WEBHOOK="WEBHOOK-SEGREDO-55555"
 GUC_KEY="SEGREDO-GUC-123456"        # the deprecated chatwoot_sync.api_key setting
 
-plan 61
+plan 64
 it_cluster secrets \
   "chatwoot_sync.database_name = 'zattar,guc'" \
   "chatwoot_sync.poll_interval = '500ms'" \
@@ -165,37 +165,52 @@ out=$(configure_with_copy postgres ruim "ftp://x" 1 1 "$KEY")
 is_like "configurar rejects a bad url with a good key" "$out" 'api_url'
 if grep -q -- "$KEY" <<<"$out"; then not_ok "that error does not repeat the key"; else ok "that error does not repeat the key"; fi
 # --- the worker syncing a contact with the wrong key: real requests, real 401s ---------
-# Only the wrong key's connection is active and a job dies after 2 attempts, so the
-# worker itself uses the key, is refused, records why and gives up.
+# Only the wrong key's connection is active: the worker itself uses the key, is
+# refused, pauses the integration (a 401 no retry can fix spends no attempt) and says
+# why, with no key in what it records.
 psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null
-q postgres "ALTER SYSTEM SET chatwoot_sync.max_attempts = 2" >/dev/null
-q postgres "SELECT pg_reload_conf()" >/dev/null
+sim_mode '{"log_headers": true}' >/dev/null   # from here on the log shows every header sent
+curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null
 q zattar "UPDATE chatwoot.integracoes SET ativo = (nome = 'errada')" >/dev/null
 q zattar "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
-curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Errada', '[\"chave.errada@example.com\"]')" >/dev/null
 for _ in $(seq 1 10); do sample_activity; sleep 0.1; done
-eventually_eq 30 "with the wrong key the worker's job is refused twice and dies (max_attempts 2)" "morto|2" \
-  q zattar "SELECT estado || '|' || tentativas FROM chatwoot.fila WHERE tipo_entidade = 'cliente'"
-refused=$(curl -sf "$SIM_CONTROL/__sim/requests" | jq '[.[] | select((.path | test("/contacts")) and .status == 401)] | length')
-check "the worker sent contact requests with the wrong key and got 401s ($refused)" test "${refused:-0}" -ge 2
-is_like "fila.ultimo_erro records the 401" "$(q zattar "SELECT ultimo_erro FROM chatwoot.fila WHERE tipo_entidade = 'cliente'")" '^HTTP 401'
-is_eq "fila.ultimo_erro carries no key" \
-  "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE ultimo_erro LIKE '%SEGREDO-' || '%' OR ultimo_erro LIKE '%WEBHOOK-' || 'SEGREDO%'")" "0"
-is_eq "erros_sincronizacao lists the dead job with its 401, and no key" \
-  "$(q zattar "SELECT count(*) FILTER (WHERE origem = 'fila' AND erro LIKE 'HTTP 401%') || '/' ||
+# paused: "true|<reason up to 'inválido'>" while the worker's integration is paused for good.
+paused() {
+  q zattar "SELECT (pausado_ate = 'infinity')::text || '|' || coalesce(motivo_pausa, '') FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'" |
+    sed -E 's/(inválido).*/\1/'
+}
+# refused_requests: the worker's requests to the account's API answered 401 since the log was cleared.
+refused_requests() { curl -sf "$SIM_CONTROL/__sim/requests" | jq '[.[] | select((.path | startswith("/api/v1/accounts/")) and .status == 401)] | length'; }
+# client_waits NAME: its change waits with no attempt spent, as an outbox job or still in the change log.
+client_waits() {
+  q zattar "SELECT count(*) FILTER (WHERE EXISTS (SELECT 1 FROM chatwoot.fila f WHERE f.tipo_entidade = 'cliente' AND f.entidade_id = c.id AND f.estado = 'pendente' AND f.tentativas = 0)
+                                  OR EXISTS (SELECT 1 FROM chatwoot.mudancas m WHERE c.id = ANY (m.ids)))
+                  || '|' || (SELECT count(*) FROM chatwoot.fila WHERE tentativas > 0)
+              FROM clientes c WHERE c.nome = '$1'"
+}
+eventually_eq 30 "with the wrong key the worker is refused and pauses the integration, saying why" \
+  "true|integração pausada: HTTP 401: token de API inválido" paused
+is_eq "the change spent no attempt on the refusal (it waits; no job has an attempt)" "$(client_waits 'Chave Errada')" "1|0"
+refused=$(refused_requests)
+check "the worker sent a request with the wrong key and got a 401 ($refused)" test "${refused:-0}" -ge 1
+is_eq "erros_sincronizacao lists the paused integration with its 401, and no key" \
+  "$(q zattar "SELECT count(*) FILTER (WHERE origem = 'integracao' AND erro LIKE '%401%') || '/' ||
                       count(*) FILTER (WHERE erro LIKE '%SEGREDO-' || '%' OR erro LIKE '%WEBHOOK-' || 'SEGREDO%')
                  FROM chatwoot.erros_sincronizacao")" "1/0"
+is_eq "the pause reason (integracoes.motivo_pausa, worker_status) carries no key" \
+  "$(q zattar "SELECT (SELECT count(*) FROM chatwoot.integracoes WHERE motivo_pausa LIKE '%SEGREDO-' || '%') +
+                      (SELECT count(*) FROM chatwoot.worker_status() WHERE motivo_pausa LIKE '%SEGREDO-' || '%')")" "0"
 # No active row: the worker falls back to the deprecated settings, whose key is
-# refused too.
+# refused too: paused again (in the worker: there is no row to mark).
+curl -sf -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Guc', '[\"chave.guc@example.com\"]')" >/dev/null
-eventually_eq 30 "with no active row the worker uses the api_key setting, is refused twice, and the job dies" "morto|2" \
-  q zattar "SELECT f.estado || '|' || f.tentativas FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Chave Guc'"
-is_eq "erros_sincronizacao: both dead jobs with their 401s, no key (nor the setting's)" \
-  "$(q zattar "SELECT count(*) FILTER (WHERE origem = 'fila' AND erro LIKE 'HTTP 401%') || '/' ||
-                      count(*) FILTER (WHERE erro LIKE '%SEGREDO-' || '%' OR erro LIKE '%WEBHOOK-' || 'SEGREDO%')
-                 FROM chatwoot.erros_sincronizacao")" "2/0"
+guc_refused() { [ "$(refused_requests)" -ge 1 ]; }
+eventually 30 "with no active row the worker uses the api_key setting and is refused" guc_refused
+eventually_eq 10 "and pauses, saying why" "true|integração pausada: HTTP 401: token de API inválido" paused
+is_eq "neither change spent an attempt; the pause reason carries no key (nor the setting's)" \
+  "$(client_waits 'Chave Guc')|$(q zattar "SELECT count(*) FROM chatwoot.worker_status() WHERE motivo_pausa LIKE '%SEGREDO-' || '%' OR motivo_pausa LIKE '%GUC-' || 'SEGREDO%'")" "1|0|0"
 # worker_status().ultimo_erro: set while a job waits with no connection at all.
 worker_error() { q zattar "SELECT coalesce(ultimo_erro, 'null') FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"; }
 worker_error_set() { [ "$(worker_error)" != null ]; }
@@ -207,9 +222,7 @@ eventually 10 "worker_status().ultimo_erro is set (a job waits, no connection is
 is_eq "worker_status.ultimo_erro carries no key" \
   "$(q zattar "SELECT count(*) FROM chatwoot.worker_status() WHERE ultimo_erro LIKE '%SEGREDO-' || '%' OR ultimo_erro LIKE '%WEBHOOK-' || 'SEGREDO%'")" "0"
 # The right key again: the worker syncs that contact (filter with a query string, create).
-q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
-q postgres "ALTER SYSTEM RESET chatwoot_sync.max_attempts" >/dev/null
-q postgres "SELECT pg_reload_conf()" >/dev/null
+q zattar "UPDATE chatwoot.integracoes SET ativo = (nome <> 'errada')" >/dev/null
 q zattar "SELECT chatwoot.acordar_worker()" >/dev/null
 eventually_eq 15 "with the right key the worker syncs the waiting contact" "concluido" \
   q zattar "SELECT f.estado FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Chave Certa'"
@@ -249,8 +262,14 @@ else ok "simulator request log (paths, queries, bodies): no key"; fi
 # enough to see a key sent in the URL.
 check "requests never carry the key in the URL query (no api_access_token parameter)" \
   test "$(jq '[.[] | select(.query | test("api_access_token|SEGREDO"))] | length' <<<"$reqs")" = 0
-# TODO(log_headers): the simulator is getting a mode that logs request headers with the
-# token redacted; once it lands, check here that api_access_token is the only header
-# that carries the key and that no other header (or a second token header) does.
+# The log holds every header of these requests (log_headers: the token header's value
+# shows as [FILTERED], the query string unredacted as raw_query), so the "no key"
+# check above covers headers and raw queries too. The key travels in one header,
+# spelt Api-Access-Token (a proxy drops api_access_token), on every API request.
+check "every API request logged with headers (the last 5 or more) carried Api-Access-Token and no api_access_token header" \
+  test "$(jq '[.[] | select(.path | startswith("/api/v1/"))] | [length, (map(select(.headers["Api-Access-Token"] == "[FILTERED]" and (.headers | has("api_access_token") | not))) | length)] | "\(.[0] >= 5)|\(.[0] - .[1])"' -r <<<"$reqs")" = "true|0" \
+  || jq -c '[.[] | select(.path | startswith("/api/v1/")) | select(.headers["Api-Access-Token"] != "[FILTERED]" or (.headers | has("api_access_token")))] | .[:3] | .[] | "#   \(.method) \(.path) \(.headers)"' -r <<<"$reqs"
+check "the log kept raw queries (so a key in a URL would have been seen)" \
+  test "$(jq '[.[] | select(.raw_query != null and (.raw_query | length) > 0)] | length' <<<"$reqs")" -ge 3
 
 [ $IT_FAILED -eq 0 ]

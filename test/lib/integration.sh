@@ -113,6 +113,16 @@ it_cluster() {
   cluster_init "$IT_DIR" "$IT_PORT" "$@" && cluster_start "$IT_DIR"
 }
 
+# The simulator is as hard as Chatwoot unless a script says otherwise: behind a proxy
+# that drops headers with '_', racing concurrent writes (no write lock), and rate
+# limited per client IP in clock-aligned windows. The limit is one a Chatwoot admin
+# raised for volume (RACK_ATTACK_LIMIT=120000, as the README advises), and it_zattar's
+# connection gets a budget just under it; chatwoot_real.sh runs Chatwoot's default
+# 3,000 per minute (IT_BUDGET empty: the default budget). Set SIM_ARGS= for none.
+: "${SIM_ARGS=--proxy --concurrency real --rate-limit 120000/60}"
+: "${IT_BUDGET=116000}"
+export SIM_ARGS IT_BUDGET
+
 # it_zattar NAME [extra postgresql.conf lines...]: a cluster serving `zattar` with the
 # app's tables, the extension, the simulator and a connection to it (sets what
 # it_cluster and sim_start set). Exits the script when any step fails.
@@ -124,8 +134,19 @@ it_zattar() {
   psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d zattar -f test/fixtures/zattar_schema.sql >/dev/null \
     || { not_ok "the app's schema loads"; exit 1; }
   q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null || { not_ok "CREATE EXTENSION"; exit 1; }
-  q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev/null || { not_ok "configurar"; exit 1; }
+  q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1${IT_BUDGET:+, limite_requisicoes => $IT_BUDGET, janela_limite_s => 60})" >/dev/null \
+    || { not_ok "configurar"; exit 1; }
 }
+
+# queued: the work the worker has not done yet in `zattar`: outbox jobs pending or in
+# flight plus changes not yet drained into the outbox (chatwoot.mudancas: the worker
+# drains it at the start of a cycle, so right after a commit the outbox alone can look
+# empty). Errors are dropped: it is also polled while a cluster is in crash recovery.
+queued() {
+  q zattar "SELECT (SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando'))
+                 + (SELECT count(*) FROM chatwoot.mudancas)" 2>/dev/null
+}
+queue_drained() { [ "$(queued)" = 0 ]; }
 
 # q DB SQL: one value, unaligned, no headers.
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -c "$2"; }

@@ -15,7 +15,7 @@ SELECT is((SELECT extrelocatable FROM pg_extension WHERE extname = 'chatwoot_syn
 SELECT has_table('chatwoot', 'integracoes', 'table chatwoot.integracoes exists');
 SELECT columns_are('chatwoot', 'integracoes',
     ARRAY['id', 'nome', 'api_url', 'api_key', 'account_id', 'default_inbox_id', 'webhook_secret',
-          'ativo', 'created_at', 'updated_at'],
+          'ativo', 'created_at', 'updated_at', 'limite_requisicoes', 'janela_limite_s', 'pausada_em', 'motivo_pausa'],
     'integracoes has exactly the contract columns');
 SELECT col_type_is('chatwoot', 'integracoes', 'id', 'bigint', 'id is bigint');
 SELECT col_type_is('chatwoot', 'integracoes', 'nome', 'text', 'nome is text');
@@ -44,8 +44,8 @@ SELECT ok((SELECT 'chatwoot.integracoes'::regclass::oid = ANY (extconfig) FROM p
           'integracoes is dumped with the extension (pg_extension_config_dump)');
 
 -- Functions: existence with argument types
-SELECT has_function('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
-                    'configurar(text, text, integer, integer, text, text) exists');
+SELECT has_function('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'],
+                    'configurar(text, text, integer, integer, text, text, integer, integer) exists');
 SELECT has_function('chatwoot', 'testar_conexao', ARRAY['bigint'], 'testar_conexao(bigint) exists');
 SELECT has_function('chatwoot', 'worker_status', ARRAY[]::name[], 'worker_status() exists');
 SELECT has_function('chatwoot', 'aguardar_worker', ARRAY['integer', 'timestamp with time zone'],
@@ -58,7 +58,7 @@ SELECT has_function('chatwoot', '_fronteira_destrutores', ARRAY[]::name[], '_fro
 SELECT has_function('chatwoot', '_registrar_instalacao', ARRAY[]::name[], '_registrar_instalacao() exists');
 
 -- Return types
-SELECT function_returns('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'], 'bigint',
+SELECT function_returns('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'], 'bigint',
                         'configurar returns bigint');
 SELECT function_returns('chatwoot', 'testar_conexao', ARRAY['bigint'], 'jsonb', 'testar_conexao returns jsonb');
 SELECT function_returns('chatwoot', 'worker_status', ARRAY[]::name[], 'setof record', 'worker_status returns setof record');
@@ -72,9 +72,10 @@ SELECT function_returns('chatwoot', '_fronteira_destrutores', ARRAY[]::name[], '
                         '_fronteira_destrutores returns bigint');
 
 -- Parameter names and defaults (callers use named arguments)
-SELECT is(pg_get_function_arguments('chatwoot.configurar(text, text, integer, integer, text, text)'::regprocedure),
+SELECT is(pg_get_function_arguments('chatwoot.configurar(text, text, integer, integer, text, text, integer, integer)'::regprocedure),
           'api_url text, api_key text, account_id integer, default_inbox_id integer DEFAULT NULL::integer, '
-          'nome text DEFAULT ''padrao''::text, webhook_secret text DEFAULT NULL::text',
+          'nome text DEFAULT ''padrao''::text, webhook_secret text DEFAULT NULL::text, '
+          'limite_requisicoes integer DEFAULT NULL::integer, janela_limite_s integer DEFAULT NULL::integer',
           'configurar parameters and defaults');
 SELECT is(pg_get_function_arguments('chatwoot.testar_conexao(bigint)'::regprocedure),
           'integracao_id bigint DEFAULT NULL::bigint', 'testar_conexao(integracao_id DEFAULT NULL)');
@@ -92,7 +93,7 @@ SELECT alike(pg_get_function_arguments('chatwoot.worker_status()'::regprocedure)
           'worker_status output columns, in order, with their types');
 
 -- Security definer where the caller must not see the secrets
-SELECT is_definer('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
+SELECT is_definer('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'],
                   'configurar is SECURITY DEFINER');
 SELECT is_definer('chatwoot', 'testar_conexao', ARRAY['bigint'], 'testar_conexao is SECURITY DEFINER');
 SELECT isnt_definer('chatwoot', 'worker_status', ARRAY[]::name[], 'worker_status is not SECURITY DEFINER');
@@ -103,7 +104,7 @@ SELECT isnt_definer('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'boolean
                     'conceder_acesso_app is not SECURITY DEFINER');
 SELECT isnt_definer('chatwoot', '_testar_fronteira', ARRAY['text'], '_testar_fronteira is not SECURITY DEFINER');
 SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
-            WHERE oid = 'chatwoot.configurar(text, text, integer, integer, text, text)'::regprocedure),
+            WHERE oid = 'chatwoot.configurar(text, text, integer, integer, text, text, integer, integer)'::regprocedure),
           'configurar (SECURITY DEFINER) pins search_path = pg_catalog, pg_temp');
 SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
             WHERE oid = 'chatwoot.testar_conexao(bigint)'::regprocedure),
@@ -116,7 +117,8 @@ SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_
 -- objects with the owner's rights (CVE-2018-1058). Every one must pin it.
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'chatwoot'::regnamespace AND p.prosecdef ORDER BY 1),
-          ARRAY['chatwoot._enfileirar_mudancas()', 'chatwoot.configurar(text,text,integer,integer,text,text)',
+          ARRAY['chatwoot._ao_alterar_tabela()', 'chatwoot._ao_remover_objetos()', 'chatwoot._registrar_truncate()',
+                'chatwoot.configurar(text,text,integer,integer,text,text,integer,integer)',
                 'chatwoot.desincronizar(text,bigint)', 'chatwoot.reprocessar(bigint)', 'chatwoot.reprocessar_falhas()',
                 'chatwoot.sincronizar_app_para_chatwoot(text,boolean)', 'chatwoot.sincronizar_parte(text,bigint)',
                 'chatwoot.testar_conexao(bigint)'],
@@ -129,7 +131,7 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
           'every SECURITY DEFINER function in schema chatwoot pins search_path = pg_catalog, pg_temp');
 
 -- Languages
-SELECT function_lang_is('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'], 'plpgsql',
+SELECT function_lang_is('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'], 'plpgsql',
                         'configurar is PL/pgSQL');
 SELECT function_lang_is('chatwoot', 'testar_conexao', ARRAY['bigint'], 'c', 'testar_conexao is C');
 SELECT function_lang_is('chatwoot', 'worker_status', ARRAY[]::name[], 'c', 'worker_status is C');
@@ -162,14 +164,14 @@ SELECT has_table('chatwoot', 'partes_chatwoot', 'table chatwoot.partes_chatwoot 
 SELECT columns_are('chatwoot', 'partes_chatwoot',
     ARRAY['id', 'tipo_entidade', 'entidade_id', 'integracao_id', 'chatwoot_contact_id', 'chatwoot_account_id',
           'chatwoot_inbox_id', 'source_id', 'pubsub_token', 'ultima_sincronizacao', 'dados_sincronizados',
-          'sincronizado', 'erro_sincronizacao', 'created_at', 'updated_at'],
+          'sincronizado', 'erro_sincronizacao', 'created_at', 'updated_at', 'proprietario', 'removida'],
     'partes_chatwoot has exactly the contract columns');
 SELECT col_is_pk('chatwoot', 'partes_chatwoot', 'id', 'partes_chatwoot.id is the primary key');
 SELECT col_is_unique('chatwoot', 'partes_chatwoot', ARRAY['tipo_entidade', 'entidade_id'],
                      'partes_chatwoot: one row per party (tipo_entidade, entidade_id)');
 SELECT has_trigger('chatwoot', 'partes_chatwoot', 'partes_chatwoot_updated_at', 'partes_chatwoot has the updated_at trigger');
 SELECT has_table('chatwoot', 'rastreamentos', 'table chatwoot.rastreamentos exists');
-SELECT columns_are('chatwoot', 'rastreamentos', ARRAY['tabela', 'tipo_entidade', 'mapeamento', 'criado_em'],
+SELECT columns_are('chatwoot', 'rastreamentos', ARRAY['tabela', 'tipo_entidade', 'mapeamento', 'criado_em', 'erro', 'erro_em'],
                    'rastreamentos has exactly the contract columns');
 SELECT col_is_pk('chatwoot', 'rastreamentos', 'tabela', 'rastreamentos.tabela is the primary key');
 SELECT ok((SELECT ARRAY['chatwoot.partes_chatwoot'::regclass::oid, 'chatwoot.rastreamentos'::regclass::oid] <@ extconfig

@@ -26,7 +26,7 @@ SELECT ok(NOT EXISTS (SELECT 1 FROM pg_attribute a, aclexplode(a.attacl) x
                        WHERE a.attrelid = 'chatwoot.integracoes'::regclass AND x.grantee = 0),
           'PUBLIC has no column privilege on integracoes');
 SELECT column_privs_are('chatwoot', 'integracoes', 'api_key', 'public', ARRAY[]::text[], 'PUBLIC cannot read api_key');
-SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
+SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'],
                           'public', ARRAY[]::text[], 'PUBLIC cannot execute configurar');
 SELECT function_privs_are('chatwoot', 'testar_conexao', ARRAY['bigint'], 'public', ARRAY[]::text[],
                           'PUBLIC cannot execute testar_conexao');
@@ -93,7 +93,7 @@ SELECT function_privs_are('chatwoot', 'testar_conexao', ARRAY['bigint'], 'tap_ap
                           'app: EXECUTE on testar_conexao');
 SELECT function_privs_are('chatwoot', 'worker_status', ARRAY[]::name[], 'tap_app', ARRAY['EXECUTE'],
                           'app: EXECUTE on worker_status');
-SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
+SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'],
                           'tap_app', ARRAY[]::text[], 'app: no EXECUTE on configurar without pode_configurar');
 SELECT function_privs_are('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'boolean'], 'tap_app', ARRAY[]::text[],
                           'app: no EXECUTE on conceder_acesso_app');
@@ -148,7 +148,7 @@ SELECT is(pg_temp.valor_como('tap_app', 'SELECT count(*) FROM chatwoot.worker_st
 -- The app role allowed to configure
 CREATE ROLE tap_app_admin NOLOGIN;
 SELECT lives_ok($$SELECT chatwoot.conceder_acesso_app('tap_app_admin', true)$$, 'conceder_acesso_app(role, true) runs');
-SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text'],
+SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'],
                           'tap_app_admin', ARRAY['EXECUTE'], 'app admin: EXECUTE on configurar with pode_configurar');
 SELECT column_privs_are('chatwoot', 'integracoes', 'api_key', 'tap_app_admin', ARRAY[]::text[],
                         'app admin: still nothing on api_key');

@@ -65,8 +65,9 @@ SELECT matches(pg_temp.erro($$SELECT chatwoot.configurar('https://chat.exemplo.c
 SELECT matches(pg_temp.erro($$SELECT chatwoot.configurar('https://chat.exemplo.com', 'TAP-CHAVE-SECRETA-42', 1, NULL, NULL)$$),
                '^(?!.*SECRETA)22023: nome', 'NULL nome rejected');
 SELECT throws_ok($$SELECT chatwoot.configurar('ftp://x', 'k', 1)$$, '22023',
-                 'api_url inválida: informe a URL http(s) da instância Chatwoot, por exemplo https://chat.exemplo.com.br',
-                 'the URL error message tells what to provide');
+                 'api_url inválida: api_url deve começar com http:// ou https://; '
+                 'informe a URL http(s) da instância Chatwoot, por exemplo https://chat.exemplo.com.br',
+                 'the URL error message says what is wrong and what to provide');
 SELECT is((SELECT count(*) FROM chatwoot.integracoes), 0::bigint, 'nothing was stored by the rejected calls');
 
 -- Valid URLs

@@ -3,7 +3,7 @@
 -- app's grants cover the new columns but never the secrets, and the mapping check
 -- refuses what would make the worker read app code or the extension's own tables.
 BEGIN;
-SELECT plan(34);
+SELECT plan(35);
 
 -- Every function of the extension that runs with raised rights.
 SELECT is((SELECT count(*)::int FROM pg_proc
@@ -13,7 +13,7 @@ SELECT is((SELECT count(*)::int FROM pg_proc
 SELECT ok((SELECT count(*) FROM pg_proc WHERE pronamespace = 'chatwoot'::regnamespace AND prosecdef) >= 10,
           'there are SECURITY DEFINER functions to check');
 SELECT isnt_definer('chatwoot', '_enfileirar_mudancas', ARRAY[]::name[],
-                    'the queueing trigger is not SECURITY DEFINER: it raises its rights in C, for its write only');
+                    'the queueing trigger is not SECURITY DEFINER: it appends to the change log through the heap API in C, and runs no SQL');
 SELECT is_definer('chatwoot', '_ao_alterar_tabela', ARRAY[]::name[], 'the DDL event trigger function is SECURITY DEFINER');
 SELECT is_definer('chatwoot', '_registrar_truncate', ARRAY[]::name[], 'the TRUNCATE trigger function is SECURITY DEFINER');
 
@@ -25,7 +25,8 @@ SELECT function_privs_are('chatwoot', f, a, 'public', ARRAY[]::text[], format('P
                ('_ids_rastreados', ARRAY['regclass', 'text', 'text']),
                ('_validar_mapeamento', ARRAY['regclass', 'jsonb']),
                ('_verificar_api_url', ARRAY['text']),
-               ('_ao_alterar_tabela', ARRAY[]::text[]), ('_ao_remover_objetos', ARRAY[]::text[])) AS x(f, a);
+               ('_ao_alterar_tabela', ARRAY[]::text[]), ('_ao_remover_objetos', ARRAY[]::text[]),
+               ('drenar_mudancas', ARRAY[]::text[])) AS x(f, a);
 SELECT function_privs_are('chatwoot', 'configurar',
                           ARRAY['text', 'text', 'integer', 'integer', 'text', 'text', 'integer', 'integer'],
                           'public', ARRAY[]::text[], 'PUBLIC cannot execute configurar');

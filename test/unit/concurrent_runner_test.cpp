@@ -57,27 +57,9 @@ private:
         }
     }
     void serve(int client) {
-        std::string buffer;
-        char chunk[4096];
+        std::string buffer, path;
         while (!stop_) {
-            std::size_t end;
-            while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
-                ssize_t n = ::recv(client, chunk, sizeof(chunk), 0);
-                if (n <= 0) return;
-                buffer.append(chunk, static_cast<std::size_t>(n));
-            }
-            std::string head = buffer.substr(0, end);
-            std::size_t body_length = 0;
-            auto cl = head.find("Content-Length: ");
-            if (cl != std::string::npos) body_length = std::stoul(head.substr(cl + 16));
-            while (buffer.size() < end + 4 + body_length) {
-                ssize_t n = ::recv(client, chunk, sizeof(chunk), 0);
-                if (n <= 0) return;
-                buffer.append(chunk, static_cast<std::size_t>(n));
-            }
-            std::string path = head.substr(head.find(' ') + 1);
-            path = path.substr(0, path.find(' '));
-            buffer.erase(0, end + 4 + body_length);
+            if (!chatwoot::test::read_request(client, buffer, path)) return;
             int now = ++concurrent_;
             int seen = max_concurrent_;
             while (now > seen && !max_concurrent_.compare_exchange_weak(seen, now)) {}
@@ -264,6 +246,28 @@ TEST(BackgroundRunner, StopHandsBackUntouchedOperationsAndCutsTheRestAfterTheGra
     EXPECT_GE(stopped.untouched.size(), 14u);  // 2 slots: most operations never got one
     for (HttpOperation* op : stopped.untouched) EXPECT_TRUE(static_cast<Steps*>(op)->sent_nothing());
     for (HttpOperation* op : stopped.finished) EXPECT_FALSE(op->next_request()) << "a finished operation wants more";
+}
+
+// A stop with time to spare lets every operation that has sent a request finish all
+// its requests (a create after its lookup), and starts none of the others.
+TEST(BackgroundRunner, StopLetsOperationsUnderWayFinishWithinTheGrace) {
+    KeepAliveServer server(30ms);
+    std::vector<std::unique_ptr<Steps>> steps;
+    std::vector<HttpOperation*> ops;
+    make_steps(server, 20, 3, steps, ops);
+    BackgroundRunner runner(1);
+    runner.submit(ops);
+    std::this_thread::sleep_for(45ms);  // the first operation is on its second request
+    auto before = std::chrono::steady_clock::now();
+    BackgroundRunner::Stopped stopped = runner.stop(3000ms);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, 1000ms);  // no need to wait out the grace
+    auto finished = runner.take_finished();
+    std::set<HttpOperation*> done(finished.begin(), finished.end());
+    done.insert(stopped.finished.begin(), stopped.finished.end());
+    EXPECT_EQ(done.size() + stopped.untouched.size(), 20u);
+    EXPECT_GE(done.size(), 1u);
+    for (HttpOperation* op : done) EXPECT_TRUE(static_cast<Steps*>(op)->complete()) << "an operation under way was cut";
+    for (HttpOperation* op : stopped.untouched) EXPECT_TRUE(static_cast<Steps*>(op)->sent_nothing());
 }
 
 TEST(BackgroundRunner, ABudgetPacesStartsToTheWindow) {

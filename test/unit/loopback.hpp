@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <string>
+
 namespace chatwoot::test {
 
 // Returns the socket (listening when backlog > 0) and sets `port`.
@@ -30,6 +32,31 @@ inline int unused_loopback_port() {
     int port = 0;
     ::close(bind_loopback(0, port));
     return port;
+}
+
+// Reads the next request of a keep-alive connection (head and a Content-Length body)
+// into `path`; `buffer` carries what was read beyond it. False when the peer closed.
+inline bool read_request(int client, std::string& buffer, std::string& path) {
+    char chunk[4096];
+    std::size_t end;
+    while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t n = ::recv(client, chunk, sizeof(chunk), 0);
+        if (n <= 0) return false;
+        buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    std::string head = buffer.substr(0, end);
+    std::size_t body_length = 0;
+    auto cl = head.find("Content-Length: ");
+    if (cl != std::string::npos) body_length = std::stoul(head.substr(cl + 16));
+    while (buffer.size() < end + 4 + body_length) {
+        ssize_t n = ::recv(client, chunk, sizeof(chunk), 0);
+        if (n <= 0) return false;
+        buffer.append(chunk, static_cast<std::size_t>(n));
+    }
+    path = head.substr(head.find(' ') + 1);
+    path = path.substr(0, path.find(' '));
+    buffer.erase(0, end + 4 + body_length);
+    return true;
 }
 
 }  // namespace chatwoot::test

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <vector>
+
 using namespace chatwoot::core;
 using namespace std::chrono_literals;
 using TimePoint = RequestPacer::TimePoint;
@@ -46,6 +49,7 @@ TEST(RequestPacer, NeverMoreThanTheBudgetInAnyWindowSpan) {
     for (double t = 0; t < 60; t += 0.01)
         while (q.may_start(at(t))) {
             q.on_start(at(t));
+            q.on_response(at(t), 200, std::nullopt, at(t));
             starts.push_back(t);
         }
     for (std::size_t i = 0; i + 200 < starts.size(); ++i) EXPECT_GE(starts[i + 200] - starts[i], 5.25 - 1e-6);
@@ -54,6 +58,41 @@ TEST(RequestPacer, NeverMoreThanTheBudgetInAnyWindowSpan) {
     for (double t : starts) ++per_window[static_cast<long>(t / 5)];
     for (auto& [w, n] : per_window) EXPECT_LE(n, 200) << w;
     EXPECT_GE(static_cast<double>(starts.size()), 0.9 * 200 * 60 / 5);
+}
+
+// Chatwoot counts a request somewhere between its start and its reply. For every
+// window of Chatwoot's, the requests that could have been counted in it (their
+// [start, reply] meets the window) never exceed the budget, with latencies up to
+// twice the window and replies in any order.
+TEST(RequestPacer, NoWindowCanCountMoreThanTheBudgetWhateverTheLatency) {
+    RequestPacer p({50, 2s});
+    struct Request { double start, reply; };
+    std::vector<Request> done;
+    std::multimap<double, double> pending;  // reply time -> start time
+    std::uint32_t seed = 12345;
+    auto latency = [&seed] {
+        seed = seed * 1103515245u + 12345u;
+        double u = ((seed >> 8) % 10000) / 10000.0;
+        return u < 0.8 ? u * 0.05 : u * 4.0;  // mostly fast, some up to 4 s
+    };
+    for (double t = 0; t < 120; t += 0.001) {
+        while (!pending.empty() && pending.begin()->first <= t) {
+            p.on_response(at(pending.begin()->second), 200, std::nullopt, at(pending.begin()->first));
+            done.push_back({pending.begin()->second, pending.begin()->first});
+            pending.erase(pending.begin());
+        }
+        while (p.may_start(at(t))) {
+            p.on_start(at(t));
+            pending.emplace(t + latency(), t);
+        }
+    }
+    ASSERT_GT(done.size(), 1000u);
+    for (double x = 0; x < 118; x += 0.05) {
+        int could_count = 0;
+        for (const auto& r : done)
+            if (r.start < x + 2.0 && r.reply >= x) ++could_count;
+        ASSERT_LE(could_count, 50) << "window at " << x;
+    }
 }
 
 TEST(RequestPacer, A429WithoutRetryAfterTeachesTheRealLimitAndWaitsOutTheWindow) {

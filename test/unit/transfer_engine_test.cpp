@@ -66,27 +66,9 @@ private:
         }
     }
     void serve(int client) {
-        std::string buffer;
-        char chunk[4096];
+        std::string buffer, path;
         while (!stop_) {
-            std::size_t end;
-            while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
-                ssize_t n = ::recv(client, chunk, sizeof(chunk), 0);
-                if (n <= 0) return;
-                buffer.append(chunk, static_cast<std::size_t>(n));
-            }
-            std::string head = buffer.substr(0, end);
-            std::size_t body_length = 0;
-            auto cl = head.find("Content-Length: ");
-            if (cl != std::string::npos) body_length = std::stoul(head.substr(cl + 16));
-            while (buffer.size() < end + 4 + body_length) {
-                ssize_t n = ::recv(client, chunk, sizeof(chunk), 0);
-                if (n <= 0) return;
-                buffer.append(chunk, static_cast<std::size_t>(n));
-            }
-            std::string path = head.substr(head.find(' ') + 1);
-            path = path.substr(0, path.find(' '));
-            buffer.erase(0, end + 4 + body_length);
+            if (!chatwoot::test::read_request(client, buffer, path)) return;
             int n = ++requests_;
             Answer a = script_(path, n);
             std::string key = path.substr(0, path.rfind('/'));  // "/pessoa3/a" -> "/pessoa3"
