@@ -187,29 +187,32 @@ ConnectionReport ChatwootApi::run_test() {
     return report;
 }
 
-InboxProbe ChatwootApi::probe_inbox(std::int64_t inbox_id) {
+std::optional<HttpRequest> InboxProbeOperation::next_request() const {
+    if (answered_) return std::nullopt;
+    return requests_.account("GET", "/inboxes/" + std::to_string(inbox_id_));
+}
+
+void InboxProbeOperation::on_response(const HttpResponse& response) {
+    answered_ = true;
     InboxProbe probe;
-    HttpResponse response = transport_.send(requests_.account("GET", "/inboxes/" + std::to_string(inbox_id)));
     Verdict verdict = classify_response(response);
     if (verdict.outcome == Outcome::refused) {
         probe.refused = true;
         probe.error = verdict.reason;
-        return probe;
+    } else if (verdict.outcome != Outcome::success) {
+        probe.error = "inbox " + std::to_string(inbox_id_) + ": " + verdict.reason;
+    } else {
+        Json body = Json::parse(response.body);
+        auto channel = body["channel_type"].as_string();
+        if (!channel) channel = body["payload"]["channel_type"].as_string();
+        if (channel) {
+            probe.ok = true;
+            probe.channel_type = *channel;
+        } else {
+            probe.error = "inbox " + std::to_string(inbox_id_) + ": resposta sem channel_type";
+        }
     }
-    if (verdict.outcome != Outcome::success) {
-        probe.error = "inbox " + std::to_string(inbox_id) + ": " + verdict.reason;
-        return probe;
-    }
-    Json body = Json::parse(response.body);
-    auto channel = body["channel_type"].as_string();
-    if (!channel) channel = body["payload"]["channel_type"].as_string();
-    if (!channel) {
-        probe.error = "inbox " + std::to_string(inbox_id) + ": resposta sem channel_type";
-        return probe;
-    }
-    probe.ok = true;
-    probe.channel_type = *channel;
-    return probe;
+    result_ = std::move(probe);
 }
 
 }  // namespace chatwoot::core

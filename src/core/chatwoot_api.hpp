@@ -2,6 +2,7 @@
 // HttpTransport. Knows URLs, the auth header and response shapes
 // (see shared/reference/chatwoot-api.md); knows nothing about PostgreSQL.
 #pragma once
+#include "core/concurrent_runner.hpp"
 #include "core/connection_config.hpp"
 #include "core/http_client.hpp"
 #include "core/request_factory.hpp"
@@ -43,6 +44,25 @@ struct InboxProbe {
     std::string error;          // Portuguese, not yet redacted
 };
 
+// GET /api/v1/accounts/{id}/inboxes/{inbox_id} as an operation of the worker's HTTP
+// thread: the request is paced with the jobs' (Chatwoot counts it too).
+class InboxProbeOperation final : public HttpOperation {
+public:
+    InboxProbeOperation(ConnectionConfig config, std::int64_t inbox_id)
+        : requests_(std::move(config)), inbox_id_(inbox_id) {}
+    std::optional<HttpRequest> next_request() const override;
+    void on_response(const HttpResponse& response) override;
+    std::int64_t inbox_id() const { return inbox_id_; }
+    // Meaningful once the operation came back finished (an unanswered probe is an error).
+    const InboxProbe& result() const { return result_; }
+
+private:
+    RequestFactory requests_;
+    std::int64_t inbox_id_;
+    bool answered_ = false;
+    InboxProbe result_{false, false, {}, "inbox: sem resposta"};
+};
+
 class ChatwootApi {
 public:
     ChatwootApi(ConnectionConfig config, HttpTransport& transport)
@@ -50,8 +70,6 @@ public:
 
     // GET /api/v1/profile, then the default inbox (or the inbox list) of the account.
     ConnectionReport test_connection();
-    // GET /api/v1/accounts/{id}/inboxes/{inbox_id}.
-    InboxProbe probe_inbox(std::int64_t inbox_id);
 
     const RequestFactory& requests() const { return requests_; }
 

@@ -34,6 +34,10 @@ int RequestPacer::limit() const {
 }
 
 milliseconds RequestPacer::margin() const {
+    return std::min(milliseconds(20), duration_cast<milliseconds>(budget_.window) / 100);
+}
+
+milliseconds RequestPacer::clock_margin() const {
     return std::min(milliseconds(1000), duration_cast<milliseconds>(budget_.window) / 20);
 }
 
@@ -137,7 +141,7 @@ void RequestPacer::on_response(TimePoint started, long status, std::optional<sec
     learned_ = std::max(1, std::min(fitted, lim > 0 ? lim - 1 : INT_MAX));
     learned_in_window_ = window;
     clean_windows_ = 0;
-    paused_until_ = std::max(paused_until_, window + budget_.window + margin());
+    paused_until_ = std::max(paused_until_, window + budget_.window + clock_margin());
 }
 
 }  // namespace chatwoot::core

@@ -8,12 +8,14 @@
 //    some moment between its start and its reply, so no window of Chatwoot's (aligned
 //    to any clock) can see more than `limit`, whatever the latency: a request the
 //    budget forgot was answered, so had arrived, a whole window before the next began.
-//    The margin covers clock granularity.
+//    The margin (20 ms at most) covers clock granularity: the bound does not depend
+//    on where Chatwoot's windows start.
 //  * Learning: a 429 that carries no Retry-After means the real limit is lower than
 //    the budget (or the window is shared). The requests that succeeded in that clock
 //    window are what fits: that becomes the budget (but never less than 90 % of what
 //    the previous window took without a 429: a stray 429 must not shrink it to
-//    nothing), and nothing starts until the window is over. After
+//    nothing), and nothing starts until the window is over (by our clock, plus a
+//    margin for Chatwoot's: a twentieth of the window, at most 1 s). After
 //    `kCleanWindowsBeforeProbe` full windows without a 429 the learned budget grows by
 //    2 %, back to the configured one.
 //  * A Retry-After (already clamped by parse_retry_after) pauses until then.
@@ -62,7 +64,8 @@ public:
     std::chrono::seconds max_pause() const { return budget_.max_pause; }
     TimePoint paused_until() const { return paused_until_; }
     std::int64_t throttled() const { return throttled_; }
-    std::chrono::milliseconds margin() const;
+    std::chrono::milliseconds margin() const;        // added to the window for the budget
+    std::chrono::milliseconds clock_margin() const;  // added to a clock window's end after a 429
 
 private:
     TimePoint window_start(TimePoint t) const;

@@ -89,7 +89,10 @@ struct DrainState {
     // The connection as the worker last used it.
     bool generation_known = false;
     std::uint32_t generation = 0;        // chatwoot.integracoes changes seen (registry counter)
-    std::optional<std::int64_t> inbox_probed;  // the default inbox whose channel `inbox` holds
+    std::optional<std::int64_t> inbox_probed;  // the default inbox whose channel `inbox` holds (or is being asked)
+    std::unique_ptr<core::InboxProbeOperation> probe;  // on the HTTP thread, for this connection:
+    Connection probe_conn;                             // nothing is claimed until it is back
+    std::uint32_t probe_generation = 0;
     std::optional<core::InboxTarget> inbox;
     std::string inbox_warning;
     Clock::time_point inbox_retry_at{};
@@ -557,14 +560,25 @@ void queue_for_recording(std::unique_ptr<Plan> plan) {
 
 // Moves what the HTTP thread finished (and what it handed back untouched) over to
 // the recording side.
+void finish_probe();
+
 void hand_back(const std::vector<core::HttpOperation*>& finished, const std::vector<core::HttpOperation*>& untouched) {
     for (core::HttpOperation* op : finished) {
+        if (state.probe && op == state.probe.get()) {
+            finish_probe();
+            continue;
+        }
         auto it = state.on_the_wire.find(op);
         if (it == state.on_the_wire.end()) continue;
         queue_for_recording(std::move(it->second));
         state.on_the_wire.erase(it);
     }
     for (core::HttpOperation* op : untouched) {
+        if (state.probe && op == state.probe.get()) {  // never sent: asked again later
+            state.probe.reset();
+            state.inbox_probed.reset();
+            continue;
+        }
         auto it = state.on_the_wire.find(op);
         if (it == state.on_the_wire.end()) continue;
         state.untouched.push_back(it->second->job.id);
@@ -710,15 +724,36 @@ std::unique_ptr<Plan> plan_job(Job job, const std::shared_ptr<Batch>& batch) {
     return plan;
 }
 
-// The default inbox's channel, asked of Chatwoot once per connection (no transaction
-// is open). The channel decides which parties can have a contact inbox there.
-void probe_inbox(const Connection& conn) {
+// The HTTP thread, made on first use; it paces every request to the connection's budget.
+void ensure_runner(const Connection& conn) {
+    if (!state.runner) state.runner = std::make_unique<core::BackgroundRunner>(std::max(1, settings.max_concurrency));
+    state.runner->set_max_in_flight(std::max(1, settings.max_concurrency));
+    state.runner->set_budget(conn.budget);
+}
+
+// The default inbox's channel, asked of Chatwoot once per connection, through the
+// HTTP thread (the request counts in the budget). The channel decides which parties
+// can have a contact inbox there; no job is claimed until the answer is in.
+void start_probe(const Connection& conn) {
+    if (state.probe) return;
     state.inbox_probed = conn.config.default_inbox_id;
     state.inbox.reset();
     state.inbox_warning.clear();
-    core::CurlTransport transport([] { return ProcDiePending != 0; });
-    core::ChatwootApi api(conn.config, transport);
-    core::InboxProbe probe = api.probe_inbox(*conn.config.default_inbox_id);
+    state.probe = std::make_unique<core::InboxProbeOperation>(conn.config, *conn.config.default_inbox_id);
+    state.probe_conn = conn;
+    state.probe_generation = state.generation;
+    ensure_runner(conn);
+    state.runner->submit({state.probe.get()});
+}
+
+void finish_probe() {
+    std::unique_ptr<core::InboxProbeOperation> done = std::move(state.probe);
+    const Connection& conn = state.probe_conn;
+    if (state.probe_generation != state.generation) {  // the connection changed meanwhile: ask again
+        state.inbox_probed.reset();
+        return;
+    }
+    const core::InboxProbe& probe = done->result();
     if (probe.refused) {
         state.inbox_probed.reset();
         begin_worker_transaction("chatwoot_sync: pausando a integração");
@@ -730,13 +765,13 @@ void probe_inbox(const Connection& conn) {
     if (!probe.ok) {
         // Unknown: contacts go with the inbox as before, and a refusal for a missing
         // field sends them without it (ContactSync).
-        state.inbox = core::InboxTarget{*conn.config.default_inbox_id, core::InboxChannel::api};
+        state.inbox = core::InboxTarget{done->inbox_id(), core::InboxChannel::api};
         state.inbox_warning = recorded(conn, "canal do inbox desconhecido: " + probe.error);
         state.inbox_retry_at = Clock::now() + kInboxRetry;
         state.inbox_probed.reset();
         return;
     }
-    state.inbox = core::InboxTarget{*conn.config.default_inbox_id, core::inbox_channel_of(probe.channel_type)};
+    state.inbox = core::InboxTarget{done->inbox_id(), core::inbox_channel_of(probe.channel_type)};
     if (state.inbox->channel != core::InboxChannel::api)
         state.inbox_warning = "inbox " + std::to_string(state.inbox->id) + " é do canal " +
                               core::recorded_text(probe.channel_type, {}, 64) +
@@ -756,8 +791,9 @@ int claim_and_send(DrainOutcome& outcome) {
     // A row's pause lives in the row; one of the deprecated settings, in memory until a reload.
     if (conn.integracao_id || !conn.found) state.paused = conn.paused;
     batch->conn.paused = state.paused;
-    bool probe_needed = conn.found && !conn.paused && conn.config.default_inbox_id &&
-                        state.inbox_probed != conn.config.default_inbox_id && Clock::now() >= state.inbox_retry_at;
+    bool probe_needed = state.probe != nullptr ||
+                        (conn.found && !conn.paused && conn.config.default_inbox_id &&
+                         state.inbox_probed != conn.config.default_inbox_id && Clock::now() >= state.inbox_retry_at);
     if (!conn.config.default_inbox_id) state.inbox.reset(), state.inbox_warning.clear(), state.inbox_probed.reset();
     bool backing_off = Clock::now() < state.backing_off_until;
     // Standing problems stay in worker_status as long as rastreamentos records them.
@@ -804,8 +840,7 @@ int claim_and_send(DrainOutcome& outcome) {
         return 0;
     }
     if (probe_needed) {
-        probe_inbox(conn);
-        outcome.claim_again = !state.paused;
+        start_probe(conn);  // its answer wakes the worker (the HTTP thread's eventfd)
         return 0;
     }
     if (jobs.empty()) return 0;
@@ -821,9 +856,7 @@ int claim_and_send(DrainOutcome& outcome) {
             queue_for_recording(std::move(plan));
         }
     }
-    if (!state.runner) state.runner = std::make_unique<core::BackgroundRunner>(std::max(1, settings.max_concurrency));
-    state.runner->set_max_in_flight(std::max(1, settings.max_concurrency));
-    state.runner->set_budget(conn.budget);
+    ensure_runner(conn);
     state.runner->submit(operations);
     return static_cast<int>(jobs.size());
 }
@@ -835,6 +868,8 @@ int claim_and_send(DrainOutcome& outcome) {
 void reset_after_error() {
     if (state.runner) state.runner->stop(std::chrono::milliseconds(0));
     state.runner.reset();
+    state.probe.reset();
+    state.inbox_probed.reset();
     state.on_the_wire.clear();
     state.to_record.clear();
     state.untouched.clear();
@@ -931,7 +966,7 @@ DrainOutcome drain_cycle(bool http_wake_only) {
         outcome.pause_ms = std::max<long>(1, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
     }
 
-    outcome.busy = !state.on_the_wire.empty() || !state.to_record.empty() || !state.untouched.empty();
+    outcome.busy = !state.on_the_wire.empty() || !state.to_record.empty() || !state.untouched.empty() || state.probe;
     outcome.wake_fd = state.runner ? state.runner->wake_fd() : -1;
     if (!state.to_record.empty() || !state.untouched.empty()) {
         auto left = kRecordDelay - (Clock::now() - state.first_to_record);

@@ -26,16 +26,21 @@ check "testar_conexao works behind the proxy" test "$(q zattar "SELECT chatwoot.
 # --- racing creates of one person: never two operations whose keys overlap ---------------------
 sim_set_faults '{"latency_ms": 30}'
 sim_mode '{"race_window_ms": 40}' >/dev/null
+# Room for all 80 at once: each client and its opposing party start together.
+q zattar "ALTER SYSTEM SET chatwoot_sync.max_concurrency = 100" >/dev/null
+q zattar "SELECT pg_reload_conf()" >/dev/null
+sleep 1
 clear_requests
-# The same person as client and as opposing party, in one statement each, claimed together:
+# The same person as client and as opposing party, in one transaction, claimed together:
 # 20 share only a phone (no unique index in Chatwoot), 20 only an e-mail.
-q zattar "
-  INSERT INTO clientes (tipo_pessoa, nome, ddd_celular, numero_celular, emails)
-  SELECT 'pf', 'Corrida ' || g, CASE WHEN g <= 20 THEN '21' END, CASE WHEN g <= 20 THEN (981000000 + g)::text END,
-         CASE WHEN g > 20 THEN jsonb_build_array('corrida' || g || '@example.com') END FROM generate_series(1, 40) g;
-  INSERT INTO partes_contrarias (tipo_pessoa, nome, ddd_celular, numero_celular, emails)
-  SELECT 'pf', 'Corrida ' || g, CASE WHEN g <= 20 THEN '21' END, CASE WHEN g <= 20 THEN (981000000 + g)::text END,
-         CASE WHEN g > 20 THEN jsonb_build_array('corrida' || g || '@example.com') END FROM generate_series(1, 40) g" >/dev/null
+pairs=""
+for g in $(seq 1 40); do
+  if [ "$g" -le 20 ]; then cols="ddd_celular, numero_celular"; vals="'21', '$((981000000 + g))'"
+  else cols="emails"; vals="'[\"corrida$g@example.com\"]'"; fi
+  pairs+="INSERT INTO clientes (tipo_pessoa, nome, $cols) VALUES ('pf', 'Corrida $g', $vals);
+          INSERT INTO partes_contrarias (tipo_pessoa, nome, $cols) VALUES ('pf', 'Corrida $g', $vals);"
+done
+q zattar "BEGIN; $pairs COMMIT;" >/dev/null
 eventually 60 "80 parties of 40 people drain" queue_drained
 contacts=$(sim_contacts)
 check "Chatwoot holds exactly 40 contacts for them (no duplicate phone)" \
@@ -65,6 +70,8 @@ check "each of the ten maps to its contact, none dead" \
                     FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome LIKE 'Perdida %'")" = "10|0"
 sim_clear_faults
 sim_mode '{"race_window_ms": 2}' >/dev/null
+q zattar "ALTER SYSTEM RESET chatwoot_sync.max_concurrency" >/dev/null
+q zattar "SELECT pg_reload_conf()" >/dev/null
 
 # --- shared contacts: one owner, sharers never write its identity ----------------------------------
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Dona Compartilhada', '[\"partilha@example.com\"]')" >/dev/null

@@ -133,18 +133,29 @@ q zattar "DELETE FROM chatwoot.integracoes WHERE nome = 'doc'" >/dev/null
 
 # --- a worker that cannot send does no work per commit ----------------------------------------
 worker_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$(q zattar "SELECT pid FROM chatwoot.worker_status() WHERE processo = 'worker'")/stat"; }
-commits() { for i in $(seq 1 "$1"); do echo "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Sem envio $i');"; done |
-            psql -X -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar >/dev/null; }
+# commits N: N single-row INSERT transactions by the app, from 4 sessions at once (pgbench).
+# A worker woken by each commit spent 8-11 ticks on 8,000 (the code before the change
+# log); one that does nothing per commit spends 0, plus at most a poll cycle or two.
+printf "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Sem envio');\n" >"$IT_WORK/commit.sql"
+# Prints how many rows they added (so a check cannot pass on commits that never happened).
+sin_envio() { q zattar "SELECT count(*) FROM clientes WHERE nome = 'Sem envio'"; }
+commits() {
+  local before; before=$(sin_envio)
+  "$PG_BINDIR/pgbench" -n -c 4 -j 2 -t $(($1 / 4)) -f "$IT_WORK/commit.sql" -h 127.0.0.1 -p "$IT_PORT" -U app_zattar zattar >/dev/null 2>&1
+  echo $(( $(sin_envio) - before ))
+}
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
 sleep 2
-t0=$(worker_ticks); commits 3000; t1=$(worker_ticks)
-check "with no connection, 3,000 commits cost the worker next to nothing ($((t1 - t0)) ticks)" test $((t1 - t0)) -lt 20
+t0=$(worker_ticks); added=$(commits 8000); t1=$(worker_ticks)
+check "with no connection, 8,000 commits from 4 sessions cost the worker next to nothing ($added rows, $((t1 - t0)) ticks)" \
+  test "$added" = 8000 -a $((t1 - t0)) -lt 4
 sim_set_faults '{"reply": {"status": 401, "content_type": "application/json", "body": "{\"error\":\"Account is suspended\"}"}}'
 q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 eventually_eq 20 "a 401 pauses the integration, in worker_status" t \
   q zattar "SELECT motivo_pausa LIKE '%suspensa%' AND pausado_ate = 'infinity' FROM chatwoot.worker_status() WHERE processo = 'worker'"
 sleep 1
-t0=$(worker_ticks); commits 3000; t1=$(worker_ticks)
-check "paused, 3,000 commits cost the worker next to nothing ($((t1 - t0)) ticks)" test $((t1 - t0)) -lt 20
+t0=$(worker_ticks); added=$(commits 8000); t1=$(worker_ticks)
+check "paused, 8,000 commits from 4 sessions cost the worker next to nothing ($added rows, $((t1 - t0)) ticks)" \
+  test "$added" = 8000 -a $((t1 - t0)) -lt 4
 sim_clear_faults
 exit $IT_FAILED

@@ -171,3 +171,34 @@ TEST(ChatwootApi, ServerErrorAndThrottlingAreNotOk) {
     EXPECT_EQ(r2.status, 429);
     EXPECT_NE(r2.erro.find("429"), std::string::npos);
 }
+
+// The worker's inbox probe is one paced request on the HTTP thread: its channel, a
+// refusal of the connection itself, or an error; never a second request.
+TEST(InboxProbeOperation, OneGetOfTheInboxGivesItsChannelOrWhyNot) {
+    InboxProbeOperation whatsapp(config_with_inbox(), 7);
+    auto request = whatsapp.next_request();
+    ASSERT_TRUE(request);
+    EXPECT_EQ(request->method, "GET");
+    EXPECT_EQ(request->url, "http://chat.test/api/v1/accounts/1/inboxes/7");
+    EXPECT_FALSE(whatsapp.result().ok);  // not answered yet
+    whatsapp.on_response(json_answer(200, R"({"id":7,"name":"WhatsApp","channel_type":"Channel::Whatsapp"})"));
+    EXPECT_FALSE(whatsapp.next_request());
+    EXPECT_TRUE(whatsapp.result().ok);
+    EXPECT_EQ(whatsapp.result().channel_type, "Channel::Whatsapp");
+
+    InboxProbeOperation refused(config_with_inbox(), 7);
+    refused.on_response(json_answer(401, R"({"error":"Invalid Access Token"})"));
+    EXPECT_TRUE(refused.result().refused);
+    EXPECT_NE(refused.result().error.find("token de API inválido"), std::string::npos);
+
+    InboxProbeOperation missing(config_with_inbox(), 7);
+    missing.on_response(json_answer(404, R"({"error":"Resource could not be found"})"));
+    EXPECT_FALSE(missing.result().ok);
+    EXPECT_FALSE(missing.result().refused);
+    EXPECT_EQ(missing.result().error.rfind("inbox 7: ", 0), 0u) << missing.result().error;
+
+    InboxProbeOperation odd(config_with_inbox(), 7);
+    odd.on_response(json_answer(200, R"({"id":7})"));
+    EXPECT_FALSE(odd.result().ok);
+    EXPECT_EQ(odd.result().error, "inbox 7: resposta sem channel_type");
+}

@@ -284,7 +284,7 @@ TEST(BackgroundRunner, ABudgetPacesStartsToTheWindow) {
     EXPECT_LT(std::chrono::steady_clock::now() - started, 700ms);
     auto rest = take_all(runner, 4, 5000ms);
     EXPECT_EQ(rest.size(), 4u);
-    // 3 per second (plus its 50 ms margin): the 7th starts in the third window.
+    // 3 per second (plus its 10 ms margin): the 7th starts in the third window.
     EXPECT_GE(std::chrono::steady_clock::now() - started, 2000ms);
     for (auto& s : steps) EXPECT_TRUE(s->complete());
 }

@@ -36,14 +36,14 @@ TEST(RequestPacer, WithoutABudgetNothingWaits) {
 
 TEST(RequestPacer, NeverMoreThanTheBudgetInAnyWindowSpan) {
     RequestPacer p({200, 5s});
-    EXPECT_EQ(p.margin(), 250ms);
+    EXPECT_EQ(p.margin(), 20ms);
     EXPECT_EQ(burst(p, 0.0), 200);
     EXPECT_FALSE(p.may_start(at(4.9)));
-    // The oldest start leaves the span at window + margin.
-    EXPECT_EQ(p.next_start(at(1.0)), at(5.25));
-    EXPECT_FALSE(p.may_start(at(5.2)));
-    EXPECT_TRUE(p.may_start(at(5.25)));
-    // Spread starts: still never more than 200 in any 5.25 s.
+    // The oldest reply leaves the span at window + margin.
+    EXPECT_EQ(p.next_start(at(1.0)), at(5.02));
+    EXPECT_FALSE(p.may_start(at(5.01)));
+    EXPECT_TRUE(p.may_start(at(5.02)));
+    // Spread starts: still never more than 200 in any 5.02 s.
     RequestPacer q({200, 5s});
     std::vector<double> starts;
     for (double t = 0; t < 60; t += 0.01)
@@ -52,7 +52,7 @@ TEST(RequestPacer, NeverMoreThanTheBudgetInAnyWindowSpan) {
             q.on_response(at(t), 200, std::nullopt, at(t));
             starts.push_back(t);
         }
-    for (std::size_t i = 0; i + 200 < starts.size(); ++i) EXPECT_GE(starts[i + 200] - starts[i], 5.25 - 1e-6);
+    for (std::size_t i = 0; i + 200 < starts.size(); ++i) EXPECT_GE(starts[i + 200] - starts[i], 5.02 - 1e-6);
     // ...and so never more than 200 in a clock window of Chatwoot's.
     std::map<long, int> per_window;
     for (double t : starts) ++per_window[static_cast<long>(t / 5)];
@@ -106,12 +106,13 @@ TEST(RequestPacer, A429WithoutRetryAfterTeachesTheRealLimitAndWaitsOutTheWindow)
     }
     EXPECT_EQ(sent, 151);            // the first 429 stops it at once
     EXPECT_EQ(p.limit(), 150);       // what fitted
-    EXPECT_EQ(p.paused_until(), at(5.25));  // the end of Chatwoot's window, plus the margin
+    EXPECT_EQ(p.paused_until(), at(5.25));  // the end of Chatwoot's window, plus the clock margin
     EXPECT_FALSE(p.may_start(at(5.0)));
-    // From then on: 150 per span of a window and its margin, no 429 (the 151 starts
-    // at 1.0 leave the span at 6.25).
+    // From then on: 150 per span of a window and its margin, no 429 (the 151 answered
+    // at 1.0 leave the span at 6.02).
     EXPECT_EQ(burst(p, 5.25), 0);
-    EXPECT_EQ(burst(p, 6.25), 150);
+    EXPECT_EQ(burst(p, 6.0), 0);
+    EXPECT_EQ(burst(p, 6.02), 150);
     EXPECT_EQ(burst(p, 11.5), 150);
     EXPECT_EQ(p.throttled(), 1);
 }
