@@ -62,7 +62,10 @@ void RequestPacer::close_windows(TimePoint now) {
     if (throttled_in_window_) {
         clean_windows_ = 0;
     } else if (consecutive && lim > 0 && starts_in_window_ * 10 >= lim * 9) {
-        if (++clean_windows_ >= kCleanWindowsBeforeProbe && learned_ > 0) {
+        if (learned_ > 0 && learned_ < regrow_to_) {
+            learned_ = std::min(learned_ * 2, regrow_to_);
+            clean_windows_ = 0;
+        } else if (++clean_windows_ >= kCleanWindowsBeforeProbe && learned_ > 0) {
             learned_ += std::max(1, learned_ / 50);
             clean_windows_ = 0;
             if (budget_.limit > 0 && learned_ >= budget_.limit) learned_ = 0;
@@ -129,19 +132,23 @@ void RequestPacer::on_response(TimePoint started, long status, std::optional<sec
         paused_until_ = std::max(paused_until_, now + std::min(*retry_after, budget_.max_pause));
         return;
     }
-    if (window == learned_in_window_) return;  // this window already taught its lesson
-    // What fit in that window before Chatwoot said no is the real budget (replies still
+    paused_until_ = std::max(paused_until_, window + budget_.window + clock_margin());
+    TimePoint previous = window - budget_.window;
+    bool confirmed = throttled_windows_.count(previous) > 0;
+    throttled_windows_.insert(window);
+    // One throttled window alone teaches nothing (a stray 429, a burst of a proxy's):
+    // waiting out the window is enough. Two in a row mean the limit is really lower.
+    if (!confirmed || window == learned_in_window_) return;
+    // What fit in this window before Chatwoot said no is the real budget (replies still
     // on their way are missed: it errs low, and probing wins them back).
     int fitted = ok_by_window_.count(window) ? ok_by_window_[window] : 0;
-    TimePoint previous = window - budget_.window;
-    if (ok_by_window_.count(previous) && !throttled_windows_.count(previous))
-        fitted = std::max(fitted, ok_by_window_[previous] * 9 / 10);
-    throttled_windows_.insert(window);
     int lim = limit();
     learned_ = std::max(1, std::min(fitted, lim > 0 ? lim - 1 : INT_MAX));
+    // Far below what was in force (429s that came early in both windows): it doubles
+    // back up to half of that after clean windows, then probes slowly.
+    regrow_to_ = std::max(learned_, lim / 2);
     learned_in_window_ = window;
     clean_windows_ = 0;
-    paused_until_ = std::max(paused_until_, window + budget_.window + clock_margin());
 }
 
 }  // namespace chatwoot::core

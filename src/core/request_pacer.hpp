@@ -10,14 +10,16 @@
 //    budget forgot was answered, so had arrived, a whole window before the next began.
 //    The margin (20 ms at most) covers clock granularity: the bound does not depend
 //    on where Chatwoot's windows start.
-//  * Learning: a 429 that carries no Retry-After means the real limit is lower than
-//    the budget (or the window is shared). The requests that succeeded in that clock
-//    window are what fits: that becomes the budget (but never less than 90 % of what
-//    the previous window took without a 429: a stray 429 must not shrink it to
-//    nothing), and nothing starts until the window is over (by our clock, plus a
-//    margin for Chatwoot's: a twentieth of the window, at most 1 s). After
-//    `kCleanWindowsBeforeProbe` full windows without a 429 the learned budget grows by
-//    2 %, back to the configured one.
+//  * Learning: a 429 that carries no Retry-After means the window is full: nothing
+//    starts until it is over (by our clock, plus a margin for Chatwoot's: a twentieth
+//    of the window, at most 1 s). When the next window is throttled too, the real
+//    limit is lower than the budget (or the IP is shared): the requests that
+//    succeeded in that clock window are what fits, and become the budget. One
+//    throttled window alone teaches nothing, so a stray 429 (a proxy's burst) costs
+//    the rest of a window, never the budget. A learned budget far below the one in
+//    force doubles back after each clean full window up to half of it; from there,
+//    after `kCleanWindowsBeforeProbe` clean full windows it grows by 2 %, back to the
+//    configured one.
 //  * A Retry-After (already clamped by parse_retry_after) pauses until then.
 //
 // Pure policy over a caller-supplied clock: the HTTP engine asks it before every start.
@@ -80,6 +82,7 @@ private:
     std::set<TimePoint> throttled_windows_;       // recent windows that saw a 429
     TimePoint paused_until_{};
     TimePoint learned_in_window_{};               // the window whose 429 set learned_
+    int regrow_to_ = 0;                           // learned_ doubles back up to this
     TimePoint current_window_{};                  // for counting clean windows
     int starts_in_window_ = 0;
     bool throttled_in_window_ = false;

@@ -95,44 +95,107 @@ TEST(RequestPacer, NoWindowCanCountMoreThanTheBudgetWhateverTheLatency) {
     }
 }
 
-TEST(RequestPacer, A429WithoutRetryAfterTeachesTheRealLimitAndWaitsOutTheWindow) {
-    RequestPacer p({200, 5s});
-    // Chatwoot allows 150 per window: 150 succeed, then 429s.
-    int sent = 0;
-    while (p.may_start(at(1.0)) && sent < 200) {
-        p.on_start(at(1.0));
-        p.on_response(at(1.0), sent < 150 ? 200 : 429, std::nullopt, at(1.0));
-        ++sent;
+// Sends while the pacer lets it at `now`, against Chatwoot allowing `allowed` in the
+// clock window of `now`: `sent_in_window` counts what Chatwoot saw there. Returns the
+// number answered 429.
+int against_limit(RequestPacer& p, double now, int allowed, int& sent_in_window, int most = 100000) {
+    int throttled = 0;
+    for (int n = 0; n < most && p.may_start(at(now)); ++n) {
+        p.on_start(at(now));
+        bool ok = sent_in_window++ < allowed;
+        p.on_response(at(now), ok ? 200 : 429, std::nullopt, at(now));
+        throttled += ok ? 0 : 1;
     }
-    EXPECT_EQ(sent, 151);            // the first 429 stops it at once
-    EXPECT_EQ(p.limit(), 150);       // what fitted
-    EXPECT_EQ(p.paused_until(), at(5.25));  // the end of Chatwoot's window, plus the clock margin
-    EXPECT_FALSE(p.may_start(at(5.0)));
-    // From then on: 150 per span of a window and its margin, no 429 (the 151 answered
-    // at 1.0 leave the span at 6.02).
-    EXPECT_EQ(burst(p, 5.25), 0);
-    EXPECT_EQ(burst(p, 6.0), 0);
-    EXPECT_EQ(burst(p, 6.02), 150);
-    EXPECT_EQ(burst(p, 11.5), 150);
-    EXPECT_EQ(p.throttled(), 1);
+    return throttled;
 }
 
-TEST(RequestPacer, ALearnedBudgetGrowsBackAfterCleanFullWindows) {
+TEST(RequestPacer, TwoThrottledWindowsInARowTeachTheRealLimit) {
+    RequestPacer p({200, 5s});
+    // Chatwoot allows 150 per window: 150 succeed, then a 429.
+    int seen = 0;
+    EXPECT_EQ(against_limit(p, 1.0, 150, seen), 1);
+    EXPECT_EQ(seen, 151);            // the first 429 stops it at once
+    EXPECT_EQ(p.limit(), 200);       // one throttled window teaches nothing yet...
+    EXPECT_EQ(p.paused_until(), at(5.25));  // ...but waits out Chatwoot's window, plus the clock margin
+    EXPECT_FALSE(p.may_start(at(5.0)));
+    seen = 0;
+    EXPECT_EQ(against_limit(p, 5.25, 150, seen), 0);  // the 151 answered at 1.0 are still in the span
+    EXPECT_EQ(against_limit(p, 6.02, 150, seen), 1);  // the next window is throttled too
+    EXPECT_EQ(p.limit(), 150);       // what fitted
+    EXPECT_EQ(p.paused_until(), at(10.25));
+    // From then on: 150 per span of a window and its margin, no 429.
+    seen = 0;
+    EXPECT_EQ(against_limit(p, 11.1, 150, seen), 0);
+    EXPECT_EQ(seen, 150);
+    seen = 0;
+    EXPECT_EQ(against_limit(p, 16.2, 150, seen), 0);
+    EXPECT_EQ(seen, 150);
+    EXPECT_EQ(p.throttled(), 2);
+}
+
+// A Chatwoot that allows 150 per 5 s window, a pacer with a budget of 200 and steady
+// demand, requests answered 0.1 to 0.3 s after they start: over 200 windows, at most
+// 2 % are answered 429 and at least 90 % of Chatwoot's limit is used.
+TEST(RequestPacer, UnderALowerLimitFewerThanTwoPercentAre429InSteadyState) {
+    RequestPacer p({200, 5s});
+    std::multimap<double, double> in_flight;  // reply time -> start time
+    std::map<long, int> counted;              // Chatwoot's count per clock window
+    int sent = 0, throttled = 0, ok = 0;
+    int steady_sent = 0, steady_throttled = 0;
+    for (int tick = 0; tick < 200 * 500; ++tick) {  // 10 ms steps
+        double now = tick * 0.01;
+        while (!in_flight.empty() && in_flight.begin()->first <= now) {
+            auto [reply, started] = *in_flight.begin();
+            in_flight.erase(in_flight.begin());
+            // Chatwoot counts the request when it arrives, half-way.
+            long window = static_cast<long>((started + reply) / 2 / 5);
+            bool allowed = ++counted[window] <= 150;
+            p.on_response(at(started), allowed ? 200 : 429, std::nullopt, at(reply));
+            if (!allowed) {
+                ++throttled;
+                if (started >= 100) ++steady_throttled;
+            } else {
+                ++ok;
+            }
+        }
+        while (in_flight.size() < 16 && p.may_start(at(now))) {
+            p.on_start(at(now));
+            in_flight.emplace(now + 0.1 + 0.2 * ((tick * 7 + sent * 13) % 11) / 10.0, now);
+            ++sent;
+            if (now >= 100) ++steady_sent;
+        }
+    }
+    EXPECT_LE(steady_throttled * 50, steady_sent) << steady_throttled << " of " << steady_sent;
+    EXPECT_GE(ok, 150 * 200 * 9 / 10) << ok;
+    EXPECT_LT(throttled, sent);
+}
+
+// A burst of 429s that spans two windows (a proxy's) teaches a budget far too low: it
+// doubles back after each clean full window, to half the budget in force, then probes.
+TEST(RequestPacer, ALearnedBudgetFarTooLowDoublesBackThenGrowsSlowly) {
     RequestPacer p({200, 5s});
     p.on_start(at(0.1));
-    p.on_response(at(0.1), 200, std::nullopt, at(0.1));
-    p.on_start(at(0.2));
-    p.on_response(at(0.2), 429, std::nullopt, at(0.2));
+    p.on_response(at(0.1), 429, std::nullopt, at(0.1));
+    p.on_start(at(5.3));
+    p.on_response(at(5.3), 200, std::nullopt, at(5.3));
+    p.on_start(at(5.4));
+    p.on_response(at(5.4), 429, std::nullopt, at(5.4));
     EXPECT_EQ(p.limit(), 1);
-    // Steady demand, no more 429s: every few clean full windows the budget grows.
-    for (double t = 5.25; t < 200; t += 0.05) burst(p, t);
-    EXPECT_GE(p.limit(), 3);
-    EXPECT_LE(p.limit(), 8);
-    // Never past the configured budget: reaching it forgets what was learned.
+    std::vector<int> limits;
+    for (int w = 2; w < 12; ++w) {  // steady demand, no more 429s
+        for (double t = w * 5 + 0.3; t < w * 5 + 5; t += 0.05) burst(p, t);
+        limits.push_back(p.limit());
+    }
+    EXPECT_EQ(limits[0], 1);  // the window of 10.25 to 15 is the first clean one: judged when it ends
+    EXPECT_EQ(limits[1], 2);
+    EXPECT_EQ(limits[2], 4);
+    EXPECT_EQ(limits[7], 100);  // 1, 2, 4, ... 64, then half the budget in force
+    EXPECT_EQ(limits[9], 100);  // from there, 2 % every kCleanWindowsBeforeProbe clean windows
+    for (double t = 60.3; t < 600; t += 0.05) burst(p, t);
+    EXPECT_GT(p.limit(), 100);
+    EXPECT_LE(p.limit(), 200);
+    // Never past the configured budget.
     RequestPacer q({200, 5s});
-    q.on_start(at(0.1));
-    q.on_response(at(0.1), 429, std::nullopt, at(0.1));  // nothing fitted: 1
-    EXPECT_EQ(q.limit(), 1);
     q.configure({1, 5s});
     EXPECT_EQ(q.limit(), 1);
 }
@@ -152,14 +215,28 @@ TEST(RequestPacer, WithoutABudgetA429StillPacesTheIntegration) {
     EXPECT_EQ(burst(p, 3.0, 200, 40), 40);
     p.on_start(at(3.0));
     p.on_response(at(3.0), 429, std::nullopt, at(3.0));
-    EXPECT_EQ(p.limit(), 40);
     EXPECT_EQ(p.paused_until(), at(61));  // a 60 s window aligned to the clock, plus 1 s margin
+    EXPECT_EQ(p.limit(), 0);
+    EXPECT_EQ(burst(p, 61.0, 200, 40), 40);
+    p.on_start(at(61.0));
+    p.on_response(at(61.0), 429, std::nullopt, at(61.0));  // the next window is throttled too
+    EXPECT_EQ(p.limit(), 40);
+    EXPECT_EQ(p.paused_until(), at(121));
 }
 
-TEST(RequestPacer, AStray429DoesNotShrinkTheBudgetToNothing) {
+TEST(RequestPacer, AStray429CostsTheRestOfTheWindowNeverTheBudget) {
     RequestPacer p({0, 5s});  // no budget: a safelisted IP
     EXPECT_EQ(burst(p, 0.5, 200, 500), 500);  // a full window, no 429
     p.on_start(at(5.1));
     p.on_response(at(5.1), 429, std::nullopt, at(5.1));  // one stray 429 at the start of the next
-    EXPECT_EQ(p.limit(), 450);  // 90 % of what the previous window took
+    EXPECT_EQ(p.paused_until(), at(10.25));
+    EXPECT_EQ(p.limit(), 0);
+    EXPECT_EQ(burst(p, 10.25, 200, 500), 500);  // the window after it runs at full speed
+    RequestPacer q({3000, 60s});  // a budget: the same
+    EXPECT_EQ(burst(q, 0.5, 200, 20), 20);
+    q.on_start(at(0.6));
+    q.on_response(at(0.6), 429, std::nullopt, at(0.6));
+    EXPECT_EQ(q.limit(), 3000);
+    EXPECT_EQ(q.paused_until(), at(61));
+    EXPECT_EQ(burst(q, 61.0), 3000);  // the window after it: the whole budget
 }
