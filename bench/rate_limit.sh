@@ -34,16 +34,16 @@ drain() {
   tries=$(sq "SELECT max(tentativas) FROM chatwoot.fila WHERE estado = 'concluido' AND tipo_entidade = 'cliente'")
   jq -r --argjson w $((WINDOW * 1000)) --argjson budget "$budget" --argjson limit "$limit" --arg tag "$tag" '
     [ .[] | {t: (.at_ms - .duration_ms), s: .status} ] as $r
-    | ($r | map(.t) | min) as $start | ($r | map(.t) | max) as $end
+    | ($r | map(.t) | min) as $start | ($r | map(.t) | max) as $last
     | ($r | length) as $n | ($r | map(select(.s == 429)) | length) as $throttled
     | ($r | map(select(.t >= $start + 60000))) as $steady
     | ($steady | map(select(.s == 429)) | length) as $steady_throttled
     | ($r | map(select(.s != 429)) | length) as $ok
     | ($r | map(.t / $w | floor) | group_by(.) | map(length) | max) as $max_window
     | "\($tag): \($n) requests (\($throttled) answered 429 = \(100 * $throttled / $n | . * 100 | round / 100) %), "
-      + "\($ok) accepted in \(($end - $start) / 1000 | . * 10 | round / 10) s = \($ok * $w / ($end - $start + $w) | round) per \($w / 1000) s window "
-      + "(\(100 * $ok * $w / ($end - $start + $w) / $budget | round) % of the budget \($budget), "
-      + "\(100 * $ok * $w / ($end - $start + $w) / $limit | round) % of Chatwoot'"'"'s limit \($limit)); "
+      + "\($ok) accepted in \(($last - $start) / 1000 | . * 10 | round / 10) s = \($ok * $w / ($last - $start + $w) | round) per \($w / 1000) s window "
+      + "(\(100 * $ok * $w / ($last - $start + $w) / $budget | round) % of the budget \($budget), "
+      + "\(100 * $ok * $w / ($last - $start + $w) / $limit | round) % of Chatwoot'"'"'s limit \($limit)); "
       + "busiest clock window \($max_window); after the first minute: \($steady | length) requests, \($steady_throttled) answered 429 "
       + "(\(if ($steady | length) > 0 then 100 * $steady_throttled / ($steady | length) | . * 100 | round / 100 else 0 end) %)"' "$log"
   echo "$tag: wall $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1000}') s from the INSERT to drained; dead jobs $dead; most attempts by a job $tries"

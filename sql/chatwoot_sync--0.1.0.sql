@@ -303,9 +303,11 @@ COMMENT ON TABLE chatwoot.mudancas IS
 REVOKE ALL ON chatwoot.mudancas FROM PUBLIC;
 
 -- Moves the change log into the outbox now, as the worker does in every cycle in
--- which it can send (it does nothing per commit while it cannot). Runs as the caller.
+-- which it can send (it does nothing per commit while it cannot). Runs as the caller,
+-- with search_path pinned as the worker's: a superuser calling it in a database whose
+-- public schema the app writes must not pick up the app's operators.
 CREATE FUNCTION chatwoot.drenar_mudancas() RETURNS bigint
-    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_drenar_mudancas';
+    LANGUAGE c SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'chatwoot_drenar_mudancas';
 COMMENT ON FUNCTION chatwoot.drenar_mudancas() IS
     'Moves chatwoot.mudancas into chatwoot.fila now (the worker does it each cycle it can send); returns the rows moved.';
 REVOKE ALL ON FUNCTION chatwoot.drenar_mudancas() FROM PUBLIC;
@@ -658,6 +660,13 @@ CREATE FUNCTION chatwoot.desincronizar(tipo_entidade text, entidade_id bigint) R
 AS $$
 #variable_conflict use_column
 BEGIN
+    -- A kind no longer tracked may still have contacts to deactivate, by their mapping.
+    IF NOT EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tipo_entidade = desincronizar.tipo_entidade)
+       AND NOT EXISTS (SELECT 1 FROM chatwoot.partes_chatwoot p
+                        WHERE p.tipo_entidade = desincronizar.tipo_entidade AND p.entidade_id = desincronizar.entidade_id) THEN
+        RAISE EXCEPTION 'tipo_entidade "%" não é rastreado e a parte % não tem contato: nada a desativar',
+            desincronizar.tipo_entidade, desincronizar.entidade_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     UPDATE chatwoot.partes_chatwoot p SET sincronizado = false
      WHERE p.tipo_entidade = desincronizar.tipo_entidade AND p.entidade_id = desincronizar.entidade_id;
     INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
@@ -748,7 +757,9 @@ $$;
 -- the requests the last finished jobs took.
 CREATE VIEW chatwoot.fila_resumo AS
 WITH recentes AS (
-    SELECT count(*) AS concluidos, avg(c.requisicoes) AS requisicoes_por_job
+    SELECT count(*) AS concluidos, avg(c.requisicoes) AS requisicoes_por_job,
+           -- jobs per second while the worker was busy: over the span they were recorded in
+           count(*) / greatest(extract(epoch FROM max(c.concluido_em) - min(c.concluido_em)), 1) AS ritmo
       FROM chatwoot.fila c
      WHERE c.estado = 'concluido' AND c.concluido_em > now() - interval '5 minutes'
 ), integracao AS (
@@ -764,15 +775,17 @@ SELECT f.estado,
        (SELECT concluidos FROM recentes)                         AS concluidos_5min,
        round((SELECT concluidos FROM recentes) / 300.0, 2)       AS por_segundo_5min,
        (SELECT CASE WHEN pausada_em IS NOT NULL THEN motivo_pausa END FROM integracao) AS pausa,
+       -- Paced to a budget, the drain takes the requests it needs over the budget; with
+       -- the budget off, the jobs over the rate the worker kept while busy lately.
        CASE WHEN f.estado IN ('pendente', 'processando') THEN
-           CASE WHEN (SELECT concluidos FROM recentes) > 0
-                THEN make_interval(secs => sum(CASE WHEN f.tipo IN ('lote', 'mudanca') THEN cardinality(f.ids) ELSE 1 END)
-                                           * 300.0 / (SELECT concluidos FROM recentes))
-                WHEN (SELECT limite_requisicoes FROM integracao) > 0
+           CASE WHEN (SELECT limite_requisicoes FROM integracao) > 0
                 THEN make_interval(secs => sum(CASE WHEN f.tipo IN ('lote', 'mudanca') THEN cardinality(f.ids) ELSE 1 END)
                                            * coalesce((SELECT requisicoes_por_job FROM recentes), 2)
                                            * (SELECT janela_limite_s FROM integracao)
                                            / (SELECT limite_requisicoes FROM integracao))
+                WHEN (SELECT concluidos FROM recentes) > 1
+                THEN make_interval(secs => sum(CASE WHEN f.tipo IN ('lote', 'mudanca') THEN cardinality(f.ids) ELSE 1 END)
+                                           / (SELECT ritmo FROM recentes))
            END
        END                                                       AS tempo_estimado
   FROM (SELECT estado, tipo, ids, criado_em, tentativas FROM chatwoot.fila

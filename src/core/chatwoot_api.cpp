@@ -68,7 +68,11 @@ bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport&
             return false;
     }
     std::string parse_error;
-    parsed = Json::parse(response.body, &parse_error);
+    parsed = Json::parse(response.body, &parse_error, aborted_);
+    if (!parsed && parse_error == "aborted") {
+        report.erro = "teste cancelado";
+        return false;
+    }
     if (response.status == 401 || response.status == 403) {
         std::string detail = parsed ? error_field(parsed) : std::string();
         std::string code = std::to_string(response.status);

@@ -7,6 +7,7 @@
 #include "core/http_client.hpp"
 #include "core/request_factory.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -65,8 +66,10 @@ private:
 
 class ChatwootApi {
 public:
-    ChatwootApi(ConnectionConfig config, HttpTransport& transport)
-        : config_(config), requests_(std::move(config)), transport_(transport) {}
+    // `aborted` (optional) is asked while a reply is parsed, as the transport asks it
+    // while one is received.
+    ChatwootApi(ConnectionConfig config, HttpTransport& transport, std::function<bool()> aborted = {})
+        : config_(config), requests_(std::move(config)), transport_(transport), aborted_(std::move(aborted)) {}
 
     // GET /api/v1/profile, then the default inbox (or the inbox list) of the account.
     ConnectionReport test_connection();
@@ -82,6 +85,7 @@ private:
     ConnectionConfig config_;
     RequestFactory requests_;
     HttpTransport& transport_;
+    std::function<bool()> aborted_;
 };
 
 }  // namespace chatwoot::core

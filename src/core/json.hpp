@@ -4,6 +4,7 @@
 #include <jansson.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,8 +26,12 @@ public:
     static Json boolean(bool v) { return adopt(json_boolean(v)); }
     static Json null() { return adopt(json_null()); }
 
-    // Parses text; returns an empty handle and fills `error` when it is not JSON.
-    static Json parse(std::string_view text, std::string* error = nullptr);
+    // Parses text; returns an empty handle and fills `error` when it is not JSON. With
+    // `aborted`, a long text is fed to jansson in pieces and `aborted` is asked before
+    // each: when it says so the parse stops (error "aborted"), so a backend's cancel
+    // and statement_timeout are honoured while a large reply is parsed.
+    static Json parse(std::string_view text, std::string* error = nullptr,
+                      const std::function<bool()>& aborted = {});
 
     Json(const Json& other) : value_(other.value_ ? json_incref(other.value_) : nullptr) {}
     Json(Json&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }

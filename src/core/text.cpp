@@ -1,5 +1,7 @@
 #include "core/text.hpp"
 
+#include <cstring>
+
 #include "core/connection_config.hpp"
 
 namespace chatwoot::core {
@@ -53,13 +55,25 @@ std::string valid_utf8(std::string_view text) {
     return out;
 }
 
+std::size_t utf8_prefix(std::string_view text, std::size_t max_bytes) noexcept {
+    if (text.size() <= max_bytes) return text.size();
+    std::size_t end = max_bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;  // a character's start
+    return end;
+}
+
+void copy_utf8(char* dst, std::size_t size, std::string_view src) noexcept {
+    if (size == 0) return;
+    std::size_t n = utf8_prefix(src, size - 1);
+    std::memcpy(dst, src.data(), n);
+    dst[n] = '\0';
+}
+
 std::string cut_utf8(std::string_view text, std::size_t max_bytes) {
     std::string valid = valid_utf8(text);
     if (valid.size() <= max_bytes) return valid;
     if (max_bytes < kEllipsis.size()) return std::string();
-    std::size_t end = max_bytes - kEllipsis.size();
-    while (end > 0 && (static_cast<unsigned char>(valid[end]) & 0xC0) == 0x80) --end;  // a character's start
-    valid.resize(end);
+    valid.resize(utf8_prefix(valid, max_bytes - kEllipsis.size()));
     valid += kEllipsis;
     return valid;
 }

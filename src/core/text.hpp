@@ -17,6 +17,15 @@ std::string valid_utf8(std::string_view text);
 // (and is counted in `max_bytes`).
 std::string cut_utf8(std::string_view text, std::size_t max_bytes);
 
+// The length of the longest prefix of `text` of at most `max_bytes` bytes that does not
+// end inside a UTF-8 character: for copies into fixed buffers (shared memory, trigger
+// state), which must not be cut mid-character either. No allocation.
+std::size_t utf8_prefix(std::string_view text, std::size_t max_bytes) noexcept;
+
+// Copies into `dst` (of `size` bytes, NUL-terminated) as much of `src` as fits,
+// cut at a character boundary by utf8_prefix. No allocation.
+void copy_utf8(char* dst, std::size_t size, std::string_view src) noexcept;
+
 // A short quotation of untrusted input inside a message: valid UTF-8, at most
 // `max_chars` characters, "…" when cut.
 std::string excerpt(std::string_view input, std::size_t max_chars = 40);

@@ -21,6 +21,7 @@
 // row triggers ran, rolled back to a savepoint) are dropped with it.
 //
 // Plain C-style code with no C++ objects, so PostgreSQL errors may unwind freely.
+#include "core/text.hpp"
 #include "pg/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/worker_registry.hpp"
@@ -218,6 +219,23 @@ void record(PendingIds* p, int64 id) {
     p->ids[p->count++] = id;
 }
 
+// Where the current statement's ids start in p->ids: those of the current
+// subtransaction and of its committed children. Older ones belong to an outer
+// statement on the same table (the app's trigger inserting into it in an exception
+// block), which writes them itself: written here, an abort of this subtransaction
+// would take them away. Sets *mark to the first of the statement's marks.
+int first_of_statement(const PendingIds* p, int* mark) {
+    SubTransactionId subid = GetCurrentSubTransactionId();
+    if (subid == TopSubTransactionId) {
+        *mark = 0;
+        return 0;
+    }
+    int k = p->mark_count;
+    while (k > 0 && p->marks[k - 1].subid >= subid) --k;
+    *mark = k;
+    return k < p->mark_count ? p->marks[k].count : p->count;
+}
+
 int64 id_of(HeapTuple tuple, TupleDesc desc, const TriggerColumns* cols, bool* isnull) {
     Datum value = heap_getattr(tuple, cols->id_attnum, desc, isnull);
     if (*isnull) return 0;
@@ -294,8 +312,14 @@ ErrorData* try_in_subtransaction(void (*body)(void*), void* arg) {
 // drains it into chatwoot.fila, checking each row's table and kind against
 // chatwoot.rastreamentos). No SQL runs, so nothing of the session (search_path, its
 // own objects, its role's rights) takes part.
+struct Changes {
+    PendingIds* pending;
+    int from;  // the first of pending->ids to write
+};
+
 void write_changes(void* arg) {
-    auto* p = static_cast<PendingIds*>(arg);
+    auto* changes = static_cast<Changes*>(arg);
+    PendingIds* p = changes->pending;
     if (!find_change_log())
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chatwoot.mudancas does not exist")));
     Relation log = table_open(log_relid, RowExclusiveLock);
@@ -308,9 +332,9 @@ void write_changes(void* arg) {
     values[2] = CStringGetTextDatum(p->tipo_entidade);
     values[3] = CharGetDatum(kChangeCode[static_cast<int>(p->change)]);
     values[5] = TimestampTzGetDatum(GetCurrentTimestamp());
-    int chunk = Min(Max(p->count, 1), kLogChunk);
+    int chunk = Min(Max(p->count - changes->from, 1), kLogChunk);
     Datum* elems = static_cast<Datum*>(palloc(sizeof(Datum) * chunk));
-    for (int start = 0; start < p->count; start += chunk) {
+    for (int start = changes->from; start < p->count; start += chunk) {
         int n = Min(chunk, p->count - start);
         for (int i = 0; i < n; ++i) elems[i] = Int64GetDatum(p->ids[start + i]);
         values[0] = Int64GetDatum(nextval_internal(log_sequence, false));
@@ -322,13 +346,14 @@ void write_changes(void* arg) {
     table_close(log, NoLock);
 }
 
-// A failure is a WARNING and never fails the app's statement.
-void append_changes(PendingIds* p) {
-    ErrorData* error = try_in_subtransaction(write_changes, p);
+// Appends the ids from `from` on. A failure is a WARNING and never fails the app's statement.
+void append_changes(PendingIds* p, int from) {
+    Changes changes{p, from};
+    ErrorData* error = try_in_subtransaction(write_changes, &changes);
     if (!error) return;
     log_relid = InvalidOid;  // looked up again next time
-    ereport(WARNING, (errmsg("chatwoot_sync: could not queue %d change(s) of %s: %s", p->count, p->tipo_entidade,
-                             error->message),
+    ereport(WARNING, (errmsg("chatwoot_sync: could not queue %d change(s) of %s: %s", p->count - from,
+                             p->tipo_entidade, error->message),
                       errhint("The app's statement succeeded; requeue with chatwoot.sincronizar_app_para_chatwoot().")));
     FreeErrorData(error);
 }
@@ -375,7 +400,7 @@ void record_problem(PendingIds* p, Oid owner) {
         return;
     }
     recorded_relid = p->relid;
-    strlcpy(recorded_problem, p->problem, kProblemLength);
+    chatwoot::core::copy_utf8(recorded_problem, kProblemLength, p->problem);
 }
 
 // The role a problem is recorded as: the owner of the extension's trigger function.
@@ -412,7 +437,7 @@ extern "C" Datum chatwoot_registrar_mudanca(PG_FUNCTION_ARGS) {
     Oid relid = RelationGetRelid(td->tg_relation);
     const char* tipo_entidade = td->tg_trigger->tgnargs > 0 ? td->tg_trigger->tgargs[0] : "";
     if (cols->broken) {
-        strlcpy(pending_for(relid, Change::insert, tipo_entidade)->problem, cols->problem, kProblemLength);
+        chatwoot::core::copy_utf8(pending_for(relid, Change::insert, tipo_entidade)->problem, kProblemLength, cols->problem);
         return PointerGetDatum(result);
     }
     TupleDesc desc = RelationGetDescr(td->tg_relation);
@@ -447,11 +472,13 @@ extern "C" Datum chatwoot_enfileirar_mudancas(PG_FUNCTION_ARGS) {
     bool queued = false;
     for (PendingIds* p = pending; p; p = p->next) {
         if (p->relid != relid || (p->count == 0 && !p->problem[0])) continue;
-        if (p->count > 0) append_changes(p);
+        int mark;
+        int from = first_of_statement(p, &mark);
+        if (p->count > from) append_changes(p, from);
         if (p->problem[0]) record_problem(p, extension_owner(fcinfo->flinfo->fn_oid));
-        queued = queued || p->count > 0;
-        p->count = 0;
-        p->mark_count = 0;
+        queued = queued || p->count > from;
+        p->count = from;
+        p->mark_count = mark;
         p->problem[0] = '\0';
     }
     if (queued) chatwoot::pg::wake_worker_at_commit();

@@ -34,8 +34,8 @@ constexpr const char* kIngest =
     "jobs AS (INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id, executar_apos, criado_em) "
     "SELECT CASE WHEN x.ultima = 'r' THEN 'desativar_contato' ELSE 'upsert_contato' END, x.tipo_entidade, "
     "  x.entidade_id, "
-    "  CASE WHEN x.so_edicoes THEN LEAST(x.ultima_vez + pg_catalog.make_interval(secs => $1::pg_catalog.float8 / 1000), "
-    "                                    x.primeira + pg_catalog.make_interval(secs => $2::pg_catalog.float8 / 1000)) "
+    "  CASE WHEN x.so_edicoes THEN LEAST(x.ultima_vez + pg_catalog.make_interval(secs => $1::pg_catalog.float8 OPERATOR(pg_catalog./) 1000), "
+    "                                    x.primeira + pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) "
     "       ELSE x.ultima_vez END, x.primeira "
     "FROM partes x "
     "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO UPDATE SET "
@@ -44,7 +44,7 @@ constexpr const char* kIngest =
     "      THEN LEAST(f.executar_apos, EXCLUDED.executar_apos) "
     "    WHEN f.executar_apos <= pg_catalog.now() THEN f.executar_apos "
     "    ELSE LEAST(EXCLUDED.executar_apos, "
-    "               f.criado_em + pg_catalog.make_interval(secs => $2::pg_catalog.float8 / 1000)) END RETURNING 1) "
+    "               f.criado_em + pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) END RETURNING 1) "
     "SELECT pg_catalog.count(*) FROM m";
 
 }  // namespace

@@ -101,10 +101,12 @@ CHATWOOT_FUNCTION(chatwoot_testar_conexao) {
         config.allow_link_local = settings.allow_link_local;
         config.max_response_bytes = static_cast<std::size_t>(settings.max_response_kb) * 1024;
 
-        // The abort check only reads PostgreSQL's interrupt flags; the interrupt
-        // itself is serviced below, once the transport has cleaned up.
-        core::CurlTransport transport([] { return QueryCancelPending || ProcDiePending; });
-        core::ChatwootApi api(config, transport);
+        // The abort check only reads PostgreSQL's interrupt flags (a cancel, a
+        // statement_timeout, a shutdown), while a reply is received and while it is
+        // parsed; the interrupt itself is serviced below, once the core has cleaned up.
+        auto interrupted = [] { return QueryCancelPending || ProcDiePending; };
+        core::CurlTransport transport(interrupted);
+        core::ChatwootApi api(config, transport, interrupted);
         core::ConnectionReport report = api.test_connection();
         pg_call([] { CHECK_FOR_INTERRUPTS(); });
         report_text = report.to_json_text(stored.from_settings ? "guc" : "");

@@ -505,7 +505,7 @@ void record_failure(const Plan& plan, Outcome outcome, const std::string& error,
         "  estado = CASE WHEN $2::pg_catalog.bool THEN 'morto' WHEN $7::pg_catalog.bool THEN 'pendente' "
         "    WHEN tentativas >= $3 THEN 'morto' ELSE 'pendente' END, "
         "  tentativas = CASE WHEN $7::pg_catalog.bool THEN GREATEST(tentativas - 1, 0) ELSE tentativas END, "
-        "  executar_apos = pg_catalog.now() + pg_catalog.make_interval(secs => $4::pg_catalog.float8 / 1000), "
+        "  executar_apos = pg_catalog.now() + pg_catalog.make_interval(secs => $4::pg_catalog.float8 OPERATOR(pg_catalog./) 1000), "
         "  bloqueado_ate = NULL, ultimo_erro = $5, requisicoes = requisicoes + $6, atualizado_em = pg_catalog.now() "
         "WHERE id = $1",
         {arg_int8(job.id), arg_text(permanent ? "true" : "false"), arg_int4(settings.max_attempts),

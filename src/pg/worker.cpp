@@ -9,6 +9,7 @@
 // top of the loop, where the requests in flight are finished and recorded (a FATAL
 // mid-cycle would leave jobs claimed, to be requeued with an attempt at startup).
 // lock_timeout bounds how long a held cycle can wait for the app's locks.
+#include "core/text.hpp"
 #include "pg/launcher.hpp"
 #include "pg/queue_drain.hpp"
 #include "pg/settings.hpp"
@@ -36,7 +37,7 @@ static void set_state(WorkerState state) {
 
 static void record_error(const char* message) {
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
-    strlcpy(my_slot->last_error, message ? message : "erro desconhecido", kErrorLength);
+    core::copy_utf8(my_slot->last_error, kErrorLength, message ? message : "erro desconhecido");
     LWLockRelease(registry->lock);
 }
 
@@ -47,8 +48,8 @@ void set_worker_error(const char* message) { record_error(message); }
 void set_worker_pause(TimestampTz until, const char* reason, const char* warnings) {
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     my_slot->paused_until = until;
-    strlcpy(my_slot->pause_reason, reason ? reason : "", kErrorLength);
-    strlcpy(my_slot->warnings, warnings ? warnings : "", kErrorLength);
+    core::copy_utf8(my_slot->pause_reason, kErrorLength, reason ? reason : "");
+    core::copy_utf8(my_slot->warnings, kErrorLength, warnings ? warnings : "");
     LWLockRelease(registry->lock);
 }
 

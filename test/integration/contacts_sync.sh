@@ -3,11 +3,12 @@
 # duplicates, bad data recorded per field, coalesced update storms, and the queue
 # surviving 500s, 429 bursts, hangs, the simulator going down and kill -9 of the worker.
 #
-# "No duplicates" is never read from the simulator's contact dump alone: the simulator
-# rejects a second contact with the same identifier, e-mail or phone (422), so its dump
-# cannot hold one. Each section instead checks the exact number of contacts with its
-# name prefix, and the request log: one successful create per party, and no create
-# refused as "has already been taken" (a duplicate the worker tried to make).
+# "No duplicates" is never read from the simulator's contact dump alone. The simulator
+# runs in real-concurrency mode (test/lib/integration.sh: SIM_ARGS), so, as in Chatwoot,
+# two racing creates sharing only a phone can both succeed. Each section checks the
+# exact number of contacts with its name prefix, and the request log: one successful
+# create per party, and no create refused as "has already been taken" (a duplicate
+# the worker tried to make).
 source "$(dirname "$0")/../lib/integration.sh"
 plan 93
 
@@ -115,11 +116,8 @@ check "40 parties mapped and synced to 20 distinct contacts" \
                     WHERE (c.nome LIKE 'Par Cliente %' OR t.nome LIKE 'Par Terceiro %') AND p.sincronizado")" = "40/20"
 check "Chatwoot holds exactly 20 contacts for the 20 people" \
   test "$(sim_contacts | jq '[.[] | select(.email // "" | test("^par[0-9]+@example.com$"))] | length')" = 20
-# A create that lost a race is refused (422 in the simulator; a 500 in real Chatwoot)
-# and the worker adopts the winner: allowed here, but each person is created once.
-# TODO(simulator lock-free mode): Chatwoot has no unique index on phone, so two parties
-# sharing only a phone can both be created there; once the simulator has a mode
-# without its global write lock and phone check, seed such pairs and count contacts.
+# The worker never has two lookups with overlapping keys in flight (its key gate), so
+# each person is created once; chatwoot_real.sh races pairs that share only a phone.
 pair_creates=$(creates_summary "$(requests_json)")
 check "each of the 20 people was created once ($pair_creates)" bash -c "[[ '$pair_creates' == 'once=20 more=0 '* ]]"
 check "nothing is dead after the pairs" test "$(dead)" = 0
@@ -290,9 +288,9 @@ check "the worker logged no ERROR on its way out (server log read)" \
 # --- a bulk statement bigger than a claim, with the poll a minute away --------------------
 # Its ids come in 'lote' jobs of 5,000 (5,000, 5,000, 2,000); a claim of 8,000 takes
 # the first and 3,000 of the second, which keeps the other 2,000: they and the last
-# lote must follow at once, not at the next poll a minute later. (Simulator only: it
-# has no rate limit. A real Chatwoot throttles at 3,000 requests/min per IP by
-# default, so these 24,000 requests would take it at least 8 minutes.)
+# lote must follow at once, not at the next poll a minute later. (The suite's limit is
+# 120,000 requests a minute, as an admin raising RACK_ATTACK_LIMIT would set it; at
+# Chatwoot's default 3,000 these 24,000 requests would take at least 8 minutes.)
 reloads=$(q zattar "SELECT recargas_config FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'")
 q zattar "ALTER SYSTEM SET chatwoot_sync.batch_size = 8000" >/dev/null
 q zattar "ALTER SYSTEM SET chatwoot_sync.poll_interval = '60s'" >/dev/null

@@ -6,7 +6,7 @@
 # reply; a Retry-After of 31 years; hostile URLs; the key set with log_statement = all;
 # and a worker that cannot send doing no work per commit.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 40
+plan 44
 
 it_zattar replies "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_backoff = '3s'" \
   "chatwoot_sync.max_attempts = 2" "log_statement = 'all'"
@@ -144,6 +144,24 @@ commits() {
   "$PG_BINDIR/pgbench" -n -c 4 -j 2 -t $(($1 / 4)) -f "$IT_WORK/commit.sql" -h 127.0.0.1 -p "$IT_PORT" -U app_zattar zattar >/dev/null 2>&1
   echo $(( $(sin_envio) - before ))
 }
+# Every due job backing off (Chatwoot answers 500 to everything): the worker waits the
+# backoff out, and commits meanwhile wake it no more than when it has no connection.
+q zattar "ALTER SYSTEM SET chatwoot_sync.max_attempts = 20" >/dev/null
+q zattar "ALTER SYSTEM SET chatwoot_sync.max_backoff = '60s'" >/dev/null
+q zattar "SELECT pg_reload_conf()" >/dev/null
+sim_set_faults '{"error_500_rate": 1}'
+qa "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Recua')" >/dev/null
+# After the 5th failed attempt the backoff is about 16 s (+-20 %): time for 8,000 commits.
+eventually_eq 60 "with every attempt failing, worker_status shows the worker backing off" t \
+  q zattar "SELECT bool_and(f.tentativas >= 5) AND bool_and(w.motivo_pausa LIKE 'todas as tentativas recentes falharam%' AND w.pausado_ate > clock_timestamp() + interval '6 s')
+              FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id, chatwoot.worker_status() w
+             WHERE f.tipo_entidade = 'cliente' AND c.nome = 'Recua' AND w.processo = 'worker'"
+until_ms=$(q zattar "SELECT (extract(epoch FROM pausado_ate) * 1000)::bigint FROM chatwoot.worker_status() WHERE processo = 'worker'")
+t0=$(worker_ticks); added=$(commits 8000); t1=$(worker_ticks); done_ms=$(date +%s%3N)
+check "backing off, 8,000 commits from 4 sessions cost the worker next to nothing ($added rows, $((t1 - t0)) ticks, done $((until_ms - done_ms)) ms before the backoff ended)" \
+  test "$added" = 8000 -a $((t1 - t0)) -lt 4 -a "$done_ms" -lt "$until_ms"
+sim_clear_faults
+eventually 90 "they drain once Chatwoot answers again" queue_drained
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
 sleep 2
 t0=$(worker_ticks); added=$(commits 8000); t1=$(worker_ticks)

@@ -6,7 +6,7 @@
 # to tables of their own, and tables rastrear must refuse. Every attempt must run with
 # the attacker's rights or not at all, and queue nothing it could not queue itself.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 33
+plan 39
 
 it_zattar rights "chatwoot_sync.database_name = 'zattar,outra'" "chatwoot_sync.poll_interval = '1s'" \
   "chatwoot_sync.update_debounce = '100ms'"
@@ -47,8 +47,18 @@ qa zattar "CREATE FUNCTION public.unnest(bigint[]) RETURNS SETOF bigint LANGUAGE
 qa zattar "CREATE FUNCTION public.espia_div(integer, numeric) RETURNS numeric LANGUAGE plpgsql AS \$f\$
   BEGIN INSERT INTO public.provas VALUES (current_user, 'operador', pg_backend_pid()); RETURN \$1::numeric / \$2; END \$f\$;
   CREATE OPERATOR public./ (LEFTARG = integer, RIGHTARG = numeric, FUNCTION = public.espia_div)" >/dev/null
-check "the app's own public.unnest(bigint[]) and /(integer, numeric) exist" \
-  test "$(qa zattar "SELECT count(*) FROM pg_proc WHERE proname IN ('unnest', 'espia_div') AND pronamespace = 'public'::regnamespace")" = 2
+# float8 / integer has no exact match in pg_catalog (it casts to float8 / float8), so an
+# exact one in public wins for whoever calls it with the default search_path; the
+# worker's SQL divides a float8 setting by 1000 that way.
+qa zattar "CREATE FUNCTION public.espia_div8(double precision, integer) RETURNS double precision LANGUAGE plpgsql AS \$f\$
+  BEGIN INSERT INTO public.provas VALUES (current_user, 'operador float8', pg_backend_pid()); RETURN \$1 / \$2::float8; END \$f\$;
+  CREATE OPERATOR public./ (LEFTARG = double precision, RIGHTARG = integer, FUNCTION = public.espia_div8)" >/dev/null
+check "the app's own public.unnest(bigint[]), /(integer, numeric) and /(float8, integer) exist" \
+  test "$(qa zattar "SELECT count(*) FROM pg_proc WHERE proname IN ('unnest', 'espia_div', 'espia_div8') AND pronamespace = 'public'::regnamespace")" = 3
+q zattar "SELECT 3::float8 / 1000, 3 / 1000.0" >/dev/null
+check "they are live: a superuser's query with the default search_path runs them (a control)" \
+  test "$(q zattar "SELECT count(*) FROM public.provas WHERE quem = 'postgres' AND onde IN ('operador', 'operador float8')")" = 2
+q zattar "DELETE FROM public.provas" >/dev/null
 check "the app's INSERT of one client succeeds" qa zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Um')"
 check "the app's UPDATE of a mapped column succeeds (the debounced queueing divides)" \
   qa zattar "UPDATE clientes SET nome = 'Um atualizado' WHERE nome = 'Um'"
@@ -57,6 +67,14 @@ check "the app's INSERT of 1,200 clients (lote jobs the worker expands) succeeds
 eventually 60 "the worker drains them" queue_drained
 check "the app's unnest and / ran under no other identity, in the trigger or the worker ($(spied) rows)" test "$(spied)" = 0
 check "the app role is still not a superuser" test "$(superuser)" = f
+# A DBA draining the change log by hand, as a superuser with the default search_path.
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
+sleep 1
+qa zattar "UPDATE clientes SET nome = 'Um revisto' WHERE nome = 'Um atualizado'" >/dev/null
+check "chatwoot.drenar_mudancas() called by a superuser moves the app's edit into the outbox" \
+  test "$(q zattar "SELECT chatwoot.drenar_mudancas()")" -ge 1
+check "...without running the app's operators ($(spied) rows)" test "$(spied)" = 0
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 check "all 1,201 new clients were synced all the same" \
   test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND sincronizado")" -ge 1201
 
@@ -119,9 +137,17 @@ q zattar "CREATE TABLE nao_rastreada (id bigint);
           CREATE TRIGGER a BEFORE INSERT OR DELETE ON nao_rastreada FOR EACH ROW EXECUTE FUNCTION chatwoot._registrar_mudanca('cliente', 'id');
           CREATE TRIGGER b AFTER INSERT OR DELETE ON nao_rastreada FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._enfileirar_mudancas();
           INSERT INTO nao_rastreada SELECT id FROM clientes LIMIT 5; DELETE FROM nao_rastreada" >/dev/null
+q zattar "SELECT chatwoot.drenar_mudancas()" >/dev/null  # what the worker does next, done now
 check "the queueing trigger on a table chatwoot.rastreamentos does not list queues nothing" test "$(jobs_now)" = "$before"
 check "...and no client's mapping was marked removed by its DELETE" \
   test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE removida")" = 0
+# The app's own functions queue work for tracked kinds (or mapped parties) only.
+before=$(jobs_now)
+out=$(qa zattar "SELECT chatwoot.sincronizar_parte('inventado', 1)")
+check "sincronizar_parte refuses a kind nothing tracks" grep -q 'não é rastreado' <<<"$out"
+out=$(qa zattar "SELECT chatwoot.desincronizar('inventado', 1)")
+check "desincronizar refuses a kind nothing tracks, for a party with no contact" grep -q 'não é rastreado' <<<"$out"
+check "...and neither queued anything" test "$(jobs_now)" = "$before"
 
 # --- tables rastrear refuses ---------------------------------------------------------------
 refuses() {  # refuses DESCRIPTION SQL REGEX

@@ -5,7 +5,7 @@
 # column renamed or dropped, a tracked table dropped with work pending, TRUNCATE (and
 # RESTART IDENTITY, after which a new party must not inherit an old contact).
 source "$(dirname "$0")/../lib/integration.sh"
-plan 28
+plan 30
 
 it_zattar schema "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_attempts = 3" \
   "chatwoot_sync.update_debounce = '100ms'"
@@ -45,8 +45,32 @@ qa "CREATE FUNCTION public.revisa(t text) RETURNS text LANGUAGE plpgsql AS \$f\$
     BEGIN PERFORM 1 / 0; RETURN t; EXCEPTION WHEN division_by_zero THEN RETURN t || ' (revisado)'; END \$f\$" >/dev/null
 before=$(q zattar "SELECT clock_timestamp()")
 qa "UPDATE clientes SET nome = public.revisa(nome) WHERE id IN (1, 2, 3)" >/dev/null
+q zattar "SELECT chatwoot.drenar_mudancas()" >/dev/null  # what the worker does next, done now
 check "an UPDATE whose function aborts a subtransaction per row queues all three clients" \
   test "$(q zattar "SELECT count(DISTINCT entidade_id) FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id IN (1, 2, 3) AND atualizado_em >= '$before'")" = 3
+eventually 15 "they drain" queue_drained
+# The app's own trigger inserts into the same table in an exception block that aborts:
+# the nested statement's end must not take the outer statement's ids with it.
+qa "CREATE FUNCTION public.eco() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+    BEGIN
+      IF NEW.nome LIKE 'Aninhado %' THEN
+        BEGIN
+          INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Eco de ' || NEW.nome);
+          PERFORM 1 / 0;
+        EXCEPTION WHEN division_by_zero THEN NULL;
+        END;
+      END IF;
+      RETURN NEW;
+    END \$f\$;
+    CREATE TRIGGER eco AFTER INSERT ON clientes FOR EACH ROW EXECUTE FUNCTION public.eco()" >/dev/null
+before=$(q zattar "SELECT clock_timestamp()")
+qa "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Aninhado ' || g FROM generate_series(1, 3) g" >/dev/null
+q zattar "SELECT chatwoot.drenar_mudancas()" >/dev/null
+check "an INSERT whose own trigger's nested INSERT aborts still queues its three clients, and only them" \
+  test "$(q zattar "SELECT count(*) FILTER (WHERE c.nome LIKE 'Aninhado %') || '|' || count(*) FILTER (WHERE c.nome IS NULL)
+                    FROM chatwoot.fila f LEFT JOIN clientes c ON c.id = f.entidade_id
+                   WHERE f.tipo_entidade = 'cliente' AND f.criado_em >= '$before'")" = "3|0"
+qa "DROP TRIGGER eco ON clientes; DROP FUNCTION public.eco()" >/dev/null
 eventually 15 "they drain" queue_drained
 
 # --- the id column renamed: the app's statements still succeed --------------------------------

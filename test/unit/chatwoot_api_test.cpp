@@ -89,6 +89,31 @@ TEST(ChatwootApi, WrongTokenIs401WithAClearMessage) {
     EXPECT_NE(report.erro.find("token de API inválido"), std::string::npos) << report.erro;
 }
 
+// testar_conexao passes the backend's interrupt flags: a cancel that comes while a
+// large reply is parsed ends the test as cancelled, without parsing the rest.
+TEST(ChatwootApi, ACancelDuringTheParseOfALargeReplyEndsTheTest) {
+    ScriptedTransport t;
+    t.answers = {json_answer(200, std::string(64 << 20, ' ') + kProfile)};
+    int asked = 0;
+    ConnectionReport report = ChatwootApi(config_with_inbox(), t, [&] { return ++asked > 10; }).test_connection();
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.erro, "teste cancelado");
+    EXPECT_EQ(asked, 11);
+    EXPECT_EQ(t.seen.size(), 1u);  // nothing more was asked of Chatwoot
+}
+
+// Behind a proxy that drops headers with "_" (nginx's default), Chatwoot sees no
+// token and Devise answers; testar_conexao says what that means.
+TEST(ChatwootApi, A401WithoutATokenSeenIsExplainedAsAProxyDroppingTheHeader) {
+    ScriptedTransport t;
+    t.answers = {json_answer(401, R"({"errors":["You need to sign in or sign up before continuing."]})")};
+    ConnectionReport report = ChatwootApi(config_with_inbox(), t).test_connection();
+    EXPECT_FALSE(report.ok);
+    EXPECT_EQ(report.status, 401);
+    EXPECT_NE(report.erro.find("proxy"), std::string::npos) << report.erro;
+    EXPECT_NE(report.erro.find("underscores_in_headers"), std::string::npos) << report.erro;
+}
+
 TEST(ChatwootApi, UnknownAccountIs404) {
     ScriptedTransport t;
     t.answers = {json_answer(200, kProfile), json_answer(404, R"({"error":"Resource could not be found"})")};

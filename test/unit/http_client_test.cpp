@@ -25,7 +25,7 @@ namespace {
 // Accepts one connection, reads the request, then does `behaviour`.
 class OneShotServer {
 public:
-    enum class Behaviour { answer, close_without_reply, stall };
+    enum class Behaviour { answer, close_without_reply, stall, flood };
     OneShotServer(Behaviour behaviour, std::string reply = {}) : behaviour_(behaviour), reply_(std::move(reply)) {
         fd_ = chatwoot::test::bind_loopback(4, port_);
         thread_ = std::thread([this] { serve(); });
@@ -50,6 +50,12 @@ private:
             ::send(client, reply_.data(), reply_.size(), 0);
         } else if (behaviour_ == Behaviour::stall) {
             while (!stop_) std::this_thread::sleep_for(10ms);
+        } else if (behaviour_ == Behaviour::flood) {  // a 4 GB reply, as fast as the client reads
+            std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000000000\r\n\r\n";
+            ::send(client, head.data(), head.size(), MSG_NOSIGNAL);
+            std::string spaces(1 << 20, ' ');
+            while (!stop_ && ::send(client, spaces.data(), spaces.size(), MSG_NOSIGNAL) > 0) {
+            }
         }
         ::close(client);
     }
@@ -205,6 +211,23 @@ TEST(CurlTransport, AbortCheckStopsAHangingRequestQuickly) {
     auto took = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.error, TransportError::aborted);
     EXPECT_LT(took, 1000ms);
+}
+
+// A cancel while a long reply keeps arriving: curl can read a fast sender for seconds
+// within one step of the multi loop, so the abort is also asked as the body arrives.
+TEST(CurlTransport, AbortCheckStopsAReplyThatKeepsArriving) {
+    OneShotServer server(OneShotServer::Behaviour::flood);
+    auto started = std::chrono::steady_clock::now();
+    CurlTransport transport([&] { return std::chrono::steady_clock::now() - started > 200ms; });
+    HttpRequest request;
+    request.url = server.url();
+    request.timeout_ms = 30000;
+    request.max_response_bytes = std::size_t(4) << 30;
+    HttpResponse r = transport.send(request);
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.error, TransportError::aborted);
+    EXPECT_TRUE(r.body.empty());
+    EXPECT_LT(took, 400ms);
 }
 
 // What CurlTransport does with a request left at its defaults, against a server whose

@@ -30,6 +30,27 @@ TEST(Json, ReportsParseErrors) {
     EXPECT_FALSE(error.empty());
 }
 
+// testar_conexao parses replies up to max_response_size (1 GB at most) in a backend:
+// a cancel or statement_timeout must stop the parse, not wait for its end.
+TEST(Json, AParseOfALargeTextStopsSoonAfterItIsAborted) {
+    std::string large = "[";
+    for (int i = 0; i < 2'000'000; ++i) large += "12345,";
+    large += "0]";  // 12 MB
+    int asked = 0;
+    std::string error;
+    Json stopped = Json::parse(large, &error, [&] { return ++asked > 3; });
+    EXPECT_FALSE(stopped);
+    EXPECT_EQ(error, "aborted");
+    EXPECT_EQ(asked, 4);  // asked once more, then never again
+    asked = 0;
+    Json whole = Json::parse(large, &error, [&] { return ++asked < 0; });
+    ASSERT_TRUE(whole);
+    EXPECT_EQ(whole.size(), 2'000'001u);
+    EXPECT_GT(asked, 1000);  // asked all along, not once
+    EXPECT_FALSE(Json::parse("[1,", &error, [] { return false; }));  // errors still reported
+    EXPECT_NE(error, "aborted");
+}
+
 TEST(Json, BuildsCompactJsonInInsertionOrder) {
     Json body = Json::object();
     body.set("name", "José \"Zé\" Silva");

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
+
 using namespace chatwoot::core;
 
 namespace {
@@ -33,6 +36,29 @@ TEST(Text, CutsNeverSplitACharacter) {
     std::string body = std::string(299, 'a') + "ç" + std::string(50, 'b');
     EXPECT_TRUE(well_formed(cut_utf8(body, 300)));
     EXPECT_TRUE(well_formed(cut_utf8(std::string("x\xff\0y", 4), 3)));
+}
+
+// worker_status()'s fixed buffers in shared memory (256 bytes) hold pause reasons and
+// warnings in Portuguese: a copy must not end inside a character either.
+TEST(Text, CopiesIntoFixedBuffersNeverSplitACharacter) {
+    std::string reasons;
+    for (int i = 0; i < 40; ++i) reasons += "pausa ç😀 ";  // 1-, 2- and 4-byte characters
+    for (std::size_t size : {1u, 2u, 7u, 8u, 9u, 10u, 11u, 12u, 255u, 256u, 257u}) {
+        char buffer[300];
+        std::memset(buffer, 'X', sizeof buffer);
+        copy_utf8(buffer, size, reasons);
+        std::string copied(buffer);
+        EXPECT_LT(copied.size(), size) << size;
+        EXPECT_TRUE(well_formed(copied)) << size;
+        EXPECT_EQ(reasons.compare(0, copied.size(), copied), 0) << size;      // a prefix
+        EXPECT_GE(copied.size() + 4, std::min<std::size_t>(size - 1, reasons.size())) << size;  // the longest
+    }
+    char small[16];
+    copy_utf8(small, sizeof small, "curto");
+    EXPECT_STREQ(small, "curto");
+    EXPECT_EQ(utf8_prefix("ç", 1), 0u);
+    EXPECT_EQ(utf8_prefix("aç", 2), 1u);
+    EXPECT_EQ(utf8_prefix("aç", 3), 3u);
 }
 
 TEST(Text, ExcerptsQuoteAFewCharactersOfAnyInput) {
