@@ -307,16 +307,17 @@ ErrorData* try_in_subtransaction(void (*body)(void*), void* arg) {
     return error;
 }
 
-// Appends `p` to chatwoot.mudancas: one row per chunk of ids, written through the heap
-// API (the table has no index, no trigger and no constraint by design: the worker
-// drains it into chatwoot.fila, checking each row's table and kind against
-// chatwoot.rastreamentos). No SQL runs, so nothing of the session (search_path, its
-// own objects, its role's rights) takes part.
+// What write_changes writes: the ids of `pending` from `from` on.
 struct Changes {
     PendingIds* pending;
     int from;  // the first of pending->ids to write
 };
 
+// Appends them to chatwoot.mudancas: one row per chunk of ids, written through the heap
+// API (the table has no index, no trigger and no constraint by design: the worker
+// drains it into chatwoot.fila, checking each row's table and kind against
+// chatwoot.rastreamentos). No SQL runs, so nothing of the session (search_path, its
+// own objects, its role's rights) takes part.
 void write_changes(void* arg) {
     auto* changes = static_cast<Changes*>(arg);
     PendingIds* p = changes->pending;
