@@ -16,10 +16,14 @@
 //    limit is lower than the budget (or the IP is shared): the requests that
 //    succeeded in that clock window are what fits, and become the budget. One
 //    throttled window alone teaches nothing, so a stray 429 (a proxy's burst) costs
-//    the rest of a window, never the budget. A learned budget far below the one in
-//    force doubles back after each clean full window up to half of it; from there,
-//    after `kCleanWindowsBeforeProbe` clean full windows it grows by 2 %, back to the
-//    configured one.
+//    the rest of a window, never the budget.
+//  * Probing: once a learned budget is spent in a clock window, one more request at a
+//    time may go; each that succeeds raises the learned budget by one (back to the
+//    configured one, which is never passed), and a 429 sets it to what fitted in that
+//    window (a probe's own 429 leaves it as it is). After such a 429 the next probe waits
+//    2, 4, 8, then 16 windows (a success beyond that edge resets it), so a real
+//    lower limit costs few 429s; a budget learned far too low grows back at one
+//    request per round trip.
 //  * A Retry-After (already clamped by parse_retry_after) pauses until then.
 //
 // Pure policy over a caller-supplied clock: the HTTP engine asks it before every start.
@@ -43,8 +47,7 @@ public:
     using Clock = std::chrono::system_clock;
     using TimePoint = Clock::time_point;
     using Budget = RequestBudget;
-    static constexpr int kCleanWindowsBeforeProbe = 10;
-
+    static constexpr int kMostWindowsBetweenProbes = 16;
     explicit RequestPacer(Budget budget = {});
 
     // A new budget (configurar changed it). What 429s taught is kept while the window
@@ -82,11 +85,12 @@ private:
     std::set<TimePoint> throttled_windows_;       // recent windows that saw a 429
     TimePoint paused_until_{};
     TimePoint learned_in_window_{};               // the window whose 429 set learned_
-    int regrow_to_ = 0;                           // learned_ doubles back up to this
-    TimePoint current_window_{};                  // for counting clean windows
-    int starts_in_window_ = 0;
-    bool throttled_in_window_ = false;
-    int clean_windows_ = 0;
+    TimePoint current_window_{};                  // the clock window of the latest event
+    int starts_in_window_ = 0;                    // requests started in it
+    std::optional<TimePoint> probe_;              // the start of the probe in flight
+    TimePoint probe_not_before_{};                // after a 429 at the learned edge
+    int probe_rest_ = 0;                          // windows to wait after the next such 429
+    int edge_ = 0;                                // the budget a probe last found too much
     std::int64_t throttled_ = 0;
 };
 

@@ -123,14 +123,20 @@ TEST(RequestPacer, TwoThrottledWindowsInARowTeachTheRealLimit) {
     EXPECT_EQ(against_limit(p, 6.02, 150, seen), 1);  // the next window is throttled too
     EXPECT_EQ(p.limit(), 150);       // what fitted
     EXPECT_EQ(p.paused_until(), at(10.25));
-    // From then on: 150 per span of a window and its margin, no 429.
-    seen = 0;
-    EXPECT_EQ(against_limit(p, 11.1, 150, seen), 0);
-    EXPECT_EQ(seen, 150);
-    seen = 0;
-    EXPECT_EQ(against_limit(p, 16.2, 150, seen), 0);
-    EXPECT_EQ(seen, 150);
-    EXPECT_EQ(p.throttled(), 2);
+    // From then on: 150 per window, and a probe beyond them (answered 429) in the next
+    // window, then 2, 4, 8 ... windows later.
+    std::vector<int> probed;
+    for (double t = 11.1; t < 80; t += 5) {
+        seen = 0;
+        int throttled = 0;
+        // The previous window's answers leave the span 20 ms after their offset.
+        for (double dt = 0; dt < 2; dt += 0.05) throttled += against_limit(p, t + dt, 150, seen);
+        probed.push_back(throttled);
+        EXPECT_EQ(seen, 150 + throttled) << t;
+        EXPECT_EQ(p.limit(), 150) << t;
+    }
+    // Windows starting at:  10 15 20 25 30 35 40 45 50 55 60 65 70 75
+    EXPECT_EQ(probed, (std::vector<int>{1, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0}));
 }
 
 // A Chatwoot that allows 150 per 5 s window, a pacer with a budget of 200 and steady
@@ -170,9 +176,9 @@ TEST(RequestPacer, UnderALowerLimitFewerThanTwoPercentAre429InSteadyState) {
     EXPECT_LT(throttled, sent);
 }
 
-// A burst of 429s that spans two windows (a proxy's) teaches a budget far too low: it
-// doubles back after each clean full window, to half the budget in force, then probes.
-TEST(RequestPacer, ALearnedBudgetFarTooLowDoublesBackThenGrowsSlowly) {
+// A burst of 429s that spans two windows (a proxy's) teaches a budget far too low:
+// probing wins it back, one request per round trip, up to the configured one.
+TEST(RequestPacer, ALearnedBudgetFarTooLowGrowsBackByProbing) {
     RequestPacer p({200, 5s});
     p.on_start(at(0.1));
     p.on_response(at(0.1), 429, std::nullopt, at(0.1));
@@ -181,19 +187,21 @@ TEST(RequestPacer, ALearnedBudgetFarTooLowDoublesBackThenGrowsSlowly) {
     p.on_start(at(5.4));
     p.on_response(at(5.4), 429, std::nullopt, at(5.4));
     EXPECT_EQ(p.limit(), 1);
-    std::vector<int> limits;
-    for (int w = 2; w < 12; ++w) {  // steady demand, no more 429s
-        for (double t = w * 5 + 0.3; t < w * 5 + 5; t += 0.05) burst(p, t);
-        limits.push_back(p.limit());
-    }
-    EXPECT_EQ(limits[0], 1);  // the window of 10.25 to 15 is the first clean one: judged when it ends
-    EXPECT_EQ(limits[1], 2);
-    EXPECT_EQ(limits[2], 4);
-    EXPECT_EQ(limits[7], 100);  // 1, 2, 4, ... 64, then half the budget in force
-    EXPECT_EQ(limits[9], 100);  // from there, 2 % every kCleanWindowsBeforeProbe clean windows
-    for (double t = 60.3; t < 600; t += 0.05) burst(p, t);
-    EXPECT_GT(p.limit(), 100);
-    EXPECT_LE(p.limit(), 200);
+    // In a later window (the answers of 5.3 and 5.4 have left the span at 10.42): the
+    // budget of one, then a probe, and never two probes at once.
+    EXPECT_TRUE(p.may_start(at(11.0)));
+    p.on_start(at(11.0));
+    EXPECT_TRUE(p.may_start(at(11.0)));  // the budget is spent in this clock window: a probe
+    p.on_start(at(11.01));
+    EXPECT_FALSE(p.may_start(at(11.02)));  // the probe is unanswered
+    p.on_response(at(11.01), 200, std::nullopt, at(11.03));
+    EXPECT_EQ(p.limit(), 2);  // it succeeded: one more fits
+    p.on_response(at(11.0), 200, std::nullopt, at(11.03));
+    // Each probe that succeeds adds one, until the configured budget is in force again:
+    // 200 in the window in all.
+    EXPECT_EQ(burst(p, 11.1), 198);
+    EXPECT_EQ(p.limit(), 200);
+    EXPECT_EQ(burst(p, 11.2), 0);
     // Never past the configured budget.
     RequestPacer q({200, 5s});
     q.configure({1, 5s});
