@@ -41,6 +41,10 @@ static std::string error_field(const Json& body) {
     return {};
 }
 
+namespace {
+constexpr const char* kCancelled = "teste cancelado";  // a cancel, statement_timeout or shutdown
+}  // namespace
+
 bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport& report, const char* what,
                                  Json& parsed) const {
     report.status = response.status;
@@ -57,7 +61,7 @@ bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport&
             report.erro = "falha de TLS com " + base + " (certificado verificado): " + response.error_text;
             return false;
         case TransportError::aborted:
-            report.erro = "teste cancelado";
+            report.erro = kCancelled;
             return false;
         case TransportError::too_large:
         case TransportError::forbidden_address:
@@ -70,7 +74,7 @@ bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport&
     std::string parse_error;
     parsed = Json::parse(response.body, &parse_error, aborted_);
     if (!parsed && parse_error == "aborted") {
-        report.erro = "teste cancelado";
+        report.erro = kCancelled;
         return false;
     }
     if (response.status == 401 || response.status == 403) {

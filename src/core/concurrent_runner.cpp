@@ -22,9 +22,6 @@ RunStats ConcurrentRunner::run(const std::vector<HttpOperation*>& operations, st
     TransferEngine& engine = impl_->engine;
     int requests_before = engine.requests_done();
     std::vector<HttpOperation*> finished;
-    // With no grace, an abort also cuts a reply that is still arriving (curl can spend
-    // seconds reading a fast sender within one step).
-    engine.set_abort_check(grace.count() == 0 ? impl_->should_abort : AbortCheck());
     for (HttpOperation* op : operations) engine.add(op, finished);
 
     bool aborting = false;

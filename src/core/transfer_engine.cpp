@@ -1,7 +1,5 @@
 #include "core/transfer_engine.hpp"
 
-#include <functional>
-
 #include "core/connection_config.hpp"
 #include "core/retry_policy.hpp"
 
@@ -30,18 +28,12 @@ struct Transfer {
     RequestPacer::TimePoint started_wall;
     int resends = 0;          // times Chatwoot answered 429 and it went out again
     bool oversize = false;    // the reply passed max_response_bytes (or memory ran out)
-    const std::function<bool()>* abort_check = nullptr;  // the engine's, asked as the body arrives
-    bool aborted = false;     // it said stop: curl may read a fast sender for seconds in one step
     std::string refused_ip;   // connected to an address is_forbidden_address refuses
 };
 
 size_t on_body(char* data, size_t size, size_t count, void* user) {
     auto* t = static_cast<Transfer*>(user);
     size_t n = size * count;
-    if (t->abort_check && (*t->abort_check)()) {
-        t->aborted = true;
-        return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
-    }
     if (t->response.body.size() + n > t->request.max_response_bytes) {
         t->oversize = true;
         return 0;  // curl stops the transfer (CURLE_WRITE_ERROR)
@@ -100,7 +92,6 @@ struct TransferEngine::Impl {
     // so each list is built once, not once per request.
     std::map<std::vector<std::string>, curl_slist*> header_lists;
     RequestPacer pacer;
-    std::function<bool()> abort_check;
 
     struct Ready {
         HttpOperation* operation;
@@ -292,12 +283,7 @@ struct TransferEngine::Impl {
         char* content_type = nullptr;
         if (curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &content_type) == CURLE_OK && content_type)
             response.content_type = content_type;
-        if (t->aborted) {
-            response.error = TransportError::aborted;
-            response.error_text = "request cancelled";
-            response.body.clear();
-            response.body.shrink_to_fit();
-        } else if (t->oversize || result == CURLE_FILESIZE_EXCEEDED) {
+        if (t->oversize || result == CURLE_FILESIZE_EXCEEDED) {
             response.error = TransportError::too_large;
             response.error_text = "resposta maior que " + std::to_string(t->request.max_response_bytes) + " bytes";
             response.body.clear();
@@ -351,7 +337,6 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
         t->operation = it->operation;
         t->request = std::move(it->request);
         t->resends = it->resends;
-        if (e.abort_check) t->abort_check = &e.abort_check;
         e.ready.erase(it);
         e.has_sent.insert(t->operation);
         e.pacer.on_start(now);
@@ -446,8 +431,6 @@ void TransferEngine::wakeup() { curl_multi_wakeup(impl_->multi); }
 void TransferEngine::set_max_in_flight(int n) { impl_->max_in_flight = std::max(1, n); }
 
 void TransferEngine::set_budget(RequestPacer::Budget budget) { impl_->pacer.configure(budget); }
-
-void TransferEngine::set_abort_check(std::function<bool()> check) { impl_->abort_check = std::move(check); }
 
 const RequestPacer& TransferEngine::pacer() const { return impl_->pacer; }
 

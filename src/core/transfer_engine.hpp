@@ -19,7 +19,6 @@
 #include "core/request_pacer.hpp"
 
 #include <chrono>
-#include <functional>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -54,9 +53,6 @@ public:
 
     void set_max_in_flight(int n);
     void set_budget(RequestPacer::Budget budget);
-    // Asked as each piece of a reply arrives; when it says stop, the transfer ends at
-    // once as TransportError::aborted (a cancel must not wait for a long reply).
-    void set_abort_check(std::function<bool()> check);
     const RequestPacer& pacer() const;
     int in_flight() const;
     // Transfers in flight, or operations under way with their next request queued.
