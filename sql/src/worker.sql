@@ -1,0 +1,34 @@
+------------------------------------------------------------------------------
+-- Background worker monitoring
+------------------------------------------------------------------------------
+CREATE FUNCTION chatwoot.worker_status(
+    OUT processo text,              -- 'launcher' or 'worker'
+    OUT banco text,
+    OUT pid integer,
+    OUT estado text,                -- iniciando, ocioso, trabalhando, sem_extensao, parado, falhou
+    OUT iniciado_em timestamptz,
+    OUT ultimo_ciclo_em timestamptz,
+    OUT jobs_processados bigint,
+    OUT em_andamento bigint,
+    OUT ultimo_erro text,
+    OUT recargas_config integer,
+    OUT intervalo_poll_ms integer,
+    OUT vazao_por_segundo double precision, -- jobs/s over the last ~10 s window
+    OUT pausado_ate timestamptz,            -- no request starts before this (rate limit, Retry-After, outage)
+    OUT motivo_pausa text,
+    OUT avisos text                         -- standing problems: a mapping that no longer fits, a paused integration
+) RETURNS SETOF record
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_worker_status';
+COMMENT ON FUNCTION chatwoot.worker_status() IS
+    'The launcher and the workers. Roles outside pg_monitor see only the worker of their own database.';
+
+-- Waits until this database's worker is running and has finished a cycle (after
+-- `desde`, when given). A barrier for tests and deploy scripts; false on timeout.
+CREATE FUNCTION chatwoot.aguardar_worker(timeout_ms integer DEFAULT 10000, desde timestamptz DEFAULT NULL)
+    RETURNS boolean
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_aguardar_worker';
+
+-- Wakes this database's worker now (it otherwise wakes at commit or on its poll).
+CREATE FUNCTION chatwoot.acordar_worker() RETURNS boolean
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_acordar_worker';
+
