@@ -6,7 +6,20 @@
 
 EXTENSION  = chatwoot_sync
 MODULE_big = chatwoot_sync
-DATA       = sql/chatwoot_sync--0.1.0.sql
+# The version, written only here: the control file, the install script's name and the
+# library's schema check (CHATWOOT_SYNC_VERSION) come from it.
+EXTVERSION = 0.2.0
+
+# The install script of EXTVERSION is joined from the feature sources below, in this
+# order (tables before the functions, triggers and views that use them). Released
+# versions are frozen: sql/chatwoot_sync--V.sql never changes, and every schema change
+# since ships in sql/chatwoot_sync--A--B.sql (docs/ARCHITECTURE.md, "An upgrade step").
+INSTALL_SQL = $(addprefix sql/src/, install.sql access/tables.sql \
+    connections/tables.sql contacts/tables.sql outbox/tables.sql \
+    connections/functions.sql worker/functions.sql outbox/functions.sql contacts/functions.sql \
+    outbox/views.sql access/functions.sql boundary/functions.sql)
+DATA       = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql, $(wildcard sql/$(EXTENSION)--*.sql))
+DATA_built = build/sql/$(EXTENSION)--$(EXTVERSION).sql
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
@@ -17,7 +30,7 @@ REGRESS      = boundary configuration worker_status contacts_queue
 REGRESS_OPTS = --outputdir=$(CURDIR)/build/regress
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(CURDIR)/src
+PG_CPPFLAGS = -I$(CURDIR)/src -DCHATWOOT_SYNC_VERSION=\"$(EXTVERSION)\"
 PG_CXXFLAGS = -MMD -MP -std=c++17 -Wno-missing-field-initializers -Wno-register
 
 SHLIB_LINK  = -lstdc++ -lcurl -ljansson -lphonenumber -lcrypto -ldl
@@ -29,9 +42,17 @@ override with_llvm := no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+build/sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
+	@mkdir -p $(@D)
+	{ echo '-- $(EXTENSION) $(EXTVERSION): joined by the build from sql/src (edit those files, not this one)'; \
+	  cat $(INSTALL_SQL); } > $@
+
+$(EXTENSION).control: $(EXTENSION).control.in Makefile
+	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
+
 # Header dependencies (PGXS tracks none without --enable-depend).
 -include $(OBJS:.o=.d)
-EXTRA_CLEAN = $(OBJS:.o=.d) build
+EXTRA_CLEAN = $(OBJS:.o=.d) build $(EXTENSION).control
 
 .PHONY: deps test test-long demo core
 deps:

@@ -1,4 +1,3 @@
--- chatwoot_sync 0.1.0: connection, worker monitoring, error boundary.
 \echo Use "CREATE EXTENSION chatwoot_sync" to load this file. \quit
 
 -- Fails loudly when the extension cannot be served here (not preloaded, or this
@@ -8,4 +7,3 @@ CREATE FUNCTION chatwoot._registrar_instalacao() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_registrar_instalacao';
 SELECT chatwoot._registrar_instalacao();
 REVOKE ALL ON FUNCTION chatwoot._registrar_instalacao() FROM PUBLIC;
-

@@ -1,4 +1,4 @@
--- The SQL contract of chatwoot_sync 0.1.0: schema, tables, views, functions and their
+-- The SQL contract of chatwoot_sync: schema, tables, views, functions and their
 -- signatures, for the connection (integracoes) and for the contact sync (fila,
 -- partes_chatwoot, rastreamentos).
 BEGIN;

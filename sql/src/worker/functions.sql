@@ -1,6 +1,7 @@
 ------------------------------------------------------------------------------
 -- Background worker monitoring
 ------------------------------------------------------------------------------
+-- Monitoring is for pg_monitor and the roles granted through conceder_acesso_app.
 CREATE FUNCTION chatwoot.worker_status(
     OUT processo text,              -- 'launcher' or 'worker'
     OUT banco text,
@@ -21,14 +22,20 @@ CREATE FUNCTION chatwoot.worker_status(
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_worker_status';
 COMMENT ON FUNCTION chatwoot.worker_status() IS
     'The launcher and the workers. Roles outside pg_monitor see only the worker of their own database.';
+REVOKE ALL ON FUNCTION chatwoot.worker_status() FROM PUBLIC;
+GRANT USAGE ON SCHEMA chatwoot TO pg_monitor;
+GRANT EXECUTE ON FUNCTION chatwoot.worker_status() TO pg_monitor;
+INSERT INTO chatwoot._acessos_app (privilegio, objeto) VALUES ('EXECUTE', 'FUNCTION chatwoot.worker_status()');
 
 -- Waits until this database's worker is running and has finished a cycle (after
 -- `desde`, when given). A barrier for tests and deploy scripts; false on timeout.
+-- Waiting on and waking the worker are for the owner (and tests).
 CREATE FUNCTION chatwoot.aguardar_worker(timeout_ms integer DEFAULT 10000, desde timestamptz DEFAULT NULL)
     RETURNS boolean
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_aguardar_worker';
+REVOKE ALL ON FUNCTION chatwoot.aguardar_worker(integer, timestamptz) FROM PUBLIC;
 
 -- Wakes this database's worker now (it otherwise wakes at commit or on its poll).
 CREATE FUNCTION chatwoot.acordar_worker() RETURNS boolean
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_acordar_worker';
-
+REVOKE ALL ON FUNCTION chatwoot.acordar_worker() FROM PUBLIC;
