@@ -25,9 +25,10 @@ CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-# pg_regress suites (sql/ + expected/), run against the private cluster by test/run.sh.
-REGRESS      = boundary configuration worker_status contacts_queue
-REGRESS_OPTS = --outputdir=$(CURDIR)/build/regress
+# pg_regress goldens: every test/regress/sql/*.sql, sorted, so the schedule cannot drift
+# from the files (test/run.sh fails an input without expected output and vice versa).
+REGRESS      = $(sort $(basename $(notdir $(wildcard test/regress/sql/*.sql))))
+REGRESS_OPTS = --inputdir=test/regress --outputdir=$(CURDIR)/build/regress
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(CURDIR)/src -DCHATWOOT_SYNC_VERSION=\"$(EXTVERSION)\"

@@ -22,12 +22,14 @@ MANIFEST="$ROOT/test/manifest.tsv"
 # --- the manifest ----------------------------------------------------------------------
 # Rows: suite<TAB>name<TAB>count, read from the sources (never from a run):
 #   unit         each GoogleTest test as ctest lists it (count 1)
-#   pg_regress   each test of REGRESS in the Makefile (count 1)
+#   pg_regress   each test of REGRESS as the Makefile derives it from test/regress/sql (count 1)
 #   pgtap        each test/pgtap/*.sql file and the N of its SELECT plan(N)
 #   integration  each test/integration/*.sh script and the N of its `plan N`
 manifest_rows() {
   ctest --test-dir build/cmake -N 2>/dev/null | sed -nE 's/^ *Test +#[0-9]+: (.*)$/unit\t\1\t1/p' | sort
-  sed -nE 's/^REGRESS *= *//p' Makefile | tr ' ' '\n' | grep . | sed -E 's/^(.*)$/pg_regress\t\1\t1/'
+  # Asked of make itself, so the manifest lists exactly the schedule installcheck runs.
+  make -s --no-print-directory --eval='print-regress: ; @echo $(REGRESS)' print-regress \
+    | tr ' ' '\n' | grep . | sed -E 's/^(.*)$/pg_regress\t\1\t1/'
   for f in test/pgtap/*.sql; do
     printf 'pgtap\t%s\t%s\n' "$(basename "$f")" "$(grep -oE 'SELECT plan\([0-9]+\)' "$f" | grep -oE '[0-9]+' | head -1)"
   done
@@ -43,7 +45,7 @@ manifest_header() {
 #
 # Format: suite<TAB>name<TAB>count, one row per
 #   unit         GoogleTest test (ctest name, count 1)
-#   pg_regress   pg_regress test (REGRESS in the Makefile, count 1)
+#   pg_regress   pg_regress test (test/regress/sql/NAME.sql, count 1)
 #   pgtap        test/pgtap file and its SELECT plan(N)
 #   integration  test/integration script (without .sh) and its `plan N`
 #
@@ -148,6 +150,22 @@ cluster_start "$MAIN_DIR" || { echo "0 passed, 1 failed"; exit 1; }
 echo "PostgreSQL 15 on port $PGPORT (data in $MAIN_DIR/data)"
 
 note "pg_regress"
+# REGRESS is every test/regress/sql/*.sql: an input without its golden, or a golden
+# whose input is gone, would otherwise fail obscurely or be silently skipped.
+# (NAME_N.out is pg_regress's alternative output for NAME.sql.)
+unpaired=0
+for f in test/regress/sql/*.sql; do
+  [ -e "$f" ] || continue
+  n=$(basename "$f" .sql)
+  [ -f "test/regress/expected/$n.out" ] || { echo "pg_regress: $f has no test/regress/expected/$n.out"; unpaired=$((unpaired + 1)); }
+done
+for f in test/regress/expected/*.out; do
+  [ -e "$f" ] || continue
+  n=$(basename "$f" .out)
+  [ -f "test/regress/sql/$n.sql" ] || { [[ "$n" =~ ^(.+)_[0-9]+$ ]] && [ -f "test/regress/sql/${BASH_REMATCH[1]}.sql" ]; } \
+    || { echo "pg_regress: $f has no input test/regress/sql/$n.sql"; unpaired=$((unpaired + 1)); }
+done
+[ $unpaired -gt 0 ] && count "pg_regress (inputs and expected files)" 0 "$unpaired"
 make installcheck PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=postgres >"$WORK/regress.log" 2>&1
 sed -nE 's/^(test +| +)([a-z0-9_]+) +\.\.\. .*/pg_regress\t\2\t1/p' "$WORK/regress.log" >> "$RAN"
 if grep -qE 'All [0-9]+ tests passed' "$WORK/regress.log"; then

@@ -145,21 +145,23 @@ is_like "statement_timeout: the same backend still works afterwards" "$out" '^2\
 # A cancel from another session (pg_cancel_backend) interrupts it too.
 # The cancel-to-return time is the server's: from just after pg_cancel_backend() returned
 # to the cancelled session's next statement (docs/SQL.md: within 100 ms).
+# The session prints its backend's pid first: that pid, and no other, is cancelled.
 session <<'SQL' >"$IT_WORK/cancel.out" &
 SET chatwoot_sync.request_timeout = '20s';
-SET application_name = 'cancelar_me';
+SELECT 'backend_pid=' || pg_backend_pid();
 SELECT chatwoot.testar_conexao();
 SELECT 'returned_at=' || round(extract(epoch FROM clock_timestamp()) * 1000);
 SELECT 'ainda_vivo';
 SQL
 CANCEL_PSQL=$!
+CANCEL_BACKEND=""
 for _ in $(seq 1 50); do
-  [ "$(q postgres "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'cancelar_me' AND state = 'active'")" = 1 ] && break
+  CANCEL_BACKEND=$(sed -nE 's/^backend_pid=([0-9]+)$/\1/p' "$IT_WORK/cancel.out")
+  [ -n "$CANCEL_BACKEND" ] && [ "$(q postgres "SELECT count(*) FROM pg_stat_activity WHERE pid = $CANCEL_BACKEND AND state = 'active'")" = 1 ] && break
   sleep 0.05
 done
 sleep 0.3
-cancelled_at=$(q postgres "SELECT bool_and(pg_cancel_backend(pid))::text || ' ' || round(extract(epoch FROM clock_timestamp()) * 1000)
-                             FROM pg_stat_activity WHERE application_name = 'cancelar_me'")
+cancelled_at=$(q postgres "SELECT pg_cancel_backend(${CANCEL_BACKEND:-0})::text || ' ' || round(extract(epoch FROM clock_timestamp()) * 1000)")
 for _ in $(seq 1 100); do kill -0 "$CANCEL_PSQL" 2>/dev/null || break; sleep 0.1; done
 kill "$CANCEL_PSQL" 2>/dev/null; wait "$CANCEL_PSQL"
 out=$(cat "$IT_WORK/cancel.out")

@@ -8,20 +8,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/integration.sh"
 
 plan 57
 it_cluster lifecycle \
-  "chatwoot_sync.database_name = 'zattar,outro'" \
+  "chatwoot_sync.database_name = 'zattar,outro,observador'" \
   "chatwoot_sync.poll_interval = '1s'" || { not_ok "cluster starts"; exit 1; }
 LOG="$IT_DIR/server.log"
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 log_count() { grep -c -- "$1" "$LOG"; }
 
-# worker_status() of the shared registry, readable from any database (the
-# extension's own function disappears from a database with DROP EXTENSION).
-q postgres "CREATE FUNCTION public.cw_status(OUT processo text, OUT banco text, OUT pid integer, OUT estado text,
-    OUT iniciado_em timestamptz, OUT ultimo_ciclo_em timestamptz, OUT jobs_processados bigint,
-    OUT em_andamento bigint, OUT ultimo_erro text, OUT recargas_config integer, OUT intervalo_poll_ms integer)
-  RETURNS SETOF record LANGUAGE c AS '\$libdir/chatwoot_sync', 'chatwoot_worker_status'" >/dev/null
-st() { q postgres "SELECT $2 FROM public.cw_status() WHERE processo = 'worker' AND banco = '$1'"; }
+# worker_status() of the shared registry, read through the real function in a database
+# that keeps the extension throughout (observador, created below): the databases under
+# test lose it with DROP EXTENSION. A copy of its declaration would drift from it.
+st() { q observador "SELECT $2 FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = '$1'"; }
 
 # Processes as PostgreSQL sees them.
 launcher_pid() { q postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'chatwoot_sync launcher'"; }
@@ -41,6 +38,8 @@ check "launcher is visible in pg_stat_activity by backend_type and application_n
                         AND application_name LIKE '%chatwoot%' AND backend_type LIKE '%launcher%'")" = 1
 q postgres "CREATE DATABASE zattar" >/dev/null
 q postgres "CREATE DATABASE outro" >/dev/null
+q postgres "CREATE DATABASE observador" >/dev/null
+q observador "CREATE EXTENSION chatwoot_sync" >/dev/null || { not_ok "CREATE EXTENSION in observador (st reads worker_status there)"; exit 1; }
 check "CREATE EXTENSION in a listed database" q zattar "CREATE EXTENSION chatwoot_sync"
 check "aguardar_worker(10000) is true" test "$(q zattar "SELECT chatwoot.aguardar_worker(10000)")" = t
 check "worker for zattar visible in pg_stat_activity (backend_type, application_name)" \
@@ -151,7 +150,7 @@ check "unlisted database: the extension is not installed" \
 
 # --- database_name changed by SIGHUP -----------------------------------------------
 q postgres "CREATE DATABASE terceiro" >/dev/null
-q postgres "ALTER SYSTEM SET chatwoot_sync.database_name = 'zattar,outro,terceiro'" >/dev/null
+q postgres "ALTER SYSTEM SET chatwoot_sync.database_name = 'zattar,outro,terceiro,observador'" >/dev/null
 q postgres "SELECT pg_reload_conf()" >/dev/null
 eventually 5 "database_name reloaded" bash -c "[[ \"\$(psql -X -A -t -q -h 127.0.0.1 -p $IT_PORT -U postgres -d terceiro -c 'SHOW chatwoot_sync.database_name')\" == *terceiro* ]]"
 check "CREATE EXTENSION in a database added by SIGHUP" q terceiro "CREATE EXTENSION chatwoot_sync"
@@ -159,7 +158,7 @@ eventually 3 "the added database gets a worker" aguardar terceiro 200
 TPID=$(worker_pid terceiro)
 ZPID=$(worker_pid zattar)
 started_terceiro=$(log_count 'worker started for database "terceiro"')
-q postgres "ALTER SYSTEM SET chatwoot_sync.database_name = 'zattar,outro'" >/dev/null
+q postgres "ALTER SYSTEM SET chatwoot_sync.database_name = 'zattar,outro,observador'" >/dev/null
 q postgres "SELECT pg_reload_conf()" >/dev/null
 eventually 5 "removing a database from database_name by SIGHUP makes its worker exit" \
   bash -c "[ ! -e /proc/$TPID ] || grep -qE '^[0-9]+ \(.*\) Z' /proc/$TPID/stat"
@@ -213,6 +212,8 @@ out=$(timeout 15 psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U postgres -d post
 rc=$?; elapsed=$(( $(now_ms) - started ))
 check "DROP DATABASE zattar WITH (FORCE) succeeds in < 10 s (${elapsed} ms) $out" test $rc = 0 -a "$elapsed" -lt 10000
 check "DROP DATABASE: the served worker (pid '$ZPID') is gone" known_and_gone "$ZPID"
+# The observer's worker goes too, so that none at all may be left below.
+q postgres "DROP DATABASE observador WITH (FORCE)" >/dev/null
 # The postmaster restarts a worker 5 s after a non-zero exit: none may come back.
 sleep 6
 check "after DROP DATABASE and database_name removal: no chatwoot worker is left or restarted" \

@@ -1,7 +1,7 @@
 -- chatwoot_sync.* settings: who may change them, when, their defaults, and the
 -- api_key that nobody can read back.
 BEGIN;
-SELECT plan(40);
+SELECT plan(41);
 
 CREATE FUNCTION pg_temp.como(papel text, sql text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -29,6 +29,8 @@ SELECT is(pg_temp.cfg('chatwoot_sync.max_concurrency'), 'sighup|integer||16', 'm
 SELECT is(pg_temp.cfg('chatwoot_sync.batch_size'), 'sighup|integer||2000', 'batch_size: reload, default 2000');
 SELECT is(pg_temp.cfg('chatwoot_sync.max_attempts'), 'sighup|integer||10', 'max_attempts: reload, default 10');
 SELECT is(pg_temp.cfg('chatwoot_sync.retention'), 'sighup|integer|s|604800', 'retention: reload, s, default 7 days');
+SELECT is(pg_temp.cfg('chatwoot_sync.max_response_size'), 'superuser|integer|kB|4096',
+          'max_response_size: superuser, kB, default 4 MB');
 SELECT is(pg_temp.cfg('chatwoot_sync.api_url'), 'superuser|string||', 'api_url (deprecated): superuser, empty');
 SELECT is(pg_temp.cfg('chatwoot_sync.account_id'), 'superuser|integer||0', 'account_id (deprecated): superuser, 0');
 SELECT is(pg_temp.cfg('chatwoot_sync.default_inbox_id'), 'superuser|integer||0', 'default_inbox_id (deprecated): superuser, 0');

@@ -1,6 +1,27 @@
 -- worker_status(), aguardar_worker(), acordar_worker() in a served database.
 BEGIN;
-SELECT plan(14);
+SELECT plan(20);
+
+-- The worker may still be starting (the database was created just before the suite).
+SELECT ok(chatwoot.aguardar_worker(20000), 'the worker serving this database is ready within 20 s');
+SELECT results_eq(
+    $$SELECT processo, estado IN ('ocioso', 'trabalhando'), pid IS NOT NULL, iniciado_em <= now(),
+             ultimo_ciclo_em IS NOT NULL, ultimo_erro
+        FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = current_database()$$,
+    $$VALUES ('worker'::text, true, true, true, true, NULL::text)$$,
+    'the worker row: running (ocioso or trabalhando), a pid, started before now, has cycled, no error');
+SELECT results_eq(
+    $$SELECT count(*), bool_and(pid IS NOT NULL) FROM chatwoot.worker_status() WHERE processo = 'launcher'$$,
+    $$VALUES (1::bigint, true)$$,
+    'one launcher, and it runs');
+-- DBAs find both in pg_stat_activity by backend_type and application_name alike.
+SELECT results_eq(
+    $$SELECT backend_type, application_name FROM pg_stat_activity
+       WHERE backend_type LIKE 'chatwoot_sync%' AND (datname = current_database() OR datname IS NULL)
+       ORDER BY backend_type$$,
+    $$VALUES ('chatwoot_sync launcher'::text, 'chatwoot_sync launcher'::text),
+             ('chatwoot_sync worker'::text, 'chatwoot_sync worker'::text)$$,
+    'pg_stat_activity: exactly this database''s worker and the launcher, named alike in backend_type and application_name');
 
 SELECT is((SELECT count(*) FROM chatwoot.worker_status() WHERE processo = 'launcher'), 1::bigint,
           'worker_status returns exactly one launcher row');
@@ -39,6 +60,10 @@ SELECT ok(chatwoot.aguardar_worker(3000, (SELECT antes FROM momento)), 'after ac
 UPDATE momento SET antes = clock_timestamp();
 SELECT ok(chatwoot.acordar_worker() AND chatwoot.aguardar_worker(3000, (SELECT antes FROM momento)),
           'and again (each wake-up gives a cycle)');
+-- Waking it makes it run a cycle promptly: within 2 s, though the poll here is 30 s.
+UPDATE momento SET antes = clock_timestamp();
+SELECT ok(chatwoot.acordar_worker(), 'acordar_worker: true again');
+SELECT ok(chatwoot.aguardar_worker(2000, (SELECT antes FROM momento)), 'a wake-up gives a cycle within 2 s');
 -- The call itself is timed: its result and how long it took, from just before to just after.
 CREATE FUNCTION pg_temp.aguardar_cronometrado(timeout_ms integer, OUT resultado boolean, OUT segundos numeric)
 LANGUAGE plpgsql AS $$
