@@ -5,11 +5,12 @@
 #   make demo [KEEP=1]      a scenario to watch against the Chatwoot simulator
 
 EXTENSION  = chatwoot_sync
+EXTVERSION = 0.1.0
 MODULE_big = chatwoot_sync
 DATA       = sql/chatwoot_sync--0.1.0.sql
 
-CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp))
+PG_SRCS   = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress suites (sql/ + expected/), run against the private cluster by test/run.sh.
@@ -17,7 +18,7 @@ REGRESS      = boundary configuration worker_status contacts_queue
 REGRESS_OPTS = --outputdir=$(CURDIR)/build/regress
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(CURDIR)/src
+PG_CPPFLAGS = -I$(CURDIR)/src -DCHATWOOT_SYNC_VERSION=\"$(EXTVERSION)\"
 PG_CXXFLAGS = -MMD -MP -std=c++17 -Wno-missing-field-initializers -Wno-register
 
 SHLIB_LINK  = -lstdc++ -lcurl -ljansson -lphonenumber -lcrypto -ldl

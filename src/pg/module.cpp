@@ -1,8 +1,8 @@
 // Module entry: GUCs, shared memory, the launcher, and the hook that wakes a
 // database's worker when its extension is dropped.
-#include "pg/launcher.hpp"
+#include "pg/worker/launcher.hpp"
 #include "pg/settings.hpp"
-#include "pg/worker_registry.hpp"
+#include "pg/worker/worker_registry.hpp"
 
 extern "C" {
 #include "catalog/objectaccess.h"

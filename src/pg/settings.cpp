@@ -1,6 +1,6 @@
 #include "pg/settings.hpp"
 
-#include "pg/pg_headers.hpp"
+#include "pg/boundary/pg_headers.hpp"
 
 extern "C" {
 #include "utils/varlena.h"
