@@ -1,3 +1,4 @@
+// boundary: postgres-style
 #include "pg/settings.hpp"
 
 #include "pg/boundary/pg_headers.hpp"

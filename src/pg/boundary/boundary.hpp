@@ -1,3 +1,4 @@
+// boundary: c++-style
 // The error boundary between PostgreSQL and C++ (one mechanism, used everywhere):
 //
 //  * PostgreSQL reports errors with ereport(ERROR), a longjmp. A longjmp across a
@@ -33,38 +34,34 @@ private:
     ErrorData* data_;  // palloc'd copy, in the memory context current at the failed call
 };
 
+// The one PG_TRY of the extension (boundary.cpp): runs `body(arg)` and returns the
+// ereport(ERROR) it raised, copied into the memory context current at the call
+// (the error state is flushed), or nullptr. `body` must own no C++ objects with
+// destructors. PostgreSQL-style code that must clean up after an error calls it
+// directly and re-raises with ReThrowError; C++ code calls pg_call.
+ErrorData* catch_pg_error(void (*body)(void*), void* arg);
+
 // Runs PostgreSQL code `f` (which must itself own no C++ objects with
 // destructors) and turns an ereport(ERROR) inside it into a thrown PgError.
 template <typename F>
 auto pg_call(F&& f) -> decltype(f()) {
+    using Fn = std::remove_reference_t<F>;
     using Result = decltype(f());
-    MemoryContext caller_context = CurrentMemoryContext;
-    ErrorData* volatile error = nullptr;
     if constexpr (std::is_void_v<Result>) {
-        PG_TRY();
-        { f(); }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(caller_context);
-            error = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
+        ErrorData* error = catch_pg_error(+[](void* p) { (*static_cast<Fn*>(p))(); }, &f);
         if (error) throw PgError(error);
     } else {
         static_assert(std::is_trivially_copyable_v<Result>, "pg_call returns plain values (Datum, pointers, ints)");
-        Result result{};  // read only on the path where no longjmp happened
-        PG_TRY();
-        { result = f(); }
-        PG_CATCH();
-        {
-            MemoryContextSwitchTo(caller_context);
-            error = CopyErrorData();
-            FlushErrorState();
-        }
-        PG_END_TRY();
+        struct Call {
+            Fn* f;
+            Result result;  // read only when no longjmp happened
+        } call{&f, Result{}};
+        ErrorData* error = catch_pg_error(+[](void* p) {
+            auto* c = static_cast<Call*>(p);
+            c->result = (*c->f)();
+        }, &call);
         if (error) throw PgError(error);
-        return result;
+        return call.result;
     }
 }
 
@@ -72,6 +69,11 @@ auto pg_call(F&& f) -> decltype(f()) {
 // background worker's entry points. Never returns when `body` threw.
 template <typename F>
 Datum cpp_entry(const char* function_name, F&& body) {
+    // A C++ exception can leave PostgreSQL's stacks pointing into frames it unwound
+    // (a handler or an error context pushed below us and never popped): put them back
+    // as they were at entry before raising, as pg_duckdb's guard does.
+    sigjmp_buf* entry_exception_stack = PG_exception_stack;
+    ErrorContextCallback* entry_context_stack = error_context_stack;
     ErrorData* pg_error = nullptr;
     bool out_of_memory = false;
     char message[1024];
@@ -88,6 +90,8 @@ Datum cpp_entry(const char* function_name, F&& body) {
         strlcpy(message, "unknown C++ exception", sizeof(message));
     }
     // Every C++ frame below us has been unwound; raising a PostgreSQL error is safe now.
+    PG_exception_stack = entry_exception_stack;
+    error_context_stack = entry_context_stack;
     if (pg_error) ReThrowError(pg_error);
     if (out_of_memory)
         ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("chatwoot_sync: out of memory in %s", function_name)));

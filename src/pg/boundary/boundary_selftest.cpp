@@ -1,3 +1,4 @@
+// boundary: c++-style
 // chatwoot._testar_fronteira(modo): proves the error boundary in the regression
 // tests. Each mode fails in a different way while C++ objects are alive; the
 // backend must survive with a clean ERROR and every destructor must have run.

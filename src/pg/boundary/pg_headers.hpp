@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // The only way C++ files in src/pg include PostgreSQL headers. Core files
 // (src/core) never include this.
 #pragma once

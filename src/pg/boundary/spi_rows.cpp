@@ -1,3 +1,4 @@
+// boundary: c++-style
 #include "pg/boundary/spi_rows.hpp"
 
 extern "C" {
@@ -62,7 +63,7 @@ RawResult run(const char* sql, const std::vector<SqlArg>& args, bool keep_rows) 
         }
         nulls[nargs] = '\0';
         int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-        if (rc < 0) elog(ERROR, "chatwoot_sync: SPI failed (%d) running: %s", rc, sql);
+        if (rc < 0) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("chatwoot_sync: SPI failed (%d) running: %s", rc, sql)));
         RawResult raw{SPI_processed, 0, nullptr};
         if (keep_rows && SPI_tuptable != nullptr) {
             raw.columns = SPI_tuptable->tupdesc->natts;
@@ -113,7 +114,7 @@ void begin_worker_transaction(const char* activity) {
     pg_call([activity] {
         SetCurrentStatementStartTimestamp();
         StartTransactionCommand();
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        if (SPI_connect() != SPI_OK_CONNECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("SPI_connect failed")));
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
     });

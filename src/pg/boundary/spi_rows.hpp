@@ -1,3 +1,4 @@
+// boundary: c++-style
 // SPI for C++ callers: every PostgreSQL call runs under pg_call, and results come
 // back as plain C++ values, so no PostgreSQL error ever unwinds through the
 // caller's C++ objects (see boundary.hpp).

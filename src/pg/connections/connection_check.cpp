@@ -1,8 +1,10 @@
+// boundary: c++-style
 // chatwoot.testar_conexao(integracao_id): loads the connection (table row, or the
 // deprecated GUC fallback), calls Chatwoot synchronously through the core, and
 // returns the core's report as jsonb. Runs SECURITY DEFINER: the caller never sees
 // the key, and the key never enters a query text, a log line or an error.
 #include "core/chatwoot/chatwoot_api.hpp"
+#include "core/connections/connection_config.hpp"
 #include "core/http/http_client.hpp"
 #include "pg/boundary/boundary.hpp"
 #include "pg/settings.hpp"
@@ -43,7 +45,7 @@ StoredConnection load_connection(bool has_id, int64 integracao_id) {
         "SELECT api_url, api_key, account_id, default_inbox_id, webhook_secret FROM chatwoot.integracoes "
         "WHERE CASE WHEN $1 IS NULL THEN ativo ELSE id = $1 END ORDER BY id LIMIT 1",
         1, types, values, nulls, true, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "chatwoot_sync: could not read chatwoot.integracoes");
+    if (rc != SPI_OK_SELECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("chatwoot_sync: could not read chatwoot.integracoes")));
     if (SPI_processed == 1) {
         conn.found = true;
         conn.api_url = copy_column(1);
@@ -112,4 +114,15 @@ CHATWOOT_FUNCTION(chatwoot_testar_conexao) {
         report_text = report.to_json_text(stored.from_settings ? "guc" : "");
     }
     return pg_call([&] { return jsonb_from_text(report_text.c_str()); });
+}
+
+// chatwoot._verificar_api_url(url): the core's URL check; NULL when usable.
+CHATWOOT_FUNCTION(chatwoot_verificar_api_url) {
+    if (PG_ARGISNULL(0)) PG_RETURN_TEXT_P(cstring_to_text("api_url vazia"));
+    text* url = PG_GETARG_TEXT_PP(0);
+    std::string value(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url));
+    auto problem = chatwoot::core::check_api_url(value, settings.allow_link_local);
+    if (!problem) PG_RETURN_NULL();
+    std::string message = *problem;
+    return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(message.data(), message.size())); });
 }

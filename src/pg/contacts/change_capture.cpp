@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // The sync triggers on the app's tables, in C because they run for every row the
 // app writes (bulk statements must stay fast):
 //
@@ -279,31 +280,29 @@ constexpr int kLogChunk = 5000;
 // Runs body(arg) in an internal subtransaction. Returns NULL when it committed, else
 // the error (rolled back, for the caller to report and free). A cancel or a shutdown
 // is not ours to swallow: it is thrown on.
+struct SubtransactionBody {
+    void (*body)(void*);
+    void* arg;
+};
+
+void run_and_release(void* p) {
+    auto* call = static_cast<SubtransactionBody*>(p);
+    call->body(call->arg);
+    ReleaseCurrentSubTransaction();
+}
+
 ErrorData* try_in_subtransaction(void (*body)(void*), void* arg) {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
-    ErrorData* error = nullptr;
     BeginInternalSubTransaction(nullptr);
     MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
-        body(arg);
-        ReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        error = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();  // also restores the user id and the settings
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-        if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-            ReThrowError(error);
-    }
-    PG_END_TRY();
+    SubtransactionBody call{body, arg};
+    ErrorData* error = chatwoot::pg::catch_pg_error(run_and_release, &call);
+    if (error) RollbackAndReleaseCurrentSubTransaction();  // also restores the user id and the settings
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    if (error && (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN))
+        ReThrowError(error);
     return error;
 }
 
@@ -375,7 +374,7 @@ void write_problem(void* arg) {
     int guc_level = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true,
                             0, false);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+    if (SPI_connect() != SPI_OK_CONNECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("SPI_connect failed")));
     Oid types[2] = {OIDOID, TEXTOID};
     Datum values[2] = {ObjectIdGetDatum(problem->pending->relid), CStringGetTextDatum(problem->pending->problem)};
     SPI_execute_with_args(
@@ -409,7 +408,7 @@ Oid extension_owner(Oid function_oid) {
     static Oid cached_function = InvalidOid, cached_owner = InvalidOid;
     if (function_oid != cached_function) {
         HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(function_oid));
-        if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for function %u", function_oid);
+        if (!HeapTupleIsValid(tuple)) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("cache lookup failed for function %u", function_oid)));
         cached_owner = reinterpret_cast<Form_pg_proc>(GETSTRUCT(tuple))->proowner;
         ReleaseSysCache(tuple);
         cached_function = function_oid;

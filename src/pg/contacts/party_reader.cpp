@@ -1,3 +1,4 @@
+// boundary: c++-style
 #include "pg/contacts/party_reader.hpp"
 
 #include "core/text/text.hpp"

@@ -1,3 +1,4 @@
+// boundary: c++-style
 // Reads, inside the claim transaction, what the claimed jobs need: each party's row
 // as it is now (through its table's mapping) and its Chatwoot mapping.
 #pragma once

@@ -1,3 +1,4 @@
+// boundary: c++-style
 #include "pg/outbox/change_log.hpp"
 
 #include "pg/boundary/boundary.hpp"
@@ -64,7 +65,7 @@ std::int64_t ingest_changes() {
 CHATWOOT_FUNCTION(chatwoot_drenar_mudancas) {
     (void)fcinfo;
     chatwoot::pg::pg_call([] {
-        if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
+        if (SPI_connect() != SPI_OK_CONNECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("SPI_connect failed")));
     });
     std::int64_t drained = chatwoot::pg::ingest_changes();
     chatwoot::pg::pg_call([] { SPI_finish(); });

@@ -1,3 +1,4 @@
+// boundary: c++-style
 // The change log (chatwoot.mudancas), drained into the outbox (chatwoot.fila).
 #pragma once
 

@@ -1,3 +1,4 @@
+// boundary: c++-style
 // One claimed row of chatwoot.fila, with what the claim transaction read for it.
 #pragma once
 #include "core/contacts/contact_draft.hpp"

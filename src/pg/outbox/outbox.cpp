@@ -1,3 +1,4 @@
+// boundary: c++-style
 // Drains chatwoot.fila. Jobs flow: claimed (commit) -> on the wire in the HTTP
 // thread (core::ThreadedRunner, no transaction open) -> finished, waiting to be
 // recorded -> recorded in one transaction (commit). Up to two batches are on the

@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // Draining chatwoot.fila: claim (commit), call Chatwoot on the HTTP thread with no
 // transaction open, record the results (commit). See queue_drain.cpp.
 #pragma once

@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // The launcher: one static background worker that starts a worker per database
 // listed in chatwoot_sync.database_name, and again whenever a backend commits a
 // CREATE EXTENSION chatwoot_sync (it sets the registry's rescan flag and our latch).

@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // The launcher background worker (see launcher.cpp) and the per-database worker (worker.cpp).
 #pragma once
 #include "pg/boundary/pg_headers.hpp"

@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // The per-database worker. Its loop: wait on the latch (woken at commit or by the
 // fallback poll), check the extension is still installed, do one bounded cycle
 // of work in short transactions, record progress in the registry.

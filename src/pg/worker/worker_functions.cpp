@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // SQL functions about the background workers: chatwoot.worker_status(),
 // chatwoot.aguardar_worker(), chatwoot.acordar_worker(), and the launcher
 // notification the install script calls. Their bodies own no C++ objects, so
@@ -6,9 +7,6 @@
 #include "pg/settings.hpp"
 #include "pg/worker/worker_registry.hpp"
 
-#include "core/connections/connection_config.hpp"
-
-#include <string>
 
 extern "C" {
 #include "access/htup_details.h"
@@ -166,17 +164,6 @@ extern "C" Datum chatwoot_conexao_mudou(PG_FUNCTION_ARGS) {
     return PointerGetDatum(nullptr);
 }
 
-// chatwoot._verificar_api_url(url): the core's URL check; NULL when usable.
-CHATWOOT_FUNCTION(chatwoot_verificar_api_url) {
-    if (PG_ARGISNULL(0)) PG_RETURN_TEXT_P(cstring_to_text("api_url vazia"));
-    text* url = PG_GETARG_TEXT_PP(0);
-    std::string value(VARDATA_ANY(url), VARSIZE_ANY_EXHDR(url));
-    auto problem = chatwoot::core::check_api_url(value, settings.allow_link_local);
-    if (!problem) PG_RETURN_NULL();
-    std::string message = *problem;
-    return pg_call([&] { return PointerGetDatum(cstring_to_text_with_len(message.data(), message.size())); });
-}
-
 // chatwoot._ids_rastreados(tabela, coluna_id, coluna_ativo): the ids of a tracked
 // table's (active) rows, read as the table's owner in a security-restricted
 // operation with search_path pinned, as REFRESH MATERIALIZED VIEW reads. An ERROR
@@ -211,8 +198,8 @@ extern "C" Datum chatwoot_ids_rastreados(PG_FUNCTION_ARGS) {
     int guc_level = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
                             false);
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "SPI_connect failed");
-    if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT) elog(ERROR, "could not read %s", name);
+    if (SPI_connect() != SPI_OK_CONNECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("SPI_connect failed")));
+    if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("could not read %s", name)));
     for (uint64 i = 0; i < SPI_processed; ++i) {
         bool isnull = false;
         Datum id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);

@@ -1,3 +1,4 @@
+// boundary: postgres-style
 #include "pg/worker/worker_registry.hpp"
 
 namespace chatwoot::pg {

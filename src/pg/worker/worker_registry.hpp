@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // Shared-memory registry of the launcher and the per-database workers: what
 // worker_status() shows, duplicate-start protection, and how a committing
 // backend wakes the launcher. Holds only plain data: no process-local pointers
