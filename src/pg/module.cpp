@@ -87,6 +87,9 @@ static void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tre
 static void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void* arg) {
     if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
     if (access == OAT_DROP && class_id == ExtensionRelationId && registry != nullptr) wake_worker_at_commit(true);
+    // ALTER EXTENSION ... UPDATE: a worker waiting for its schema's update drains at
+    // once (an ALTER of another extension only costs a spurious wake).
+    if (access == OAT_POST_ALTER && class_id == ExtensionRelationId && registry != nullptr) wake_worker_at_commit(true);
 }
 
 }  // namespace chatwoot::pg

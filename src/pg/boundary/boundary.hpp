@@ -16,6 +16,7 @@
 // leave PostgreSQL believing an error is being handled.
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
+#include "pg/boundary/schema_version.hpp"
 
 #include <exception>
 #include <new>
@@ -103,11 +104,21 @@ Datum cpp_entry(const char* function_name, F&& body) {
 }  // namespace chatwoot::pg
 
 // Declares an SQL-callable function whose body is C++ running behind the boundary.
-#define CHATWOOT_FUNCTION(name)                                                                   \
+// It refuses to run (an ERROR naming both versions) while this database's schema is
+// not the library's version: its SQL may not match the schema.
+#define CHATWOOT_FUNCTION(name) CHATWOOT_FUNCTION_CHECKED(name, true)
+// The few that must work on any schema version: worker_status() (the DBA must see
+// the worker waiting for the update), _registrar_instalacao (inside CREATE EXTENSION
+// of any version), and those that only touch shared memory (acordar_worker,
+// aguardar_worker).
+#define CHATWOOT_FUNCTION_ANY_SCHEMA(name) CHATWOOT_FUNCTION_CHECKED(name, false)
+
+#define CHATWOOT_FUNCTION_CHECKED(name, check_schema)                                             \
     static Datum name##_body(PG_FUNCTION_ARGS);                                                   \
     extern "C" {                                                                                  \
     PG_FUNCTION_INFO_V1(name);                                                                    \
     Datum name(PG_FUNCTION_ARGS) {                                                                \
+        if (check_schema) chatwoot::pg::require_current_schema(); /* before any C++ object */     \
         return chatwoot::pg::cpp_entry(#name, [fcinfo]() { return name##_body(fcinfo); });        \
     }                                                                                             \
     }                                                                                             \

@@ -21,6 +21,12 @@
 // Ids recorded in a subtransaction that aborts (a statement that failed after its
 // row triggers ran, rolled back to a savepoint) are dropped with it.
 //
+// They never check the schema's version (see pg/boundary/schema_version.hpp): an app
+// statement must never fail because of sync, so between a library upgrade and ALTER
+// EXTENSION UPDATE they keep recording into the change log (whose shape every version
+// keeps), and the updated worker drains it. Neither does _acordar_no_commit, which
+// only asks for a wake-up at commit (the TRUNCATE trigger calls it).
+//
 // Plain C-style code with no C++ objects, so PostgreSQL errors may unwind freely.
 #include "core/text/text.hpp"
 #include "pg/boundary/boundary.hpp"

@@ -11,6 +11,7 @@
 // mid-cycle would leave jobs claimed, to be requeued with an attempt at startup).
 // lock_timeout bounds how long a held cycle can wait for the app's locks.
 #include "core/text/text.hpp"
+#include "pg/boundary/schema_version.hpp"
 #include "pg/worker/launcher.hpp"
 #include "pg/outbox/outbox.hpp"
 #include "pg/settings.hpp"
@@ -115,20 +116,41 @@ static bool claim_slot(Oid database_oid, const char* database_name) {
     return true;
 }
 
-// Returns false when the extension is gone and the worker should exit. Not looked
-// up when only the HTTP thread woke the worker (that happens for every group of
-// finished requests); DROP EXTENSION sets the latch, so it is always seen.
-static bool extension_installed(bool woken_by_http_thread_only) {
-    static bool installed = false;
-    if (woken_by_http_thread_only && installed) return true;
+enum class Schema { missing, outdated, current };
+static char schema_problem[kErrorLength];  // why the schema is outdated, when it is
+
+// Whether the extension is still installed and its schema is the library's version
+// (one pg_extension probe). Not looked up when only the HTTP thread woke the worker
+// (that happens for every group of finished requests) and the schema was current;
+// DROP EXTENSION and ALTER EXTENSION set the latch, so they are always seen.
+static Schema check_schema(bool woken_by_http_thread_only) {
+    static Schema last = Schema::missing;
+    static bool known = false;
+    if (woken_by_http_thread_only && known && last == Schema::current) return last;
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     PushActiveSnapshot(GetTransactionSnapshot());
-    installed = OidIsValid(get_extension_oid("chatwoot_sync", true));
+    char* version = installed_schema_version();
+    if (version == nullptr)
+        last = Schema::missing;
+    else if (describe_schema_mismatch(version, schema_problem, sizeof(schema_problem)))
+        last = Schema::outdated;
+    else
+        last = Schema::current;
     PopActiveSnapshot();
     CommitTransactionCommand();
     pgstat_report_stat(false);
-    return installed;
+    known = true;
+    return last;
+}
+
+// Outdated: nothing is claimed, drained or sent; worker_status says why. Commits
+// stop waking the worker (quiet), ALTER EXTENSION wakes it (module.cpp), and the
+// poll interval rechecks.
+static void publish_schema_outdated() {
+    record_error(schema_problem);
+    set_worker_pause(0, "", schema_problem);
+    set_worker_quiet_until(DT_NOEND);
 }
 
 }  // namespace chatwoot::pg
@@ -190,6 +212,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     PG_exception_stack = &error_recovery;
 
     bool woken_by_http_thread_only = false;
+    bool schema_was_outdated = false;
     for (;;) {
         // SIGTERM: finish the requests in flight and record them before dying.
         if (ProcDiePending) finish_drain_for_exit();
@@ -217,9 +240,19 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         set_state(WorkerState::working);
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
         HOLD_INTERRUPTS();
-        bool installed = extension_installed(woken_by_http_thread_only);
+        Schema schema = check_schema(woken_by_http_thread_only);
+        bool installed = schema != Schema::missing;
         DrainOutcome drained{0, false, 0, -1, -1, false};
-        if (installed) drained = run_drain_cycle(woken_by_http_thread_only);
+        if (schema == Schema::current) {
+            if (schema_was_outdated) {  // updated: the version's message is no longer true
+                record_error("");
+                schema_was_outdated = false;
+            }
+            drained = run_drain_cycle(woken_by_http_thread_only);
+        } else if (schema == Schema::outdated) {
+            publish_schema_outdated();
+            schema_was_outdated = true;
+        }
         RESUME_INTERRUPTS();
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
@@ -231,7 +264,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
             proc_exit(0);
         }
         LWLockAcquire(registry->lock, LW_EXCLUSIVE);
-        my_slot->state = WorkerState::idle;
+        my_slot->state = schema == Schema::outdated ? WorkerState::schema_outdated : WorkerState::idle;
         my_slot->last_loop_at = GetCurrentTimestamp();
         LWLockRelease(registry->lock);
         pgstat_report_activity(STATE_IDLE, nullptr);

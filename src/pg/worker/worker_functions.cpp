@@ -34,7 +34,7 @@ static Datum nullable_timestamp(TimestampTz value, bool* isnull) {
     return TimestampTzGetDatum(value);
 }
 
-CHATWOOT_FUNCTION(chatwoot_worker_status) {
+CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_worker_status) {
     constexpr int kColumns = 15;
     InitMaterializedSRF(fcinfo, 0);
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
@@ -102,7 +102,7 @@ CHATWOOT_FUNCTION(chatwoot_worker_status) {
 
 // Test and ops barrier: waits until this database's worker is attached and has
 // completed a cycle since `desde` (default: any). Returns false on timeout.
-CHATWOOT_FUNCTION(chatwoot_aguardar_worker) {
+CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_aguardar_worker) {
     require_preload();
     int timeout_ms = PG_GETARG_INT32(0);
     TimestampTz since = PG_ARGISNULL(1) ? 0 : PG_GETARG_TIMESTAMPTZ(1);
@@ -123,7 +123,7 @@ CHATWOOT_FUNCTION(chatwoot_aguardar_worker) {
     }
 }
 
-CHATWOOT_FUNCTION(chatwoot_acordar_worker) {
+CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_acordar_worker) {
     require_preload();
     PG_RETURN_BOOL(wake_worker());
 }
@@ -131,7 +131,7 @@ CHATWOOT_FUNCTION(chatwoot_acordar_worker) {
 // Called by the install script. Refuses to install where no worker would ever
 // drain the queue (work would pile up silently), then asks the launcher to start
 // this database's worker once the CREATE EXTENSION commits.
-CHATWOOT_FUNCTION(chatwoot_registrar_instalacao) {
+CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_registrar_instalacao) {
     require_preload();
     // Chatwoot speaks UTF-8 JSON, and everything the extension stores is UTF-8.
     if (GetDatabaseEncoding() != PG_UTF8)
@@ -156,6 +156,8 @@ PG_FUNCTION_INFO_V1(chatwoot_conexao_mudou);
 PG_FUNCTION_INFO_V1(chatwoot_ids_rastreados);
 }
 
+// Like the app's triggers, it works on any schema version: a statement must never
+// fail because of sync.
 extern "C" Datum chatwoot_conexao_mudou(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -170,6 +172,7 @@ extern "C" Datum chatwoot_conexao_mudou(PG_FUNCTION_ARGS) {
 // inside unwinds through the caller's (sub)transaction, which restores the identity
 // and the settings. Plain C: no C++ objects.
 extern "C" Datum chatwoot_ids_rastreados(PG_FUNCTION_ARGS) {
+    require_current_schema();
     if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("tabela e coluna_id são obrigatórias")));
     Oid relid = PG_GETARG_OID(0);

@@ -12,6 +12,7 @@ const char* state_name(WorkerState state) {
         case WorkerState::idle: return "ocioso";
         case WorkerState::working: return "trabalhando";
         case WorkerState::no_extension: return "sem_extensao";
+        case WorkerState::schema_outdated: return "esquema_desatualizado";
         case WorkerState::stopped: return "parado";
         case WorkerState::failed: return "falhou";
     }

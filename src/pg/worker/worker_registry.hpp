@@ -19,6 +19,7 @@ enum class WorkerState : int {
     no_extension,  // database has no chatwoot_sync: exited, waits for CREATE EXTENSION
     stopped,       // exited (SIGTERM, database removed from database_name)
     failed,        // exited on an error; the postmaster restarts it
+    schema_outdated,  // the schema is not the library's version: waits for ALTER EXTENSION UPDATE
 };
 
 const char* state_name(WorkerState state);
