@@ -1,6 +1,8 @@
 // boundary: c++-style
 #include "pg/boundary/spi_rows.hpp"
 
+#include "core/error.hpp"
+
 extern "C" {
 #include "utils/array.h"
 #include "utils/resowner.h"
@@ -43,11 +45,55 @@ SqlArg arg_text_array(const std::vector<std::string>& values) {
 namespace {
 
 // Plain palloc'd result of one query: safe to build under PG_TRY.
+struct RawArray {
+    int count;
+    int64* values;
+};
+
 struct RawResult {
     uint64 rows;
     int columns;
-    char** cells;  // rows * columns, NULL for SQL NULL
+    char** cells;       // rows * columns text forms, NULL for SQL NULL
+    bool* nulls;        // rows * columns
+    int64* numbers;     // rows * columns: integer and boolean columns
+    RawArray* arrays;   // rows * columns: bigint[] columns
+    int* kinds;         // columns: SqlRow::Kind
 };
+
+int kind_of(Oid type) {
+    switch (type) {
+        case INT8OID:
+        case INT4OID:
+        case INT2OID:
+        case OIDOID: return static_cast<int>(SqlRow::Kind::integer);
+        case BOOLOID: return static_cast<int>(SqlRow::Kind::boolean);
+        case INT8ARRAYOID: return static_cast<int>(SqlRow::Kind::int8_array);
+        default: return static_cast<int>(SqlRow::Kind::text);
+    }
+}
+
+int64 number_of(Datum value, Oid type) {
+    switch (type) {
+        case INT8OID: return DatumGetInt64(value);
+        case INT4OID: return DatumGetInt32(value);
+        case INT2OID: return DatumGetInt16(value);
+        case OIDOID: return DatumGetObjectId(value);
+        case BOOLOID: return DatumGetBool(value) ? 1 : 0;
+        default: return 0;
+    }
+}
+
+RawArray int8_array_of(Datum value) {
+    ArrayType* array = DatumGetArrayTypeP(value);
+    Datum* elems = nullptr;
+    bool* elem_nulls = nullptr;
+    int n = 0;
+    deconstruct_array(array, INT8OID, sizeof(int64), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &elem_nulls, &n);
+    RawArray out{0, static_cast<int64*>(palloc(sizeof(int64) * (n > 0 ? n : 1)))};
+    for (int i = 0; i < n; ++i)
+        if (!elem_nulls[i]) out.values[out.count++] = DatumGetInt64(elems[i]);
+    return out;
+}
 
 RawResult run(const char* sql, const std::vector<SqlArg>& args, bool keep_rows) {
     int nargs = static_cast<int>(args.size());
@@ -63,14 +109,37 @@ RawResult run(const char* sql, const std::vector<SqlArg>& args, bool keep_rows) 
         }
         nulls[nargs] = '\0';
         int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-        if (rc < 0) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("chatwoot_sync: SPI failed (%d) running: %s", rc, sql)));
-        RawResult raw{SPI_processed, 0, nullptr};
+        if (rc < 0)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                            errmsg_internal("chatwoot_sync: SPI failed (%d) running: %s", rc, sql)));
+        RawResult raw{SPI_processed, 0, nullptr, nullptr, nullptr, nullptr, nullptr};
         if (keep_rows && SPI_tuptable != nullptr) {
-            raw.columns = SPI_tuptable->tupdesc->natts;
-            raw.cells = static_cast<char**>(palloc0(sizeof(char*) * (raw.rows * raw.columns + 1)));
+            TupleDesc desc = SPI_tuptable->tupdesc;
+            raw.columns = desc->natts;
+            std::size_t n = raw.rows * raw.columns + 1;
+            raw.cells = static_cast<char**>(palloc0(sizeof(char*) * n));
+            raw.nulls = static_cast<bool*>(palloc0(sizeof(bool) * n));
+            raw.numbers = static_cast<int64*>(palloc0(sizeof(int64) * n));
+            raw.arrays = static_cast<RawArray*>(palloc0(sizeof(RawArray) * n));
+            raw.kinds = static_cast<int*>(palloc0(sizeof(int) * (raw.columns + 1)));
+            Oid* column_types = static_cast<Oid*>(palloc(sizeof(Oid) * (raw.columns + 1)));
+            for (int c = 0; c < raw.columns; ++c) {
+                column_types[c] = SPI_gettypeid(desc, c + 1);
+                raw.kinds[c] = kind_of(column_types[c]);
+            }
             for (uint64 r = 0; r < raw.rows; ++r)
-                for (int c = 0; c < raw.columns; ++c)
-                    raw.cells[r * raw.columns + c] = SPI_getvalue(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, c + 1);
+                for (int c = 0; c < raw.columns; ++c) {
+                    std::size_t i = r * raw.columns + c;
+                    bool isnull = false;
+                    Datum value = SPI_getbinval(SPI_tuptable->vals[r], desc, c + 1, &isnull);
+                    raw.nulls[i] = isnull;
+                    if (isnull) continue;
+                    raw.cells[i] = SPI_getvalue(SPI_tuptable->vals[r], desc, c + 1);
+                    if (raw.kinds[c] == static_cast<int>(SqlRow::Kind::int8_array))
+                        raw.arrays[i] = int8_array_of(value);
+                    else
+                        raw.numbers[i] = number_of(value, column_types[c]);
+                }
         }
         return raw;
     });
@@ -78,27 +147,64 @@ RawResult run(const char* sql, const std::vector<SqlArg>& args, bool keep_rows) 
 
 }  // namespace
 
-std::vector<SqlRow> sql_rows(const char* sql, const std::vector<SqlArg>& args) {
+const SqlRow::Cell& SqlRow::typed(std::size_t column, Kind kind) const {
+    if (!kinds_ || column >= cells_.size() || (*kinds_)[column] != kind)
+        throw core::CoreError("chatwoot_sync: column " + std::to_string(column + 1) + " read with the wrong type");
+    return cells_[column];
+}
+
+std::int64_t SqlRow::int8(std::size_t column, std::int64_t if_null) const {
+    const Cell& cell = typed(column, Kind::integer);
+    return cell.is_null ? if_null : cell.number;
+}
+
+std::optional<std::int64_t> SqlRow::int8_or_null(std::size_t column) const {
+    const Cell& cell = typed(column, Kind::integer);
+    return cell.is_null ? std::nullopt : std::optional<std::int64_t>(cell.number);
+}
+
+bool SqlRow::boolean(std::size_t column, bool if_null) const {
+    const Cell& cell = typed(column, Kind::boolean);
+    return cell.is_null ? if_null : cell.number != 0;
+}
+
+std::string SqlRow::text(std::size_t column, const std::string& if_null) const {
+    const SqlValue& value = texts_.at(column);
+    return value ? *value : if_null;
+}
+
+const std::vector<std::int64_t>& SqlRow::int8_array(std::size_t column) const {
+    return typed(column, Kind::int8_array).numbers;
+}
+
+SqlRows sql_rows(const char* sql, const std::vector<SqlArg>& args) {
     RawResult raw = run(sql, args, true);
-    std::vector<SqlRow> rows;
-    rows.reserve(raw.rows);
+    SqlRows result;
+    auto kinds = std::make_shared<std::vector<SqlRow::Kind>>();
+    for (int c = 0; c < raw.columns; ++c) kinds->push_back(static_cast<SqlRow::Kind>(raw.kinds[c]));
+    result.rows_.reserve(raw.rows);
     for (uint64 r = 0; r < raw.rows; ++r) {
-        SqlRow row;
-        row.reserve(raw.columns);
+        std::vector<SqlValue> texts;
+        std::vector<SqlRow::Cell> cells;
+        texts.reserve(raw.columns);
+        cells.reserve(raw.columns);
         for (int c = 0; c < raw.columns; ++c) {
-            char* cell = raw.cells[r * raw.columns + c];
-            row.push_back(cell ? SqlValue(cell) : std::nullopt);
+            std::size_t i = r * raw.columns + c;
+            texts.push_back(raw.cells[i] ? SqlValue(raw.cells[i]) : std::nullopt);
+            SqlRow::Cell cell;
+            cell.is_null = raw.nulls[i];
+            cell.number = raw.numbers[i];
+            if (raw.arrays[i].count > 0) cell.numbers.assign(raw.arrays[i].values, raw.arrays[i].values + raw.arrays[i].count);
+            cells.push_back(std::move(cell));
         }
-        rows.push_back(std::move(row));
+        result.rows_.emplace_back(std::move(texts), std::move(cells), kinds);
     }
-    return rows;
+    return result;
 }
 
 std::uint64_t sql_exec(const char* sql, const std::vector<SqlArg>& args) { return run(sql, args, false).rows; }
 
-std::int64_t sql_int(const SqlValue& value) { return value ? std::stoll(*value) : 0; }
-
-std::vector<SqlRow> rows_without(std::initializer_list<const char*> plan_types, const char* sql,
+SqlRows rows_without(std::initializer_list<const char*> plan_types, const char* sql,
                                  const std::vector<SqlArg>& args) {
     for (const char* type : plan_types) sql_exec((std::string("SET LOCAL ") + type + " = off").c_str());
     auto rows = sql_rows(sql, args);
@@ -106,7 +212,7 @@ std::vector<SqlRow> rows_without(std::initializer_list<const char*> plan_types, 
     return rows;
 }
 
-std::vector<SqlRow> rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
+SqlRows rows_by_key(const char* sql, const std::vector<SqlArg>& args) {
     return rows_without({"enable_seqscan", "enable_hashjoin", "enable_mergejoin"}, sql, args);
 }
 

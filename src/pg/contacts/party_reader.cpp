@@ -43,10 +43,10 @@ std::optional<Tracking> tracking_of(const std::string& kind) {
     auto rows = sql_rows(select.c_str(), {arg_text(kind)});
     if (rows.empty()) return std::nullopt;
     Tracking t;
-    t.table = static_cast<Oid>(sql_int(rows[0][0]));
-    t.owner = static_cast<Oid>(sql_int(rows[0][1]));
+    t.table = static_cast<Oid>(rows[0].int8(0));
+    t.owner = static_cast<Oid>(rows[0].int8(1));
     t.misfit = rows[0][2].value_or("");
-    t.had_error = rows[0][3].value_or("f") == "t";
+    t.had_error = rows[0].boolean(3);
     for (int k = 0; k < kKeyCount; ++k) t.columns[k] = rows[0][4 + k];
     if (t.misfit.empty()) {
         auto name = sql_rows("SELECT $1::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text",
@@ -83,33 +83,33 @@ std::string row_query(const Tracking& t) {
     return query;
 }
 
-void read_rows(const std::string& kind, const std::vector<Job*>& kind_jobs) {
+void read_rows(const std::string& kind, const std::vector<ContactJob*>& kind_jobs) {
     std::optional<Tracking> tracking = tracking_of(kind);
     if (!tracking) {
-        for (Job* j : kind_jobs) j->tracked = false;  // no longer tracked: nothing to send
+        for (ContactJob* j : kind_jobs) j->tracked = false;  // no longer tracked: nothing to send
         return;
     }
     const Tracking& t = *tracking;
     record_fit(kind, t);
     if (!t.misfit.empty()) {
-        for (Job* j : kind_jobs) j->unreadable = "o mapeamento não corresponde à tabela: " + t.misfit;
+        for (ContactJob* j : kind_jobs) j->unreadable = "o mapeamento não corresponde à tabela: " + t.misfit;
         return;
     }
     std::vector<std::int64_t> ids;
     ids.reserve(kind_jobs.size());
-    for (Job* j : kind_jobs) ids.push_back(j->entidade_id);
+    for (ContactJob* j : kind_jobs) ids.push_back(j->entidade_id);
     std::string query = row_query(t);
-    std::vector<SqlRow> rows;
+    SqlRows rows;
     auto failed = in_subtransaction([&] {
         as_table_owner(t.owner, [&] { rows = rows_by_key(query.c_str(), {arg_int8_array(ids)}); });
     });
     if (failed) {
-        for (Job* j : kind_jobs) j->unreadable = "não foi possível ler " + t.table_name + ": " + *failed;
+        for (ContactJob* j : kind_jobs) j->unreadable = "não foi possível ler " + t.table_name + ": " + *failed;
         return;
     }
     std::map<std::int64_t, const SqlRow*> found;
-    for (auto& r : rows) found[sql_int(r[0])] = &r;
-    for (Job* j : kind_jobs) {
+    for (auto& r : rows) found[r.int8(0)] = &r;
+    for (ContactJob* j : kind_jobs) {
         auto it = found.find(j->entidade_id);
         if (it == found.end()) continue;
         const SqlRow& r = *it->second;
@@ -121,7 +121,7 @@ void read_rows(const std::string& kind, const std::vector<Job*>& kind_jobs) {
         p.emails_json = r[3].value_or("");
         p.phones.push_back({r[4].value_or(""), r[5].value_or("")});
         p.documento = p.tipo_pessoa == "pj" ? r[7].value_or("") : r[6].value_or("");
-        p.ativo = !r[8] || *r[8] == "t";
+        p.ativo = r.boolean(8, true);
         j->party = std::move(p);
     }
 }
@@ -129,12 +129,12 @@ void read_rows(const std::string& kind, const std::vector<Job*>& kind_jobs) {
 // Each job's mapping: the contact, whether the party owns it, whether it is a removed
 // party's, whether another active party shares it (and which, to take over), whether
 // its contact inbox exists, and which optional fields the last body sent carried.
-void read_links(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id) {
+void read_links(std::vector<ContactJob*>& jobs, std::optional<std::int64_t> default_inbox_id) {
     std::vector<std::string> kinds;
     std::vector<std::int64_t> ids;
-    for (auto& j : jobs) {
-        kinds.push_back(j.tipo_entidade);
-        ids.push_back(j.entidade_id);
+    for (ContactJob* j : jobs) {
+        kinds.push_back(j->tipo_entidade);
+        ids.push_back(j->entidade_id);
     }
     auto mapped = rows_by_key(
         "SELECT p.tipo_entidade, p.entidade_id, p.chatwoot_contact_id, p.proprietario, p.removida, "
@@ -153,30 +153,29 @@ void read_links(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbo
         "WHERE p.chatwoot_contact_id IS NOT NULL",
         {arg_text_array(kinds), arg_int8_array(ids),
          default_inbox_id ? arg_int4(static_cast<int>(*default_inbox_id)) : arg_null(INT4OID)});
-    std::map<std::pair<std::string, std::int64_t>, Job*> by_party;
-    for (auto& j : jobs) by_party[{j.tipo_entidade, j.entidade_id}] = &j;
-    auto flag = [](const SqlValue& v) { return v.value_or("f") == "t"; };
+    std::map<std::pair<std::string, std::int64_t>, ContactJob*> by_party;
+    for (ContactJob* j : jobs) by_party[{j->tipo_entidade, j->entidade_id}] = j;
     for (auto& m : mapped) {
-        auto it = by_party.find({m[0].value_or(""), sql_int(m[1])});
+        auto it = by_party.find({m.text(0), m.int8(1)});
         if (it == by_party.end()) continue;
         core::ContactLink& link = it->second->link;
-        link.contact_id = sql_int(m[2]);
-        link.owner = flag(m[3]);
-        link.removed = flag(m[4]);
-        link.has_contact_inbox = flag(m[5]);
-        link.last_sent = {flag(m[6]), flag(m[7]), flag(m[8])};
+        link.contact_id = m.int8(2);
+        link.owner = m.boolean(3);
+        link.removed = m.boolean(4);
+        link.has_contact_inbox = m.boolean(5);
+        link.last_sent = {m.boolean(6), m.boolean(7), m.boolean(8)};
         if (m[9]) {
             link.others_active = true;
-            link.successor = core::PartyRef{*m[9], sql_int(m[10])};
+            link.successor = core::PartyRef{*m[9], m.int8(10)};
         }
     }
 }
 
 }  // namespace
 
-void load_parties(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id) {
-    std::map<std::string, std::vector<Job*>> by_kind;
-    for (auto& j : jobs) by_kind[j.tipo_entidade].push_back(&j);
+void load_parties(std::vector<ContactJob*>& jobs, std::optional<std::int64_t> default_inbox_id) {
+    std::map<std::string, std::vector<ContactJob*>> by_kind;
+    for (ContactJob* j : jobs) by_kind[j->tipo_entidade].push_back(j);
     for (auto& [kind, kind_jobs] : by_kind) read_rows(kind, kind_jobs);
     read_links(jobs, default_inbox_id);
 }

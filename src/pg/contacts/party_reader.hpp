@@ -2,7 +2,7 @@
 // Reads, inside the claim transaction, what the claimed jobs need: each party's row
 // as it is now (through its table's mapping) and its Chatwoot mapping.
 #pragma once
-#include "pg/outbox/job.hpp"
+#include "pg/contacts/contact_job.hpp"
 
 #include <optional>
 #include <string>
@@ -17,6 +17,6 @@ namespace chatwoot::pg {
 // `default_inbox_id` decides ContactLink::has_contact_inbox. A mapping that no longer
 // fits is recorded in chatwoot.rastreamentos.erro (worker_status and
 // erros_sincronizacao show it from there).
-void load_parties(std::vector<Job>& jobs, std::optional<std::int64_t> default_inbox_id);
+void load_parties(std::vector<ContactJob*>& jobs, std::optional<std::int64_t> default_inbox_id);
 
 }  // namespace chatwoot::pg

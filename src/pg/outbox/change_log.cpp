@@ -4,6 +4,7 @@
 #include "pg/boundary/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/boundary/spi_rows.hpp"
+#include "pg/outbox/outbox_table.hpp"
 
 namespace chatwoot::pg {
 
@@ -39,7 +40,7 @@ constexpr const char* kIngest =
     "                                    x.primeira + pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) "
     "       ELSE x.ultima_vez END, x.primeira "
     "FROM partes x "
-    "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO UPDATE SET "
+    OUTBOX_ONE_PENDING_PER_PARTY " DO UPDATE SET "
     "  tipo = EXCLUDED.tipo, atualizado_em = pg_catalog.now(), "
     "  executar_apos = CASE WHEN EXCLUDED.executar_apos <= pg_catalog.now() "
     "      THEN LEAST(f.executar_apos, EXCLUDED.executar_apos) "
@@ -54,7 +55,7 @@ std::int64_t ingest_changes() {
     // Nothing to drain is the common case of a cycle: one cheap look first.
     if (sql_rows("SELECT 1 FROM chatwoot.mudancas LIMIT 1").empty()) return 0;
     auto rows = sql_rows(kIngest, {arg_int4(settings.update_debounce_ms), arg_int4(settings.update_max_wait_ms)});
-    return sql_int(rows.at(0).at(0));
+    return rows.at(0).int8(0);
 }
 
 }  // namespace chatwoot::pg

@@ -1,25 +1,25 @@
 // boundary: c++-style
-// One claimed row of chatwoot.fila, with what the claim transaction read for it.
+// One claimed row of chatwoot.fila, as the outbox sees it: which party, which kind
+// of work, how many attempts. What a kind reads for it in the claim transaction
+// hangs off `data` (see job_kind.hpp).
 #pragma once
-#include "core/contacts/contact_draft.hpp"
-#include "core/contacts/contact_sync.hpp"
-
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <string>
 
 namespace chatwoot::pg {
 
+struct JobData {
+    virtual ~JobData() = default;
+};
+
 struct Job {
     std::int64_t id = 0;
-    std::string tipo;                          // upsert_contato, desativar_contato
-    std::string tipo_entidade;
+    std::string tipo;           // the job kind (upsert_contato, desativar_contato...)
+    std::string tipo_entidade;  // the party: its kind and id
     std::int64_t entidade_id = 0;
     int tentativas = 0;
-    bool tracked = true;                       // the kind is still in chatwoot.rastreamentos
-    std::string unreadable;                    // the kind's rows could not be read: why (the job fails)
-    std::optional<core::PartySnapshot> party;  // the row as it is now; empty when gone
-    core::ContactLink link;                    // the party's Chatwoot side (partes_chatwoot)
+    std::shared_ptr<JobData> data;  // filled by the kind's load()
 };
 
 }  // namespace chatwoot::pg

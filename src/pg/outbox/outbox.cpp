@@ -1,5 +1,7 @@
 // boundary: c++-style
-// Drains chatwoot.fila. Jobs flow: claimed (commit) -> on the wire in the HTTP
+// Drains chatwoot.fila, whatever the kind of its jobs (job_kind.hpp: the kinds load,
+// plan and record their own work; this file claims, leases, takes parties out of
+// lotes, records results, retries, keeps dead letters and paces). Jobs flow: claimed (commit) -> on the wire in the HTTP
 // thread (core::ThreadedRunner, no transaction open) -> finished, waiting to be
 // recorded -> recorded in one transaction (commit). Up to two batches are on the
 // wire at once, so claiming the next batch and recording the last results overlap
@@ -12,23 +14,21 @@
 // nothing, and a change of the connection still wakes it at once.
 #include "pg/outbox/outbox.hpp"
 
-#include "core/http/threaded_runner.hpp"
 #include "core/chatwoot/chatwoot_api.hpp"
-#include "core/contacts/contact_sync.hpp"
+#include "core/http/threaded_runner.hpp"
+#include "core/outbox/drain_policy.hpp"
 #include "core/outbox/retry_policy.hpp"
 #include "core/text/text.hpp"
-#include "pg/outbox/change_log.hpp"
-#include "pg/outbox/job.hpp"
-#include "pg/contacts/party_reader.hpp"
-#include "pg/settings.hpp"
 #include "pg/boundary/spi_rows.hpp"
+#include "pg/connections/connection.hpp"
+#include "pg/outbox/change_log.hpp"
+#include "pg/outbox/job_kind.hpp"
+#include "pg/outbox/outbox_table.hpp"
+#include "pg/settings.hpp"
 #include "pg/worker/worker_registry.hpp"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstdlib>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -42,21 +42,8 @@ namespace {
 using core::Outcome;
 using Clock = std::chrono::steady_clock;
 
-// Results wait at most this long, or until a quarter batch has finished, before
-// they are recorded: one transaction per group, not per job. Each recording has a
-// fixed cost (planning its statement, a commit that waits for the WAL flush), so the
-// groups are made large; a result waiting here is already in Chatwoot.
-constexpr auto kRecordDelay = std::chrono::milliseconds(100);
 // How soon an inbox whose channel could not be read is asked again.
 constexpr auto kInboxRetry = std::chrono::seconds(60);
-
-struct Connection {
-    bool found = false;
-    std::optional<std::int64_t> integracao_id;
-    core::ConnectionConfig config;
-    core::RequestBudget budget;
-    std::optional<std::string> paused;  // why the integration is paused (401/403), when it is
-};
 
 // What one claim shares: the connection, and the request factory its operations
 // point into (kept alive until the last of them is recorded).
@@ -66,16 +53,12 @@ struct Batch {
     Clock::time_point claimed_at = Clock::now();  // when its jobs' leases were set
 };
 
-// What one job turned into: an operation to run, or an immediate conclusion.
+// One job held by this worker: what its kind planned, and its claim.
 struct Plan {
-    enum class Kind { sync, release, deactivation, none, fail };
-    Job job;
+    std::unique_ptr<PlannedJob> planned;
     std::shared_ptr<Batch> batch;
-    Kind kind = Kind::none;
-    std::unique_ptr<core::ContactOperation> operation;
-    core::ContactSync* sync = nullptr;  // the operation, when it is a ContactSync
-    std::string note;                   // Kind::none: why nothing was sent; Kind::fail: why the job failed
-    const core::ContactSyncResult& result() const { return operation->result(); }
+    JobKind* kind = nullptr;  // nullptr: a tipo no kind drains
+    const Job& job() const { return planned->job; }
 };
 
 // Worker-local state that outlives a cycle (process memory, never shared memory).
@@ -112,50 +95,19 @@ struct DrainState {
 };
 DrainState state;
 
+core::DrainPolicy drain_policy() {
+    core::DrainPolicy policy;
+    policy.batch_size = std::max(1, settings.batch_size);
+    policy.request_timeout_ms = settings.request_timeout_ms;
+    policy.max_concurrency = settings.max_concurrency;
+    policy.max_backoff = std::chrono::seconds(settings.max_backoff_s);
+    return policy;
+}
+
 core::BackoffPolicy backoff_policy() {
     core::BackoffPolicy policy;
     policy.cap = std::chrono::seconds(settings.max_backoff_s);
     return policy;
-}
-
-// Every text the worker records: the connection's secrets redacted, valid UTF-8, bounded.
-std::string recorded(const Connection& conn, const std::string& text) {
-    return core::recorded_text(text, {conn.config.api_key, conn.config.webhook_secret});
-}
-
-Connection load_connection() {
-    Connection conn;
-    auto rows = sql_rows(
-        "SELECT id, api_url, api_key, account_id, default_inbox_id, webhook_secret, limite_requisicoes, "
-        "janela_limite_s, motivo_pausa, pausada_em IS NOT NULL FROM chatwoot.integracoes "
-        "WHERE ativo ORDER BY id LIMIT 1");
-    if (!rows.empty()) {
-        const SqlRow& r = rows[0];
-        conn.found = true;
-        conn.integracao_id = sql_int(r[0]);
-        conn.config.api_url = r[1].value_or("");
-        conn.config.api_key = r[2].value_or("");
-        conn.config.account_id = sql_int(r[3]);
-        if (r[4]) conn.config.default_inbox_id = sql_int(r[4]);
-        conn.config.webhook_secret = r[5].value_or("");
-        conn.budget.limit = static_cast<int>(sql_int(r[6]));
-        conn.budget.window = std::chrono::seconds(std::max<std::int64_t>(1, sql_int(r[7])));
-        conn.budget.max_pause = std::chrono::seconds(settings.max_backoff_s);
-        if (r[9].value_or("f") == "t") conn.paused = r[8].value_or("pausada");
-    } else if (settings.api_url && settings.api_url[0]) {
-        conn.found = true;  // deprecated fallback; testar_conexao and the docs say so
-        conn.config.api_url = settings.api_url;
-        conn.config.api_key = settings.api_key ? settings.api_key : "";
-        conn.config.account_id = settings.account_id;
-        if (settings.default_inbox_id > 0) conn.config.default_inbox_id = settings.default_inbox_id;
-        conn.budget.limit = 2900;
-        conn.budget.max_pause = std::chrono::seconds(settings.max_backoff_s);
-    }
-    conn.config.timeout_ms = settings.request_timeout_ms;
-    conn.config.verify_tls = settings.tls_verify;
-    conn.config.allow_link_local = settings.allow_link_local;
-    conn.config.max_response_bytes = static_cast<std::size_t>(settings.max_response_kb) * 1024;
-    return conn;
 }
 
 // Every job this worker holds: on the wire, or finished and waiting to be recorded.
@@ -168,22 +120,22 @@ void for_each_held_plan(Visit visit) {
 std::vector<std::int64_t> held_job_ids() {
     std::vector<std::int64_t> ids;
     ids.reserve(state.on_the_wire.size() + state.to_record.size());
-    for_each_held_plan([&ids](const Plan& plan) { ids.push_back(plan.job.id); });
+    for_each_held_plan([&ids](const Plan& plan) { ids.push_back(plan.job().id); });
     return ids;
 }
 
-// How long a claim holds a job: eight request timeouts, and never less than a minute.
-int lease_seconds() { return std::max(60, settings.request_timeout_ms * 8 / 1000); }
+int lease_seconds() { return static_cast<int>(drain_policy().lease().count()); }
 
 // The held jobs whose lease is a third gone. A job is normally recorded well under a
 // second after its claim, so during a drain this is empty and no lease is rewritten
 // (renewing every held job every few seconds rewrote thousands of rows each time);
 // jobs waiting out Chatwoot's rate limit are the ones renewed.
 std::vector<std::int64_t> jobs_due_for_renewal() {
-    auto renew_before = Clock::now() - std::chrono::seconds(lease_seconds() / 3);
+    core::DrainPolicy policy = drain_policy();
+    auto now = Clock::now();
     std::vector<std::int64_t> ids;
     for_each_held_plan([&](const Plan& plan) {
-        if (plan.batch && plan.batch->claimed_at < renew_before) ids.push_back(plan.job.id);
+        if (plan.batch && policy.lease_due_for_renewal(plan.batch->claimed_at, now)) ids.push_back(plan.job().id);
     });
     return ids;
 }
@@ -191,7 +143,7 @@ std::vector<std::int64_t> jobs_due_for_renewal() {
 // A read that must walk the due-jobs index in order. Statistics on this fast-changing
 // table are always stale, and the planner, thinking the backlog tiny, would read and
 // sort all of it; with sorting off it walks the index and stops at the LIMIT.
-std::vector<SqlRow> rows_in_due_order(const char* sql, const std::vector<SqlArg>& args = {}) {
+SqlRows rows_in_due_order(const char* sql, const std::vector<SqlArg>& args = {}) {
     return rows_without({"enable_sort"}, sql, args);
 }
 
@@ -215,10 +167,7 @@ void requeue_orphaned_jobs(bool all) {
                                : "f.estado = 'processando' AND f.bloqueado_ate < pg_catalog.now() AND f.id <> ALL($1)";
     std::vector<SqlArg> args;
     if (!all) args.push_back(arg_int8_array(held));
-    std::string drop = std::string("DELETE FROM chatwoot.fila f WHERE ") + orphaned +
-                       " AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
-                       "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)";
-    sql_exec(drop.c_str(), args);
+    drop_superseded(orphaned, args);
     std::string requeue = std::string("UPDATE chatwoot.fila f SET estado = 'pendente', bloqueado_ate = NULL, "
                                       "atualizado_em = pg_catalog.now(), ultimo_erro = 'worker interrompido durante "
                                       "o envio; reenfileirado' WHERE ") + orphaned;
@@ -239,34 +188,18 @@ using PartyKey = std::pair<std::string, std::int64_t>;
 
 std::set<PartyKey> held_parties() {
     std::set<PartyKey> held;
-    for_each_held_plan([&held](const Plan& plan) { held.emplace(plan.job.tipo_entidade, plan.job.entidade_id); });
+    for_each_held_plan([&held](const Plan& plan) { held.emplace(plan.job().tipo_entidade, plan.job().entidade_id); });
     return held;
 }
 
 Job job_from_row(const SqlRow& r) {  // id, tipo, tipo_entidade, entidade_id, tentativas
     Job j;
-    j.id = sql_int(r[0]);
-    j.tipo = r[1].value_or("");
-    j.tipo_entidade = r[2].value_or("");
-    j.entidade_id = sql_int(r[3]);
-    j.tentativas = static_cast<int>(sql_int(r[4]));
+    j.id = r.int8(0);
+    j.tipo = r.text(1);
+    j.tipo_entidade = r.text(2);
+    j.entidade_id = r.int8(3);
+    j.tentativas = static_cast<int>(r.int8(4));
     return j;
-}
-
-// A bigint[] in its text form, "{1,2,3}"; an element that is not a number (NULL) is
-// skipped: a bad lote must not stop the worker.
-std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
-    std::vector<std::int64_t> out;
-    const char* p = std::strchr(text.c_str(), '{');
-    while (p && *p && *p != '}') {
-        ++p;  // past '{' or ','
-        char* end = nullptr;
-        errno = 0;
-        long long value = std::strtoll(p, &end, 10);
-        if (end != p && errno == 0 && (*end == ',' || *end == '}')) out.push_back(value);
-        p = std::strpbrk(p, ",}");
-    }
-    return out;
 }
 
 // Claims up to `batch` due jobs. Two statements: pick candidates walking the
@@ -277,16 +210,16 @@ std::vector<std::int64_t> int8_array_from_text(const std::string& text) {
 std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& held) {
     auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-        "WHERE estado = 'pendente' AND tipo <> 'lote' AND executar_apos <= pg_catalog.now() "
+        "WHERE " OUTBOX_PENDING_JOB " AND executar_apos <= pg_catalog.now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch)});
     if (candidates.empty()) return {};
     std::vector<std::int64_t> ids;
     for (auto& c : candidates) {
-        if (held.count({c[1].value_or(""), sql_int(c[2])}))
+        if (held.count({c.text(1), c.int8(2)}))
             state.waiting_for_held = true;  // claimable once that party's job is recorded
         else
-            ids.push_back(sql_int(c[0]));
+            ids.push_back(c.int8(0));
     }
     if (ids.empty()) return {};
     auto rows = sql_rows(
@@ -308,6 +241,9 @@ std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& he
 // pending job is left to that job: it reads the row as it is when it runs. A party
 // whose job is on the wire since an earlier claim gets a pending job, claimable once
 // that one is recorded (never two jobs of one party in flight).
+// A lote holds the parties one bulk INSERT created: each becomes a job of this kind.
+constexpr const char* kLoteJobTipo = "upsert_contato";
+
 std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey>& held,
                                   const std::vector<Job>& claimed_now) {
     std::vector<Job> jobs;
@@ -315,14 +251,14 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
     for (const Job& j : claimed_now) covered.emplace(j.tipo_entidade, j.entidade_id);
     while (room > 0) {
         auto lote = sql_rows(
-            "SELECT id, tipo_entidade, ids[1:$1]::text, pg_catalog.cardinality(ids) FROM chatwoot.fila "
-            "WHERE tipo = 'lote' AND estado = 'pendente' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            "SELECT id, tipo_entidade, ids[1:$1], pg_catalog.cardinality(ids) FROM chatwoot.fila "
+            "WHERE " OUTBOX_PENDING_LOTE " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
             {arg_int4(room)});
         if (lote.empty()) break;
-        std::int64_t lote_id = sql_int(lote[0][0]);
-        std::string kind = lote[0][1].value_or("");
-        std::vector<std::int64_t> members = int8_array_from_text(lote[0][2].value_or("{}"));
-        if (sql_int(lote[0][3]) > room)
+        std::int64_t lote_id = lote[0].int8(0);
+        std::string kind = lote[0].text(1);
+        const std::vector<std::int64_t>& members = lote[0].int8_array(2);  // a NULL element is skipped
+        if (lote[0].int8(3) > room)
             sql_exec("UPDATE chatwoot.fila SET ids = ids[$2 + 1:], atualizado_em = pg_catalog.now() WHERE id = $1",
                      {arg_int8(lote_id), arg_int4(room)});
         else
@@ -333,10 +269,7 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
             (held.count({kind, id}) ? busy : free).push_back(id);
         }
         if (!busy.empty()) {
-            sql_exec("INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) "
-                     "SELECT 'upsert_contato', $1, i FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS i "
-                     "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING",
-                     {arg_text(kind), arg_int8_array(busy)});
+            queue_parties(kLoteJobTipo, kind, busy);
             state.waiting_for_held = true;
         }
         room -= static_cast<int>(members.size());
@@ -344,13 +277,12 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
         // By key: one probe of the one-pending-job-per-party index per party.
         auto rows = rows_by_key(
             "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, estado, tentativas, bloqueado_ate) "
-            "SELECT 'upsert_contato', $1, m.i, 'processando', 1, "
+            "SELECT $4, $1, m.i, 'processando', 1, "
             "  pg_catalog.now() + pg_catalog.make_interval(secs => $3) "
             "FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS m(i) "
-            "WHERE NOT EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
-            "  AND p.tipo_entidade = $1 AND p.entidade_id = m.i) "
+            "WHERE NOT " OUTBOX_HAS_PENDING_JOB("$1", "m.i") " "
             "RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
-            {arg_text(kind), arg_int8_array(free), arg_int4(lease_s)});
+            {arg_text(kind), arg_int8_array(free), arg_int4(lease_s), arg_text(kLoteJobTipo)});
         for (auto& r : rows) jobs.push_back(job_from_row(r));
     }
     return jobs;
@@ -358,149 +290,16 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
 
 // --- recording ----------------------------------------------------------------------
 
-void record_nothing_to_do(const Plan& plan) {
-    sql_exec(
-        "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = pg_catalog.now(), bloqueado_ate = NULL, "
-        "ultimo_erro = $2, atualizado_em = pg_catalog.now() WHERE id = $1",
-        {arg_int8(plan.job.id), arg_text(recorded(plan.batch->conn, plan.note))});
-}
-
-void record_done(const Plan& plan, int requests) {
-    sql_exec(
-        "UPDATE chatwoot.fila SET estado = 'concluido', concluido_em = pg_catalog.now(), bloqueado_ate = NULL, "
-        "ultimo_erro = NULL, http_status = 200, requisicoes = requisicoes + $2, atualizado_em = pg_catalog.now() "
-        "WHERE id = $1",
-        {arg_int8(plan.job.id), arg_int4(requests)});
-}
-
-// The party that took over a released contact's identity owns it now, and syncs its
-// own data onto it.
-void record_new_owner(const core::PartyRef& owner, std::int64_t contact_id) {
-    sql_exec("UPDATE chatwoot.partes_chatwoot SET proprietario = true "
-             "WHERE tipo_entidade = $1 AND entidade_id = $2 AND chatwoot_contact_id = $3",
-             {arg_text(owner.tipo_entidade), arg_int8(owner.entidade_id), arg_int8(contact_id)});
-    sql_exec("INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) VALUES ('upsert_contato', $1, $2) "
-             "ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING",
-             {arg_text(owner.tipo_entidade), arg_int8(owner.entidade_id)});
-}
-
-// A removed party let its contact go: the mapping keeps only a trace of it.
-void record_release(const Plan& plan) {
-    const core::ContactSyncResult& r = plan.result();
-    record_done(plan, r.requests);
-    if (!r.released_contact) return;
-    sql_exec(
-        "UPDATE chatwoot.partes_chatwoot SET chatwoot_contact_id = NULL, proprietario = false, removida = false, "
-        "  sincronizado = false, source_id = NULL, chatwoot_inbox_id = NULL, ultima_sincronizacao = pg_catalog.now(), "
-        "  erro_sincronizacao = NULLIF($4, ''), dados_sincronizados = pg_catalog.jsonb_build_object("
-        "    'contato_liberado', $3::pg_catalog.int8, 'anterior', dados_sincronizados) "
-        "WHERE tipo_entidade = $1 AND entidade_id = $2 AND chatwoot_contact_id = $3",
-        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_int8(*r.released_contact),
-         arg_text(recorded(plan.batch->conn, r.notes))});
-    if (r.new_owner) record_new_owner(*r.new_owner, *r.released_contact);
-}
-
-void record_deactivation(const Plan& plan) {
-    const core::ContactSyncResult& r = plan.result();
-    record_done(plan, r.requests);
-    sql_exec(
-        "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = pg_catalog.now(), "
-        "erro_sincronizacao = NULLIF($3, '') WHERE tipo_entidade = $1 AND entidade_id = $2",
-        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(plan.batch->conn, r.notes))});
-}
-
-// All successful syncs of a batch in one statement: one parse, one plan, one round of
-// index maintenance, instead of two statements per job.
-void record_successful_syncs(const std::vector<const Plan*>& plans, const Connection& conn) {
-    if (plans.empty()) return;
-    std::vector<std::int64_t> job_ids, entity_ids, contact_ids, requests, inbox_ids;
-    std::vector<std::string> kinds, source_ids, snapshots, active, problems, owners, released;
-    for (const Plan* plan : plans) {
-        const core::ContactSyncResult& r = plan->result();
-        job_ids.push_back(plan->job.id);
-        kinds.push_back(plan->job.tipo_entidade);
-        entity_ids.push_back(plan->job.entidade_id);
-        contact_ids.push_back(r.contact_id);
-        requests.push_back(r.requests);
-        source_ids.push_back(r.source_id ? recorded(conn, *r.source_id) : "");
-        inbox_ids.push_back(r.inbox_id.value_or(0));
-        // dados_sincronizados: what we sent (an owner's last body; a sharer sends none)
-        // and what Chatwoot holds, two JSON texts the core produced, joined here and
-        // parsed once by the server.
-        const std::string& sent = plan->sync->sent_body();
-        snapshots.push_back("{\"enviado\":" + (sent.empty() ? std::string("null") : sent) +
-                            ",\"chatwoot\":" + (r.snapshot_json.empty() ? std::string("{}") : r.snapshot_json) + "}");
-        active.push_back(plan->sync->draft().ativo ? "true" : "false");
-        std::string text = plan->sync->draft().problems_text();
-        if (!r.notes.empty()) text += (text.empty() ? "" : "; ") + r.notes;
-        problems.push_back(recorded(conn, text));
-        owners.push_back(r.owner ? "true" : "false");
-        released.push_back(r.released_contact ? "true" : "false");
-    }
-    // The redundant `f.id = ANY($1)` has the planner reach fila through its primary
-    // key: joined on the unnest alone it may hash a scan of the whole table, whose
-    // statistics lag far behind a bulk drain (the done jobs kept for retention pile up).
-    // A contact inbox is recorded only when one was made or seen; the removed mark is
-    // cleared only by the job that released the removed party's contact (a DELETE that
-    // came while this job was on the wire keeps its mark).
-    sql_exec(
-        "WITH r AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
-        "    pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.int8[]), "
-        "    pg_catalog.unnest($4::pg_catalog.int8[]), pg_catalog.unnest($5::pg_catalog.int8[]), "
-        "    pg_catalog.unnest($6::pg_catalog.text[]), pg_catalog.unnest($7::pg_catalog.int8[]), "
-        "    pg_catalog.unnest($8::pg_catalog.text[]), pg_catalog.unnest($9::pg_catalog.text[]), "
-        "    pg_catalog.unnest($10::pg_catalog.text[]), pg_catalog.unnest($11::pg_catalog.text[]), "
-        "    pg_catalog.unnest($12::pg_catalog.text[])) "
-        "    AS r(job_id, tipo_entidade, entidade_id, contact_id, requisicoes, source_id, inbox_id, dados, ativo, "
-        "         problemas, proprietario, liberou)), "
-        "concluidos AS (UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = pg_catalog.now(), "
-        "    bloqueado_ate = NULL, ultimo_erro = NULL, http_status = 200, requisicoes = f.requisicoes + r.requisicoes, "
-        "    atualizado_em = pg_catalog.now() FROM r WHERE f.id = r.job_id AND f.id = ANY($1)) "
-        "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
-        "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
-        "  sincronizado, erro_sincronizacao, proprietario, removida) "
-        "SELECT r.tipo_entidade, r.entidade_id, $13, r.contact_id, $14, NULLIF(r.inbox_id, 0), NULLIF(r.source_id, ''), "
-        "  pg_catalog.now(), r.dados::pg_catalog.jsonb, r.ativo::pg_catalog.bool, NULLIF(r.problemas, ''), "
-        "  r.proprietario::pg_catalog.bool, false FROM r "
-        "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET integracao_id = EXCLUDED.integracao_id, "
-        "  chatwoot_contact_id = EXCLUDED.chatwoot_contact_id, chatwoot_account_id = EXCLUDED.chatwoot_account_id, "
-        "  chatwoot_inbox_id = CASE WHEN EXCLUDED.source_id IS NOT NULL THEN EXCLUDED.chatwoot_inbox_id "
-        "    WHEN p.chatwoot_contact_id IS DISTINCT FROM EXCLUDED.chatwoot_contact_id THEN NULL "
-        "    ELSE p.chatwoot_inbox_id END, "
-        "  source_id = CASE WHEN EXCLUDED.source_id IS NOT NULL THEN EXCLUDED.source_id "
-        "    WHEN p.chatwoot_contact_id IS DISTINCT FROM EXCLUDED.chatwoot_contact_id THEN NULL ELSE p.source_id END, "
-        "  ultima_sincronizacao = pg_catalog.now(), dados_sincronizados = EXCLUDED.dados_sincronizados, "
-        "  sincronizado = EXCLUDED.sincronizado, erro_sincronizacao = EXCLUDED.erro_sincronizacao, "
-        "  proprietario = EXCLUDED.proprietario, "
-        "  removida = p.removida AND NOT (SELECT r.liberou::pg_catalog.bool FROM r "
-        "    WHERE r.tipo_entidade = p.tipo_entidade AND r.entidade_id = p.entidade_id)",
-        {arg_int8_array(job_ids), arg_text_array(kinds), arg_int8_array(entity_ids), arg_int8_array(contact_ids),
-         arg_int8_array(requests), arg_text_array(source_ids), arg_int8_array(inbox_ids), arg_text_array(snapshots),
-         arg_text_array(active), arg_text_array(problems), arg_text_array(owners), arg_text_array(released),
-         conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID),
-         arg_int4(static_cast<int>(conn.config.account_id))});
-    for (const Plan* plan : plans) {
-        const core::ContactSyncResult& r = plan->result();
-        if (r.new_owner && r.released_contact) record_new_owner(*r.new_owner, *r.released_contact);
-    }
-}
-
 // A job that did not succeed. `free`: nothing about the job was wrong (Chatwoot
 // refused the connection, rate-limited it, or the worker cut it): pending again
 // without losing the attempt. Otherwise a retry with backoff, or a dead letter.
 void record_failure(const Plan& plan, Outcome outcome, const std::string& error, std::chrono::milliseconds delay,
                     bool free, int requests) {
-    const Job& job = plan.job;
+    const Job& job = plan.job();
     bool permanent = outcome == Outcome::permanent;
     std::string text = recorded(plan.batch->conn, error);
-    if (!permanent) {
-        // A newer pending job for this party exists: it supersedes this one.
-        if (sql_exec("DELETE FROM chatwoot.fila f WHERE f.id = $1 AND EXISTS (SELECT 1 FROM chatwoot.fila p "
-                     "WHERE p.estado = 'pendente' AND p.tipo <> 'lote' AND p.tipo_entidade = f.tipo_entidade "
-                     "AND p.entidade_id = f.entidade_id)",
-                     {arg_int8(job.id)}) > 0)
-            return;
-    }
+    // A newer pending job for this party exists: it supersedes this one.
+    if (!permanent && drop_superseded("f.id = $1", {arg_int8(job.id)}) > 0) return;
     sql_exec(
         "UPDATE chatwoot.fila SET "
         "  estado = CASE WHEN $2::pg_catalog.bool THEN 'morto' WHEN $7::pg_catalog.bool THEN 'pendente' "
@@ -511,13 +310,7 @@ void record_failure(const Plan& plan, Outcome outcome, const std::string& error,
         "WHERE id = $1",
         {arg_int8(job.id), arg_text(permanent ? "true" : "false"), arg_int4(settings.max_attempts),
          arg_int8(delay.count()), arg_text(text), arg_int4(requests), arg_text(free ? "true" : "false")});
-    if (permanent) {
-        sql_exec(
-            "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, sincronizado, erro_sincronizacao) "
-            "VALUES ($1, $2, false, $3) ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE "
-            "SET erro_sincronizacao = EXCLUDED.erro_sincronizacao",
-            {arg_text(job.tipo_entidade), arg_int8(job.entidade_id), arg_text(text)});
-    }
+    if (permanent && plan.kind) plan.kind->record_dead_letter(job, text);
 }
 
 // Chatwoot refused the connection (401/403): the integration pauses until it is
@@ -533,10 +326,7 @@ void pause_integration(const Connection& conn, const std::string& reason) {
 // thread failed): pending again at once, without counting an attempt.
 void release_untouched() {
     if (state.untouched.empty()) return;
-    sql_exec("DELETE FROM chatwoot.fila f WHERE f.id = ANY($1) AND f.estado = 'processando' "
-             "AND EXISTS (SELECT 1 FROM chatwoot.fila p WHERE p.estado = 'pendente' AND p.tipo <> 'lote' "
-             "AND p.tipo_entidade = f.tipo_entidade AND p.entidade_id = f.entidade_id)",
-             {arg_int8_array(state.untouched)});
+    drop_superseded("f.id = ANY($1) AND f.estado = 'processando'", {arg_int8_array(state.untouched)});
     sql_exec("UPDATE chatwoot.fila SET estado = 'pendente', bloqueado_ate = NULL, "
              "tentativas = GREATEST(tentativas - 1, 0), atualizado_em = pg_catalog.now() "
              "WHERE id = ANY($1) AND estado = 'processando'",
@@ -582,7 +372,7 @@ void hand_back(const std::vector<core::HttpOperation*>& finished, const std::vec
         }
         auto it = state.on_the_wire.find(op);
         if (it == state.on_the_wire.end()) continue;
-        state.untouched.push_back(it->second->job.id);
+        state.untouched.push_back(it->second->job().id);
         state.on_the_wire.erase(it);
     }
 }
@@ -617,28 +407,26 @@ int record_results() {
     pg_call([] { HOLD_INTERRUPTS(); });
     begin_worker_transaction("chatwoot_sync: registrando resultados");
     release_untouched();
-    std::map<Batch*, std::vector<const Plan*>> synced;
-    int successes = 0, transient_failures = 0;
-    std::optional<std::chrono::milliseconds> shortest_backoff;
+    core::DrainPolicy policy = drain_policy();
+    std::vector<DoneJob> done;
+    std::map<std::pair<Batch*, JobKind*>, std::vector<const PlannedJob*>> succeeded;
+    core::DrainPolicy::Tally tally;
     std::optional<std::string> refusal;
     const Connection* refused_conn = nullptr;
     for (auto& plan : plans) {
-        if (plan->kind == Plan::Kind::none) {
-            record_nothing_to_do(*plan);
+        JobResult r = plan->planned->result();
+        if (r.failed_before_sending) {  // not Chatwoot's doing: no say in the worker's back-off
+            auto delay = core::backoff_delay(backoff_policy(), plan->job().tentativas, state.rng);
+            record_failure(*plan, Outcome::retry, r.error, delay, false, 0);
             continue;
         }
-        if (plan->kind == Plan::Kind::fail) {
-            auto delay = core::backoff_delay(backoff_policy(), plan->job.tentativas, state.rng);
-            record_failure(*plan, Outcome::retry, plan->note, delay, false, 0);
-            continue;
-        }
-        const core::ContactSyncResult& r = plan->result();
         switch (r.outcome) {
             case Outcome::success:
-                ++successes;
-                if (plan->kind == Plan::Kind::sync) synced[plan->batch.get()].push_back(plan.get());
-                else if (plan->kind == Plan::Kind::release) record_release(*plan);
-                else record_deactivation(*plan);
+                done.push_back({plan->job().id, r.requests, r.sent, recorded(plan->batch->conn, r.note)});
+                if (plan->planned->operation() && plan->kind) {
+                    ++tally.successes;
+                    succeeded[{plan->batch.get(), plan->kind}].push_back(plan->planned.get());
+                }
                 break;
             case Outcome::refused:
                 if (!refusal) {
@@ -649,21 +437,19 @@ int record_results() {
                 break;
             case Outcome::retry:
                 if (r.aborted || r.throttled) {
-                    auto wait = r.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                    std::min(*r.retry_after, std::chrono::seconds(settings.max_backoff_s)))
-                                              : std::chrono::milliseconds(0);
-                    record_failure(*plan, r.outcome, r.error, wait, true, r.requests);
+                    record_failure(*plan, r.outcome, r.error, policy.throttled_wait(r.retry_after), true, r.requests);
                 } else {
-                    ++transient_failures;
-                    auto delay = core::backoff_delay(backoff_policy(), plan->job.tentativas, state.rng);
-                    shortest_backoff = std::min(shortest_backoff.value_or(delay), delay);
+                    ++tally.transient_failures;
+                    auto delay = core::backoff_delay(backoff_policy(), plan->job().tentativas, state.rng);
+                    tally.shortest_backoff = std::min(tally.shortest_backoff.value_or(delay), delay);
                     record_failure(*plan, r.outcome, r.error, delay, false, r.requests);
                 }
                 break;
             case Outcome::permanent: record_failure(*plan, r.outcome, r.error, std::chrono::milliseconds(0), false, r.requests); break;
         }
     }
-    for (auto& [batch, group] : synced) record_successful_syncs(group, batch->conn);
+    mark_done(done);
+    for (auto& [key, group] : succeeded) key.second->record_successes(group, key.first->conn);
     if (refusal) pause_integration(*refused_conn, *refusal);
     commit_worker_transaction();
     pg_call([] { RESUME_INTERRUPTS(); });
@@ -676,59 +462,52 @@ int record_results() {
     if (refusal) {
         state.paused = recorded(*refused_conn, *refusal);
         stop_runner();  // nothing more goes out until the connection changes
-    } else if (successes == 0 && transient_failures > 0 && state.on_the_wire.empty() && shortest_backoff) {
-        // Every attempt failed (Chatwoot down): the due jobs back off, and so does the worker.
-        state.backing_off_until = Clock::now() + *shortest_backoff;
-    } else if (successes > 0) {
-        state.backing_off_until = Clock::time_point{};
+    } else {
+        tally.on_the_wire_empty = state.on_the_wire.empty();
+        switch (core::DrainPolicy::after_record(tally)) {
+            case core::DrainPolicy::BackOff::start:  // every attempt failed (Chatwoot down): so does the worker
+                state.backing_off_until = Clock::now() + *tally.shortest_backoff;
+                break;
+            case core::DrainPolicy::BackOff::end: state.backing_off_until = Clock::time_point{}; break;
+            case core::DrainPolicy::BackOff::keep: break;
+        }
     }
     return recorded_jobs;
 }
 
 bool recording_due() {
-    if (state.to_record.empty()) return !state.untouched.empty();
-    std::size_t group = static_cast<std::size_t>(std::max(1, settings.batch_size / 4));
-    return state.to_record.size() >= group || state.on_the_wire.empty() ||
-           Clock::now() - state.first_to_record >= kRecordDelay;
+    return drain_policy().recording_due(state.to_record.size(), !state.untouched.empty(), state.on_the_wire.empty(),
+                                        Clock::now() - state.first_to_record);
 }
 
 // --- planning and sending --------------------------------------------------------------
 
 std::unique_ptr<Plan> plan_job(Job job, const std::shared_ptr<Batch>& batch) {
     auto plan = std::make_unique<Plan>();
-    plan->job = std::move(job);
     plan->batch = batch;
-    const Job& j = plan->job;
-    const core::ContactLink& link = j.link;
-    core::PartyRef party{j.tipo_entidade, j.entidade_id};
-    if (!j.unreadable.empty()) {
-        plan->kind = Plan::Kind::fail;
-        plan->note = j.unreadable;
-    } else if (!j.tracked) {
-        plan->note = "tipo_entidade \"" + j.tipo_entidade + "\" não é mais rastreado; nada enviado";
-    } else if (j.party && j.tipo == "upsert_contato") {
-        auto sync = std::make_unique<core::ContactSync>(*batch->requests, core::draft_contact(*j.party), link,
-                                                        state.inbox, settings.delete_contacts);
-        plan->sync = sync.get();
-        plan->operation = std::move(sync);
-        plan->kind = Plan::Kind::sync;
-    } else if (j.party && !link.removed && link.contact_id) {  // desincronizar: the party stays
-        plan->operation = std::make_unique<core::ContactDeactivation>(*batch->requests, *link.contact_id,
-                                                                      link.others_active);
-        plan->kind = Plan::Kind::deactivation;
-    } else if (link.contact_id) {  // the row is gone (or its id was a removed party's)
-        plan->operation = std::make_unique<core::ContactRelease>(*batch->requests, party, link, settings.delete_contacts);
-        plan->kind = Plan::Kind::release;
+    plan->kind = job_kind(job.tipo);
+    if (plan->kind) {
+        plan->planned = plan->kind->plan(std::move(job), PlanContext{batch->conn, *batch->requests, state.inbox});
     } else {
-        plan->note = j.party ? "nada a fazer" : "a linha não existe mais e não havia contato mapeado";
+        std::string why = "nenhum tipo de trabalho \"" + job.tipo + "\" nesta versão";
+        plan->planned = cannot_run(std::move(job), std::move(why));
     }
     return plan;
 }
 
+// Each kind reads what its jobs need (in the claim transaction).
+void load_jobs(std::vector<Job>& jobs, const Connection& conn) {
+    std::map<JobKind*, std::vector<Job*>> by_kind;
+    for (Job& job : jobs)
+        if (JobKind* kind = job_kind(job.tipo)) by_kind[kind].push_back(&job);
+    for (auto& [kind, kind_jobs] : by_kind) kind->load(kind_jobs, conn);
+}
+
 // The HTTP thread, made on first use; it paces every request to the connection's budget.
 void ensure_runner(const Connection& conn) {
-    if (!state.runner) state.runner = std::make_unique<core::ThreadedRunner>(std::max(1, settings.max_concurrency));
-    state.runner->set_max_in_flight(std::max(1, settings.max_concurrency));
+    int max_in_flight = drain_policy().max_in_flight();
+    if (!state.runner) state.runner = std::make_unique<core::ThreadedRunner>(max_in_flight);
+    state.runner->set_max_in_flight(max_in_flight);
     state.runner->set_budget(conn.budget);
 }
 
@@ -800,7 +579,7 @@ int claim_and_send(DrainOutcome& outcome) {
     // Standing problems stay in worker_status as long as rastreamentos records them.
     auto misfits = sql_rows("SELECT string_agg(tipo_entidade || ': ' || erro, '; ' ORDER BY tipo_entidade) "
                             "FROM chatwoot.rastreamentos WHERE erro IS NOT NULL");
-    state.mapping_warnings = misfits.empty() ? "" : misfits[0][0].value_or("");
+    state.mapping_warnings = misfits.empty() ? "" : misfits[0].text(0);
     std::vector<Job> jobs;
     bool waiting_work = false;
     if (!conn.found || conn.paused || probe_needed || backing_off) {
@@ -818,19 +597,19 @@ int claim_and_send(DrainOutcome& outcome) {
             std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), held, jobs);
             jobs.insert(jobs.end(), std::make_move_iterator(from_lotes.begin()), std::make_move_iterator(from_lotes.end()));
         }
-        if (!jobs.empty()) load_parties(jobs, conn.config.default_inbox_id);
+        if (!jobs.empty()) load_jobs(jobs, conn);
         // Debounced jobs are due later: when the due ones ran out, sleep no longer than
         // until the first of the others (the index gives it; no row means none waits).
         if (static_cast<int>(jobs.size()) < settings.batch_size) {
             auto due = rows_in_due_order(
                 "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', executar_apos - pg_catalog.clock_timestamp()) "
-                "* 1000)::pg_catalog.int8 FROM chatwoot.fila WHERE estado = 'pendente' AND tipo <> 'lote' "
+                "* 1000)::pg_catalog.int8 FROM chatwoot.fila WHERE " OUTBOX_PENDING_JOB " "
                 "ORDER BY executar_apos LIMIT 1");
-            if (!due.empty() && due[0][0]) outcome.next_due_ms = std::max<std::int64_t>(0, sql_int(due[0][0]));
+            if (!due.empty() && !due[0].is_null(0)) outcome.next_due_ms = std::max<std::int64_t>(0, due[0].int8(0));
             // A short claim with lotes left (all locked, or each party in one already
             // pending or held) is not an empty backlog.
             state.lotes_pending =
-                !sql_rows("SELECT 1 FROM chatwoot.fila WHERE tipo = 'lote' AND estado = 'pendente' LIMIT 1").empty();
+                !sql_rows("SELECT 1 FROM chatwoot.fila WHERE " OUTBOX_PENDING_LOTE " LIMIT 1").empty();
         }
     }
     commit_worker_transaction();
@@ -850,7 +629,7 @@ int claim_and_send(DrainOutcome& outcome) {
     std::vector<core::HttpOperation*> operations;
     for (auto& job : jobs) {
         std::unique_ptr<Plan> plan = plan_job(std::move(job), batch);
-        if (core::HttpOperation* op = plan->operation.get()) {
+        if (core::HttpOperation* op = plan->planned->operation()) {
             operations.push_back(op);
             state.on_the_wire.emplace(op, std::move(plan));
         } else {
@@ -942,17 +721,15 @@ DrainOutcome drain_cycle(bool http_wake_only) {
     collect_finished();
     // Keep up to two batches beyond the one being sent on the wire, and claim before
     // recording: the HTTP thread must never run dry while this thread is in SQL.
-    std::size_t batch = static_cast<std::size_t>(std::max(1, settings.batch_size));
+    core::DrainPolicy policy = drain_policy();
     bool claimed_now = false;
-    // A wake from the HTTP thread alone cannot have brought new due jobs once the last
-    // claim found the backlog empty: only commits (latch) and due times (timeout) can.
-    bool nothing_new = http_wake_only && state.backlog_empty;
-    if (!nothing_new && state.on_the_wire.size() < 2 * batch) {
+    if (policy.may_claim(state.on_the_wire.size(), http_wake_only, state.backlog_empty)) {
         int claimed = claim_and_send(outcome);
         claimed_now = true;
-        state.backlog_empty = claimed < settings.batch_size && !state.lotes_pending && !outcome.claim_again;
-        outcome.claim_again = outcome.claim_again ||
-                              (!state.backlog_empty && state.on_the_wire.size() < 2 * batch && claimed > 0);
+        core::DrainPolicy::AfterClaim after =
+            policy.after_claim(claimed, state.lotes_pending, outcome.claim_again, state.on_the_wire.size());
+        state.backlog_empty = after.backlog_empty;
+        outcome.claim_again = after.claim_again;
     }
     collect_finished();
     if (recording_due()) outcome.jobs_finished = record_results();
@@ -970,8 +747,7 @@ DrainOutcome drain_cycle(bool http_wake_only) {
     outcome.busy = !state.on_the_wire.empty() || !state.to_record.empty() || !state.untouched.empty() || state.probe;
     outcome.wake_fd = state.runner ? state.runner->wake_fd() : -1;
     if (!state.to_record.empty() || !state.untouched.empty()) {
-        auto left = kRecordDelay - (Clock::now() - state.first_to_record);
-        outcome.record_in_ms = std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(left).count());
+        outcome.record_in_ms = core::DrainPolicy::record_within(Clock::now() - state.first_to_record).count();
     }
     set_in_flight(state.runner ? state.runner->in_flight() : 0);
     state.cycle_in_progress = false;
