@@ -1,6 +1,6 @@
 // boundary: postgres-style
 // Draining chatwoot.fila: claim (commit), call Chatwoot on the HTTP thread with no
-// transaction open, record the results (commit). See queue_drain.cpp.
+// transaction open, record the results (commit). See outbox.cpp.
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
 
