@@ -53,4 +53,26 @@ DrainPolicy::BackOff DrainPolicy::after_record(const Tally& tally) {
     return BackOff::keep;
 }
 
+DrainPolicy::Pause DrainPolicy::pause(const Standing& standing) {
+    Pause out;
+    if (standing.no_connection) {
+        out.kind = Pause::Kind::no_connection;  // quiet (nothing can be sent), not shown as a pause
+        out.until_changed = true;
+    } else if (standing.refused) {
+        out.kind = Pause::Kind::refused;
+        out.until_changed = out.shown = true;
+        out.reason = "integração pausada: " + *standing.refused + " (chatwoot.configurar retoma)";
+    } else if (standing.backing_off) {
+        out.kind = Pause::Kind::backing_off;
+        out.shown = true;
+        out.reason = "todas as tentativas recentes falharam; os trabalhos aguardam a próxima tentativa";
+    } else if (standing.pacer_paused) {
+        out.kind = Pause::Kind::throttled;
+        out.shown = true;
+        out.reason = "limite de requisições do Chatwoot (orçamento " + std::to_string(standing.pacer_limit) +
+                     " por janela)";
+    }
+    return out;
+}
+
 }  // namespace chatwoot::core

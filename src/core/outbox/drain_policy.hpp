@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <optional>
+#include <string>
 
 namespace chatwoot::core {
 
@@ -67,6 +68,24 @@ struct DrainPolicy {
     };
     enum class BackOff { keep, start, end };
     static BackOff after_record(const Tally& tally);
+
+    // Why the worker is not sending now, if it is not, in the order that decides:
+    // no connection, the connection refused (paused until it changes), every recent
+    // attempt failed (backing off), Chatwoot's rate limit (the pacer's pause).
+    struct Standing {
+        bool no_connection = false;
+        std::optional<std::string> refused;       // why Chatwoot refused the connection
+        bool backing_off = false;
+        bool pacer_paused = false;
+        int pacer_limit = 0;                      // the budget in force
+    };
+    struct Pause {
+        enum class Kind { sending, no_connection, refused, backing_off, throttled } kind = Kind::sending;
+        bool until_changed = false;  // no end: until the connection changes
+        bool shown = false;          // worker_status shows it as a pause (pausado_ate)
+        std::string reason;          // worker_status.motivo_pausa (Portuguese)
+    };
+    static Pause pause(const Standing& standing);
 };
 
 }  // namespace chatwoot::core

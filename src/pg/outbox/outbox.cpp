@@ -675,28 +675,31 @@ TimestampTz to_timestamptz(Clock::time_point t) {
 // Tells the registry (worker_status, and committing backends) whether and why the
 // worker is not sending.
 void publish_pause() {
-    TimestampTz until = 0, quiet = 0;
-    std::string reason;
-    if (state.no_connection) {
-        quiet = DT_NOEND;
-    } else if (state.paused) {
-        until = quiet = DT_NOEND;
-        reason = "integração pausada: " + *state.paused + " (chatwoot.configurar retoma)";
-    } else if (Clock::now() < state.backing_off_until) {
-        until = quiet = to_timestamptz(state.backing_off_until);
-        reason = "todas as tentativas recentes falharam; os trabalhos aguardam a próxima tentativa";
-    } else if (state.runner) {
-        core::ThreadedRunner::PacerState pacer = state.runner->pacer_state();
-        if (pacer.paused_until > std::chrono::system_clock::now()) {
-            until = quiet = to_timestamptz(pacer.paused_until);
-            reason = "limite de requisições do Chatwoot (orçamento " + std::to_string(pacer.limit) + " por janela)";
-        }
+    core::DrainPolicy::Standing standing;
+    standing.no_connection = state.no_connection;
+    standing.refused = state.paused;
+    standing.backing_off = Clock::now() < state.backing_off_until;
+    core::ThreadedRunner::PacerState pacer{};
+    if (state.runner) {
+        pacer = state.runner->pacer_state();
+        standing.pacer_paused = pacer.paused_until > std::chrono::system_clock::now();
+        standing.pacer_limit = pacer.limit;
     }
+    core::DrainPolicy::Pause pause = core::DrainPolicy::pause(standing);
+    TimestampTz until = 0, quiet = 0;
+    switch (pause.kind) {
+        case core::DrainPolicy::Pause::Kind::sending: break;
+        case core::DrainPolicy::Pause::Kind::no_connection:
+        case core::DrainPolicy::Pause::Kind::refused: quiet = DT_NOEND; break;
+        case core::DrainPolicy::Pause::Kind::backing_off: quiet = to_timestamptz(state.backing_off_until); break;
+        case core::DrainPolicy::Pause::Kind::throttled: quiet = to_timestamptz(pacer.paused_until); break;
+    }
+    if (pause.shown) until = quiet;
     std::string warnings = state.mapping_warnings;
     if (!state.inbox_warning.empty()) warnings += (warnings.empty() ? "" : "; ") + state.inbox_warning;
     pg_call([&] {
         set_worker_quiet_until(quiet);
-        set_worker_pause(until, reason.c_str(), warnings.c_str());
+        set_worker_pause(until, pause.reason.c_str(), warnings.c_str());
     });
 }
 

@@ -96,3 +96,35 @@ TEST(DrainPolicy, TheWorkerBacksOffOnlyWhenEveryAttemptFailed) {
     DrainPolicy::Tally nothing{0, 0, true, std::nullopt};
     EXPECT_EQ(DrainPolicy::after_record(nothing), DrainPolicy::BackOff::keep);
 }
+
+TEST(DrainPolicy, WhyTheWorkerIsNotSendingInOrder) {
+    DrainPolicy::Standing all;
+    all.no_connection = true;
+    all.refused = "401";
+    all.backing_off = true;
+    all.pacer_paused = true;
+    all.pacer_limit = 50;
+    using Kind = DrainPolicy::Pause::Kind;
+    DrainPolicy::Pause p = DrainPolicy::pause(all);
+    EXPECT_EQ(p.kind, Kind::no_connection);
+    EXPECT_TRUE(p.until_changed);
+    EXPECT_FALSE(p.shown);
+    all.no_connection = false;
+    p = DrainPolicy::pause(all);
+    EXPECT_EQ(p.kind, Kind::refused);
+    EXPECT_TRUE(p.until_changed && p.shown);
+    EXPECT_EQ(p.reason, "integração pausada: 401 (chatwoot.configurar retoma)");
+    all.refused.reset();
+    p = DrainPolicy::pause(all);
+    EXPECT_EQ(p.kind, Kind::backing_off);
+    EXPECT_FALSE(p.until_changed);
+    all.backing_off = false;
+    p = DrainPolicy::pause(all);
+    EXPECT_EQ(p.kind, Kind::throttled);
+    EXPECT_EQ(p.reason, "limite de requisições do Chatwoot (orçamento 50 por janela)");
+    all.pacer_paused = false;
+    p = DrainPolicy::pause(all);
+    EXPECT_EQ(p.kind, Kind::sending);
+    EXPECT_FALSE(p.shown);
+    EXPECT_TRUE(p.reason.empty());
+}
