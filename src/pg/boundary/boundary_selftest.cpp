@@ -34,6 +34,20 @@ CHATWOOT_FUNCTION(chatwoot_testar_fronteira) {
         // resource's destructor runs, and the original error (SQLSTATE 22012) reaches SQL.
         pg_call([] { return DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(0)); });
     }
+    if (mode == "pilhas_pg") {
+        // A frame below left PostgreSQL's stacks pointing into itself (an error context
+        // it pushed, a handler it set) and threw: cpp_entry must put both back before it
+        // raises the ERROR, or the report would call a dead callback and the longjmp
+        // would land in a dead frame.
+        ErrorContextCallback abandoned;
+        abandoned.previous = error_context_stack;
+        abandoned.callback = +[](void*) { errcontext("contexto abandonado"); };
+        abandoned.arg = nullptr;
+        error_context_stack = &abandoned;
+        sigjmp_buf dead_handler;
+        PG_exception_stack = &dead_handler;
+        throw chatwoot::core::CoreError("falha com as pilhas do PostgreSQL deixadas para trás");
+    }
     if (mode == "ok") {
         std::string answer = "ok: " + std::to_string(resource.payload.size());
         return pg_call([&] { return CStringGetTextDatum(answer.c_str()); });
