@@ -21,8 +21,8 @@ INSTALL_SQL = $(addprefix sql/src/, install.sql access/tables.sql \
 DATA       = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql, $(wildcard sql/$(EXTENSION)--*.sql))
 DATA_built = build/sql/$(EXTENSION)--$(EXTVERSION).sql
 
-CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
-PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp))
+PG_SRCS   = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 # pg_regress goldens: every test/regress/sql/*.sql, sorted, so the schedule cannot drift

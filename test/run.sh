@@ -36,6 +36,9 @@ manifest_rows() {
   for f in test/integration/*.sh; do
     printf 'integration\t%s\t%s\n' "$(basename "$f" .sh)" "$(sed -nE 's/^plan ([0-9]+).*/\1/p' "$f" | head -1)"
   done
+  for f in test/lint/*.sh; do  # lint: each test/lint script and the N of its echo "1..N"
+    printf 'lint\t%s\t%s\n' "$(basename "$f" .sh)" "$(sed -nE 's/^echo "1\.\.([0-9]+)"$/\1/p' "$f" | head -1)"
+  done
 }
 manifest_header() {
   cat <<'EOF'
@@ -125,6 +128,20 @@ if ! { cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/build
   tail -n 40 "$WORK/build-cmake.log"; echo "0 passed, 1 failed"; exit 1
 fi
 echo "built extension, core library, unit tests and simulator"
+
+note "lint (test/lint: the boundary's rules)"
+for lint in test/lint/*.sh; do
+  name=$(basename "$lint" .sh)
+  out=$(bash "$lint" 2>&1); rc=$?
+  planned=$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' <<<"$out" | head -1)
+  oks=$(grep -cE '^ok ' <<<"$out"); nots=$(grep -cE '^not ok ' <<<"$out")
+  printf 'lint\t%s\t%s\n' "$name" "${planned:-NO-PLAN}" >> "$RAN"
+  bad=$nots
+  [ -n "$planned" ] && [ $((oks + nots)) -lt "$planned" ] && bad=$((bad + planned - oks - nots))
+  [ $rc -ne 0 ] && [ "$bad" -eq 0 ] && bad=1
+  [ "$bad" -gt 0 ] && grep -E '^not ok|^#' <<<"$out" | head -30
+  count "lint/$name" "$oks" "$bad"
+done
 
 note "unit tests (GoogleTest: core and simulator)"
 ctest --test-dir build/cmake -j2 --timeout 120 --output-on-failure >"$WORK/ctest.log" 2>&1

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "core/signature.hpp"
+#include "core/inbound/signature.hpp"
 #include "json_util.hpp"
 #include "util.hpp"
 

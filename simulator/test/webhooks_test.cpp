@@ -6,7 +6,7 @@
 #include <ctime>
 #include <thread>
 
-#include "core/signature.hpp"
+#include "core/inbound/signature.hpp"
 #include "sim_fixture.hpp"
 
 using namespace simtest;

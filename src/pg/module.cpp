@@ -1,8 +1,10 @@
+// boundary: postgres-style
 // Module entry: GUCs, shared memory, the launcher, and the hook that wakes a
 // database's worker when its extension is dropped.
-#include "pg/launcher.hpp"
+#include "pg/boundary/boundary.hpp"
+#include "pg/worker/launcher.hpp"
 #include "pg/settings.hpp"
-#include "pg/worker_registry.hpp"
+#include "pg/worker/worker_registry.hpp"
 
 extern "C" {
 #include "catalog/objectaccess.h"
@@ -32,12 +34,28 @@ void register_launcher() {
 static object_access_hook_type previous_object_access = nullptr;
 static ProcessUtility_hook_type previous_utility = nullptr;
 
+struct UtilityCall {
+    PlannedStmt* pstmt;
+    const char* query;
+    bool read_only_tree;
+    ProcessUtilityContext context;
+    ParamListInfo params;
+    QueryEnvironment* env;
+    DestReceiver* dest;
+    QueryCompletion* qc;
+};
+
 static void run_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
                         ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
     if (previous_utility)
         previous_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
     else
         standard_ProcessUtility(pstmt, query, read_only_tree, context, params, env, dest, qc);
+}
+
+static void run_utility_call(void* arg) {
+    auto* c = static_cast<UtilityCall*>(arg);
+    run_utility(c->pstmt, c->query, c->read_only_tree, c->context, c->params, c->env, c->dest, c->qc);
 }
 
 // DROP DATABASE of a served database: our worker is connected to it and would make
@@ -55,15 +73,13 @@ static void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tre
         run_utility(pstmt, query, read_only_tree, context, params, env, dest, qc);
         return;
     }
-    PG_TRY();
-    { run_utility(pstmt, query, read_only_tree, context, params, env, dest, qc); }
-    PG_CATCH();
-    {
+    UtilityCall call{pstmt, query, read_only_tree, context, params, env, dest, qc};
+    ErrorData* error = catch_pg_error(run_utility_call, &call);
+    if (error) {
         allow_worker_for_database(stopped);
         wake_launcher();
-        PG_RE_THROW();
+        ReThrowError(error);
     }
-    PG_END_TRY();
 }
 
 // DROP EXTENSION chatwoot_sync: wake this database's worker at commit so it
@@ -71,6 +87,9 @@ static void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tre
 static void on_object_access(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void* arg) {
     if (previous_object_access) previous_object_access(access, class_id, object_id, sub_id, arg);
     if (access == OAT_DROP && class_id == ExtensionRelationId && registry != nullptr) wake_worker_at_commit(true);
+    // ALTER EXTENSION ... UPDATE: a worker waiting for its schema's update drains at
+    // once (an ALTER of another extension only costs a spurious wake).
+    if (access == OAT_POST_ALTER && class_id == ExtensionRelationId && registry != nullptr) wake_worker_at_commit(true);
 }
 
 }  // namespace chatwoot::pg

@@ -1,6 +1,7 @@
+// boundary: postgres-style
 #include "pg/settings.hpp"
 
-#include "pg/pg_headers.hpp"
+#include "pg/boundary/pg_headers.hpp"
 
 extern "C" {
 #include "utils/varlena.h"

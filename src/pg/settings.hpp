@@ -1,3 +1,4 @@
+// boundary: postgres-style
 // chatwoot_sync.* configuration parameters (GUCs).
 #pragma once
 

@@ -1,7 +1,7 @@
 -- Privileges: PUBLIC gets nothing secret; conceder_acesso_app grants the app the
 -- non-secret columns and testar_conexao, never api_key / webhook_secret.
 BEGIN;
-SELECT plan(78);
+SELECT plan(81);
 
 -- Runs `sql` as role `papel` and returns to the session user (on error the
 -- caller's subtransaction, e.g. throws_ok's, restores the role).
@@ -97,6 +97,20 @@ SELECT function_privs_are('chatwoot', 'configurar', ARRAY['text', 'text', 'integ
                           'tap_app', ARRAY[]::text[], 'app: no EXECUTE on configurar without pode_configurar');
 SELECT function_privs_are('chatwoot', 'conceder_acesso_app', ARRAY['regrole', 'boolean'], 'tap_app', ARRAY[]::text[],
                           'app: no EXECUTE on conceder_acesso_app');
+SELECT table_privs_are('chatwoot', '_acessos_app', 'tap_app', ARRAY[]::text[],
+                       'app: nothing on _acessos_app, the list of what it is granted');
+SELECT table_privs_are('chatwoot', '_acessos_app', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on _acessos_app');
+-- Every declared privilege reached the role: none is listed and left ungranted.
+SELECT is((SELECT count(*) FROM chatwoot._acessos_app a
+            WHERE NOT a.para_configurar
+              AND NOT CASE WHEN a.objeto LIKE 'FUNCTION %'
+                           THEN has_function_privilege('tap_app', substr(a.objeto, 10), a.privilegio)
+                           WHEN a.objeto LIKE 'SCHEMA %'
+                           THEN has_schema_privilege('tap_app', substr(a.objeto, 8), a.privilegio)
+                           WHEN a.privilegio LIKE 'SELECT (%'
+                           THEN has_column_privilege('tap_app', a.objeto, 'id', 'SELECT')
+                           ELSE has_table_privilege('tap_app', a.objeto, a.privilegio) END),
+          0::bigint, 'app: every privilege declared in _acessos_app was granted');
 SELECT function_privs_are('chatwoot', '_testar_fronteira', ARRAY['text'], 'tap_app', ARRAY[]::text[],
                           'app: no EXECUTE on _testar_fronteira');
 SELECT table_privs_are('chatwoot', 'partes_chatwoot', 'tap_app', ARRAY['SELECT'], 'app: SELECT on partes_chatwoot, nothing more');

@@ -1,0 +1,516 @@
+#include "core/contacts/contact_sync.hpp"
+#include "core/json/json.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+using namespace chatwoot::core;
+
+namespace {
+
+ConnectionConfig config() {
+    ConnectionConfig c;
+    c.api_url = "http://chat.test";
+    c.api_key = "k3y-k3y-k3y";
+    c.account_id = 1;
+    return c;
+}
+
+PartySnapshot ana() {
+    PartySnapshot p;
+    p.tipo_entidade = "cliente";
+    p.entidade_id = 7;
+    p.tipo_pessoa = "pf";
+    p.nome = "Ana Souza";
+    p.emails_json = R"(["ana@example.com"])";
+    p.phones = {{"11", "98765-4321"}};
+    p.documento = "529.982.247-25";
+    return p;
+}
+
+HttpResponse reply(long status, const std::string& body) {
+    HttpResponse r;
+    r.status = status;
+    r.body = body;
+    return r;
+}
+
+std::string contact_json(int id, const std::string& identifier, const std::string& email = "",
+                         const std::string& phone = "") {
+    Json c = Json::object();
+    c.set("id", std::int64_t{id});
+    c.set("identifier", identifier.empty() ? Json::null() : Json::string(identifier));
+    c.set("email", email.empty() ? Json::null() : Json::string(email));
+    c.set("phone_number", phone.empty() ? Json::null() : Json::string(phone));
+    return c.dump();
+}
+
+std::string list(const std::string& items) { return R"({"meta":{"count":1},"payload":[)" + items + "]}"; }
+std::string payload(const std::string& contact) { return R"({"payload":)" + contact + "}"; }
+
+const std::string kEmpty = R"({"meta":{"count":0},"payload":[]})";
+const std::string kCreated =
+    R"({"payload":{"contact":{"id":55,"name":"Ana Souza","identifier":"zattar_cliente_7",)"
+    R"("custom_attributes":{"ativo":true},"contact_inboxes":[{"source_id":"src-uuid","inbox":{"id":1}}]},)"
+    R"("contact_inbox":{"inbox":{"id":1},"source_id":"src-uuid"}}})";
+
+ContactLink mapped(std::int64_t contact_id, bool owner = true) {
+    ContactLink link;
+    link.contact_id = contact_id;
+    link.owner = owner;
+    link.has_contact_inbox = true;
+    return link;
+}
+
+// Drives the machine, checking each request's method and path.
+struct Driver {
+    RequestFactory factory{config()};
+    ContactSync sync;
+    explicit Driver(ContactLink link = {}, std::optional<InboxTarget> inbox = std::nullopt, PartySnapshot party = ana(),
+                    bool delete_contacts = false)
+        : sync(factory, draft_contact(party), std::move(link), inbox, delete_contacts) {}
+    HttpRequest expect(const std::string& method, const std::string& path_suffix) {
+        auto r = sync.next_request();
+        EXPECT_TRUE(r.has_value()) << "expected " << method << " " << path_suffix;
+        if (!r) return {};
+        EXPECT_EQ(r->method, method);
+        EXPECT_NE(r->url.find(path_suffix), std::string::npos) << r->url;
+        return *r;
+    }
+    void answer(long status, const std::string& body) { sync.on_response(reply(status, body)); }
+};
+
+}  // namespace
+
+TEST(ContactSync, NewContactIsOneLookupAndOneCreate) {
+    Driver d({}, InboxTarget{1, InboxChannel::api});
+    HttpRequest lookup = d.expect("POST", "/api/v1/accounts/1/contacts/filter");
+    EXPECT_NE(lookup.body.find("zattar_cliente_7"), std::string::npos);
+    d.answer(200, kEmpty);
+    HttpRequest create = d.expect("POST", "/api/v1/accounts/1/contacts");
+    EXPECT_EQ(Json::parse(create.body)["inbox_id"].as_integer(), 1);
+    d.answer(200, kCreated);
+    ASSERT_TRUE(d.sync.finished());
+    const auto& r = d.sync.result();
+    EXPECT_EQ(r.outcome, Outcome::success);
+    EXPECT_EQ(r.contact_id, 55);
+    EXPECT_TRUE(r.owner);
+    EXPECT_EQ(r.source_id, "src-uuid");
+    EXPECT_EQ(r.inbox_id, 1);
+    EXPECT_TRUE(r.created);
+    EXPECT_EQ(r.requests, 2);
+    EXPECT_EQ(d.sync.sent_body(), create.body);
+    // The snapshot keeps the contact's own fields, not the nested inbox records.
+    Json snapshot = Json::parse(r.snapshot_json);
+    EXPECT_EQ(snapshot["id"].as_integer(), 55);
+    EXPECT_EQ(snapshot["identifier"].as_string(), "zattar_cliente_7");
+    EXPECT_FALSE(snapshot["contact_inboxes"]);
+}
+
+TEST(ContactSync, MappedOwnerUpdateIsOnePutOfItsWholeIdentity) {
+    Driver d(mapped(99));
+    HttpRequest put = d.expect("PUT", "/contacts/99");
+    Json body = Json::parse(put.body);
+    EXPECT_EQ(body["identifier"].as_string(), "zattar_cliente_7");
+    EXPECT_EQ(body["custom_attributes"]["entidade_id"].as_integer(), 7);
+    EXPECT_FALSE(body["inbox_id"]);
+    d.answer(200, payload(contact_json(99, "zattar_cliente_7")));
+    EXPECT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 99);
+    EXPECT_TRUE(d.sync.result().owner);
+    EXPECT_EQ(d.sync.result().requests, 1);
+}
+
+TEST(ContactSync, FieldsTheAppEmptiedAreClearedOnAnOwnedContactOnly) {
+    PartySnapshot emptied = ana();
+    emptied.emails_json = "[]";
+    emptied.phones = {{"", ""}};
+    emptied.documento = "";
+    ContactLink link = mapped(99);
+    link.last_sent = {true, true, true};
+    Driver d(link, std::nullopt, emptied);
+    Json body = Json::parse(d.expect("PUT", "/contacts/99").body);
+    ASSERT_TRUE(body["email"]);
+    EXPECT_TRUE(body["email"].is_null());
+    ASSERT_TRUE(body["phone_number"]);
+    EXPECT_TRUE(body["phone_number"].is_null());
+    ASSERT_TRUE(body["custom_attributes"]["documento"]);
+    EXPECT_TRUE(body["custom_attributes"]["documento"].is_null());
+
+    // Unusable is not empty: an invalid e-mail in the app leaves Chatwoot's as it is.
+    PartySnapshot invalid = emptied;
+    invalid.emails_json = R"(["sem arroba"])";
+    Driver kept(link, std::nullopt, invalid);
+    EXPECT_FALSE(Json::parse(kept.expect("PUT", "/contacts/99").body)["email"]);
+
+    // Nothing sent before: nothing to clear.
+    Driver fresh(mapped(99), std::nullopt, emptied);
+    EXPECT_FALSE(Json::parse(fresh.expect("PUT", "/contacts/99").body)["email"]);
+}
+
+TEST(ContactSync, ASharerChecksTheContactAndWritesNothing) {
+    Driver d(mapped(40, false));
+    d.expect("GET", "/contacts/40");
+    d.answer(200, payload(contact_json(40, "zattar_terceiro_3", "ana@example.com")));
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 40);
+    EXPECT_FALSE(d.sync.result().owner);
+    EXPECT_EQ(d.sync.result().requests, 1);
+    EXPECT_TRUE(d.sync.sent_body().empty());
+}
+
+TEST(ContactSync, ASharerTakesOverAContactNobodyOwnsAnyMore) {
+    for (const char* identifier : {"", "zattar_terceiro_3-removido-40"}) {
+        Driver d(mapped(40, false));
+        d.expect("GET", "/contacts/40");
+        d.answer(200, payload(contact_json(40, identifier, "ana@example.com")));
+        HttpRequest put = d.expect("PUT", "/contacts/40");
+        EXPECT_EQ(Json::parse(put.body)["identifier"].as_string(), "zattar_cliente_7");
+        d.answer(200, payload(contact_json(40, "zattar_cliente_7")));
+        EXPECT_TRUE(d.sync.result().owner) << identifier;
+    }
+}
+
+TEST(ContactSync, MappedContactDeletedInChatwootIsFoundAgainAndRemapped) {
+    Driver d(mapped(99));
+    d.expect("PUT", "/contacts/99");
+    d.answer(404, R"({"error":"Resource could not be found"})");
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(120, "", "ana@example.com")));
+    d.expect("PUT", "/contacts/120");
+    d.answer(200, payload(contact_json(120, "zattar_cliente_7")));
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 120);
+    EXPECT_NE(d.sync.result().notes.find("remapeado"), std::string::npos);
+}
+
+TEST(ContactSync, LookupPrefersIdentifierThenEmailThenPhone) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(1, "", "", "+551187654321") + "," + contact_json(2, "", "ana@example.com") + "," +
+                       contact_json(3, "zattar_cliente_7")));
+    d.expect("PUT", "/contacts/3");
+
+    Driver no_identifier;
+    no_identifier.expect("POST", "/contacts/filter");
+    no_identifier.answer(200, list(contact_json(1, "", "", "+5511987654321") + "," + contact_json(2, "", "ana@example.com")));
+    no_identifier.expect("PUT", "/contacts/2");
+}
+
+TEST(ContactSync, MatchesIdentifierAndEmailWithoutCaseAsChatwootDoes) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(1, "", "", "+5511987654321") + "," + contact_json(2, "ZATTAR_Cliente_7")));
+    d.expect("PUT", "/contacts/2");
+
+    Driver email;
+    email.expect("POST", "/contacts/filter");
+    email.answer(200, list(contact_json(1, "", "", "+5511987654321") + "," + contact_json(2, "", "ANA@Example.com")));
+    email.expect("PUT", "/contacts/2");
+}
+
+TEST(ContactSync, OldPhoneFormWithoutNinthDigitIsMatched) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(8, "", "", "+551187654321")));
+    d.expect("PUT", "/contacts/8");
+}
+
+TEST(ContactSync, SamePersonAsAnotherPartyIsSharedWithoutRewritingIt) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(5, "zattar_terceiro_3", "ana@example.com")));
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 5);
+    EXPECT_FALSE(d.sync.result().owner);
+    EXPECT_NE(d.sync.result().notes.find("zattar_terceiro_3"), std::string::npos);
+    EXPECT_EQ(d.sync.result().requests, 1);
+}
+
+TEST(ContactSync, AReleasedContactOfTheSamePersonIsAdoptedAsOwner) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(5, "zattar_cliente_7-removido-5", "ana@example.com")));
+    EXPECT_EQ(Json::parse(d.expect("PUT", "/contacts/5").body)["identifier"].as_string(), "zattar_cliente_7");
+    d.answer(200, payload(contact_json(5, "zattar_cliente_7")));
+    EXPECT_TRUE(d.sync.result().owner);
+}
+
+TEST(ContactSync, CreateRefusedAsTakenIsRecognisedByItsAttributesAndAdoptsTheWinner) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    // A localised message: only `attributes` says which field is taken.
+    d.answer(422, R"({"message":"E-mail já está em uso","attributes":["email"]})");
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(77, "", "ana@example.com")));
+    d.expect("PUT", "/contacts/77");
+    d.answer(200, payload(contact_json(77, "zattar_cliente_7")));
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 77);
+    EXPECT_FALSE(d.sync.result().created);
+}
+
+TEST(ContactSync, AnIdentifierTakenButHiddenFromTheFilterIsFoundBySearch) {
+    // crm_v2 filters only leads: a contact with nothing but our identifier is invisible.
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(422, R"({"message":"Identifier has already been taken","attributes":["identifier"]})");
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    HttpRequest search = d.expect("GET", "/contacts/search?q=zattar_cliente_7");
+    EXPECT_TRUE(search.body.empty());
+    d.answer(200, list(contact_json(3, "zattar_cliente_70") + "," + contact_json(4, "Zattar_Cliente_7")));
+    d.expect("PUT", "/contacts/4");
+    d.answer(200, payload(contact_json(4, "zattar_cliente_7")));
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 4);
+    EXPECT_EQ(d.sync.result().requests, 5);
+}
+
+TEST(ContactSync, TakenButFoundNowhereIsRetriedNotCreatedAgain) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(422, R"({"message":"Identifier has already been taken","attributes":["identifier"]})");
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("GET", "/contacts/search");
+    d.answer(200, kEmpty);
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::retry);
+}
+
+TEST(ContactSync, UpdateConflictLeavesTheFieldOutAndSaysSo) {
+    Driver d(mapped(99));
+    d.expect("PUT", "/contacts/99");
+    d.answer(422, R"({"message":"Email has already been taken","attributes":["email"]})");
+    HttpRequest again = d.expect("PUT", "/contacts/99");
+    EXPECT_FALSE(Json::parse(again.body)["email"]);
+    EXPECT_TRUE(Json::parse(again.body)["phone_number"]);
+    d.answer(200, payload(contact_json(99, "zattar_cliente_7")));
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_NE(d.sync.result().notes.find("email já pertence"), std::string::npos);
+    EXPECT_EQ(d.sync.sent_body(), again.body);
+}
+
+TEST(ContactSync, TransientFailuresEndTheAttemptAsRetry) {
+    for (long status : {500L, 503L, 429L}) {
+        Driver d;
+        d.expect("POST", "/contacts/filter");
+        d.answer(status, status == 429 ? "Retry later\n" : "{}");
+        ASSERT_TRUE(d.sync.finished());
+        EXPECT_EQ(d.sync.result().outcome, Outcome::retry) << status;
+        EXPECT_EQ(d.sync.result().throttled, status == 429);
+    }
+    Driver d;
+    HttpResponse timeout;
+    timeout.error = TransportError::timed_out;
+    d.sync.on_response(timeout);
+    EXPECT_EQ(d.sync.result().outcome, Outcome::retry);
+    EXPECT_FALSE(d.sync.result().aborted);
+    Driver cut;
+    HttpResponse aborted;
+    aborted.error = TransportError::aborted;
+    cut.sync.on_response(aborted);
+    EXPECT_TRUE(cut.sync.result().aborted);
+}
+
+TEST(ContactSync, ARefusedConnectionEndsTheJobAsRefusedWithTheReason) {
+    struct Case {
+        long status;
+        const char* body;
+        const char* says;
+    };
+    for (const Case& c : {Case{401, R"({"error":"Invalid Access Token"})", "token de API inválido"},
+                          Case{401, R"({"error":"Account is suspended"})", "suspensa"},
+                          Case{401, R"({"error":"You are not authorized to do this action"})", "administrador"},
+                          Case{401, R"({"errors":["You need to sign in or sign up before continuing."]})", "proxy"},
+                          Case{403, "<html>Forbidden</html>", "HTTP 403"}}) {
+        Driver d;
+        d.expect("POST", "/contacts/filter");
+        d.answer(c.status, c.body);
+        ASSERT_TRUE(d.sync.finished());
+        EXPECT_EQ(d.sync.result().outcome, Outcome::refused) << c.body;
+        EXPECT_NE(d.sync.result().error.find(c.says), std::string::npos) << d.sync.result().error;
+    }
+}
+
+TEST(ContactSync, ValidationErrorIsPermanentWithChatwootsMessage) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(422, R"({"message":"Phone number should be in e164 format","attributes":["phone_number"]})");
+    EXPECT_EQ(d.sync.result().outcome, Outcome::permanent);
+    EXPECT_NE(d.sync.result().error.find("Phone number should be in e164 format"), std::string::npos);
+}
+
+TEST(ContactSync, AnInboxTakesOnlyThePartiesItsChannelCanReach) {
+    PartySnapshot no_phone = ana();
+    no_phone.phones = {};
+    struct Case {
+        InboxChannel channel;
+        PartySnapshot party;
+        bool with_inbox;
+    };
+    for (const Case& c : {Case{InboxChannel::api, no_phone, true}, Case{InboxChannel::needs_phone, ana(), true},
+                          Case{InboxChannel::needs_phone, no_phone, false},
+                          Case{InboxChannel::needs_email, no_phone, true}, Case{InboxChannel::unsupported, ana(), false}}) {
+        Driver d({}, InboxTarget{3, c.channel}, c.party);
+        d.expect("POST", "/contacts/filter");
+        d.answer(200, kEmpty);
+        EXPECT_EQ(static_cast<bool>(Json::parse(d.expect("POST", "/contacts").body)["inbox_id"]), c.with_inbox)
+            << static_cast<int>(c.channel);
+    }
+    EXPECT_EQ(inbox_channel_of("Channel::Whatsapp"), InboxChannel::needs_phone);
+    EXPECT_EQ(inbox_channel_of("Channel::TwilioSms"), InboxChannel::needs_phone);
+    EXPECT_EQ(inbox_channel_of("Channel::Email"), InboxChannel::needs_email);
+    EXPECT_EQ(inbox_channel_of("Channel::WebWidget"), InboxChannel::api);
+    EXPECT_EQ(inbox_channel_of("Channel::Telegram"), InboxChannel::unsupported);
+}
+
+TEST(ContactSync, AChannelRefusingAMissingFieldGetsTheContactWithoutInbox) {
+    Driver d({}, InboxTarget{3, InboxChannel::api});
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(422, R"({"error":"param is missing or the value is empty: contact phone number"})");
+    EXPECT_FALSE(Json::parse(d.expect("POST", "/contacts").body)["inbox_id"]);
+    d.answer(200, R"({"payload":{"contact":{"id":60},"contact_inbox":{"inbox":null,"source_id":null}}})");
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_FALSE(d.sync.result().source_id);
+    EXPECT_NE(d.sync.result().notes.find("sem inbox"), std::string::npos);
+}
+
+TEST(ContactSync, AContactGetsItsContactInboxOnceThePartyHasWhatTheChannelNeeds) {
+    ContactLink link = mapped(99);
+    link.has_contact_inbox = false;
+    Driver d(link, InboxTarget{3, InboxChannel::needs_phone});
+    d.expect("PUT", "/contacts/99");
+    d.answer(200, payload(contact_json(99, "zattar_cliente_7")));  // no contact inbox for inbox 3 listed
+    HttpRequest add = d.expect("POST", "/contacts/99/contact_inboxes");
+    EXPECT_EQ(Json::parse(add.body)["inbox_id"].as_integer(), 3);
+    d.answer(200, R"({"source_id":"5511987654321","inbox":{"id":3}})");
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().source_id, "5511987654321");
+    EXPECT_EQ(d.sync.result().inbox_id, 3);
+    EXPECT_EQ(d.sync.result().requests, 2);
+
+    // Listed in the PUT reply: recorded, nothing added.
+    Driver listed(link, InboxTarget{3, InboxChannel::needs_phone});
+    listed.expect("PUT", "/contacts/99");
+    listed.answer(200, R"({"payload":{"id":99,"contact_inboxes":[{"source_id":"s-1","inbox":{"id":3}}]}})");
+    EXPECT_TRUE(listed.sync.finished());
+    EXPECT_EQ(listed.sync.result().source_id, "s-1");
+}
+
+TEST(ContactSync, ARemovedPartysContactIsReleasedBeforeTheNewPartyIsSynced) {
+    ContactLink link = mapped(4);
+    link.removed = true;
+    Driver d(link, InboxTarget{1, InboxChannel::api});
+    HttpRequest release = d.expect("PUT", "/contacts/4");
+    Json body = Json::parse(release.body);
+    EXPECT_EQ(body["identifier"].as_string(), "zattar_cliente_7-removido-4");
+    EXPECT_EQ(body["custom_attributes"]["ativo"].as_bool(), false);
+    EXPECT_FALSE(body["name"]);  // nothing of the new party goes onto the old contact
+    d.answer(200, payload(contact_json(4, "zattar_cliente_7-removido-4")));
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(200, kCreated);
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().released_contact, 4);
+    EXPECT_EQ(d.sync.result().contact_id, 55);
+}
+
+TEST(ContactSync, ExclusiveKeysNameThePersonAndItsContact) {
+    RequestFactory factory(config());
+    ContactSync sync(factory, draft_contact(ana()), mapped(99), std::nullopt);
+    auto keys = sync.exclusive_keys();
+    for (const char* key : {"identifier:zattar_cliente_7", "email:ana@example.com", "phone:+5511987654321",
+                            "phone:+551187654321", "contact:99"})
+        EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+}
+
+TEST(ContactRelease, ANoLongerSharedOwnedContactIsDeactivatedUnderAnotherIdentifier) {
+    RequestFactory factory(config());
+    PartyRef party{"cliente", 7};
+    ContactRelease soft(factory, party, mapped(12), false);
+    auto r = soft.next_request();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->method, "PUT");
+    EXPECT_NE(r->url.find("/contacts/12"), std::string::npos);
+    Json body = Json::parse(r->body);
+    EXPECT_EQ(body["custom_attributes"]["ativo"].as_bool(), false);
+    EXPECT_EQ(body["identifier"].as_string(), "zattar_cliente_7-removido-12");
+    EXPECT_TRUE(is_released_identifier(*body["identifier"].as_string()));
+    soft.on_response(reply(200, payload(contact_json(12, "x"))));
+    EXPECT_FALSE(soft.next_request());
+    EXPECT_EQ(soft.result().outcome, Outcome::success);
+    EXPECT_EQ(soft.result().released_contact, 12);
+
+    ContactRelease erased(factory, party, mapped(12), true);
+    EXPECT_EQ(erased.next_request()->method, "DELETE");
+    erased.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    EXPECT_EQ(erased.result().outcome, Outcome::success);
+
+    ContactRelease failing(factory, party, mapped(12), false);
+    failing.on_response(reply(503, ""));
+    EXPECT_EQ(failing.result().outcome, Outcome::retry);
+}
+
+TEST(ContactRelease, AContactAnotherActivePartyMapsToIsNeverDeactivatedOrDeleted) {
+    RequestFactory factory(config());
+    ContactLink shared = mapped(12);
+    shared.others_active = true;
+    shared.successor = PartyRef{"terceiro", 3};
+    for (bool erase : {false, true}) {
+        ContactRelease owner(factory, PartyRef{"cliente", 7}, shared, erase);
+        auto r = owner.next_request();
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->method, "PUT");  // the identity goes to the other party
+        Json body = Json::parse(r->body);
+        EXPECT_EQ(body["identifier"].as_string(), "zattar_terceiro_3");
+        EXPECT_EQ(body["custom_attributes"]["entidade_id"].as_integer(), 3);
+        EXPECT_EQ(body["custom_attributes"]["ativo"].as_bool(), true);
+        owner.on_response(reply(200, payload(contact_json(12, "zattar_terceiro_3"))));
+        ASSERT_TRUE(owner.result().new_owner);
+        EXPECT_EQ(owner.result().new_owner->entidade_id, 3);
+    }
+    // A sharer only lets go: it never wrote to the contact.
+    ContactRelease sharer(factory, PartyRef{"terceiro", 3}, mapped(12, false), true);
+    EXPECT_FALSE(sharer.next_request());
+    EXPECT_TRUE(sharer.finished());
+    EXPECT_EQ(sharer.result().outcome, Outcome::success);
+    EXPECT_EQ(sharer.result().released_contact, 12);
+}
+
+TEST(ContactDeactivation, PushesAtivoFalseUnlessAnotherActivePartySharesTheContact) {
+    RequestFactory factory(config());
+    ContactDeactivation soft(factory, 12, false);
+    auto r = soft.next_request();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->method, "PUT");
+    EXPECT_EQ(Json::parse(r->body)["custom_attributes"]["ativo"].as_bool(), false);
+    EXPECT_FALSE(Json::parse(r->body)["identifier"]);
+    soft.on_response(reply(200, payload(contact_json(12, "x"))));
+    EXPECT_EQ(soft.result().outcome, Outcome::success);
+
+    ContactDeactivation kept(factory, 12, true);
+    EXPECT_FALSE(kept.next_request());
+    EXPECT_EQ(kept.result().outcome, Outcome::success);
+    EXPECT_NE(kept.result().notes.find("outra parte"), std::string::npos);
+
+    ContactDeactivation failing(factory, 12, false);
+    failing.on_response(reply(503, ""));
+    EXPECT_EQ(failing.result().outcome, Outcome::retry);
+}
