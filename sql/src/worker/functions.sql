@@ -6,7 +6,7 @@ CREATE FUNCTION chatwoot.worker_status(
     OUT processo text,              -- 'launcher' or 'worker'
     OUT banco text,
     OUT pid integer,
-    OUT estado text,                -- iniciando, ocioso, trabalhando, sem_extensao, parado, falhou
+    OUT estado text,                -- iniciando, ocioso, trabalhando, sem_extensao, esquema_desatualizado, parado, falhou
     OUT iniciado_em timestamptz,
     OUT ultimo_ciclo_em timestamptz,
     OUT jobs_processados bigint,
