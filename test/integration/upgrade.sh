@@ -39,8 +39,14 @@ load_app() {  # load_app DB: the database with the app's tables
   q postgres "CREATE DATABASE $1" >/dev/null &&
   psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -f test/fixtures/zattar_schema.sql >/dev/null
 }
-track() {  # track DB: what the app's DBA runs after CREATE EXTENSION
-  q "$1" "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1, limite_requisicoes => $IT_BUDGET);
+# track DB [old]: what the app's DBA runs after CREATE EXTENSION. On an old schema the
+# library of this version refuses its C functions (configurar checks the URL through
+# one), so the connection is the row configurar would have written.
+track() {
+  local connect="SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1, limite_requisicoes => $IT_BUDGET);"
+  [ "${2:-}" = old ] && connect="INSERT INTO chatwoot.integracoes (nome, api_url, api_key, account_id, default_inbox_id,
+      limite_requisicoes) VALUES ('padrao', '$SIM_URL', 'sim-admin-token', 1, 1, $IT_BUDGET);"
+  q "$1" "$connect
           SELECT chatwoot.rastrear('clientes', 'cliente');
           SELECT chatwoot.rastrear('partes_contrarias', 'parte_contraria');
           SELECT chatwoot.rastrear('terceiros', 'terceiro');
@@ -72,7 +78,7 @@ for v in "${FROZEN[@]}"; do
   paths=$((paths + 1))
   db=$(db_of "$v")
   # --- the old version, live --------------------------------------------------------
-  load_app "$db" && q "$db" "CREATE EXTENSION chatwoot_sync VERSION '$v'" >/dev/null && track "$db" &&
+  load_app "$db" && q "$db" "CREATE EXTENSION chatwoot_sync VERSION '$v'" >/dev/null && track "$db" old &&
   q "$db" "
     -- The app's writes: a bulk INSERT and an UPDATE of a mapped column (the change log).
     INSERT INTO clientes (tipo_pessoa, nome, emails)
@@ -99,7 +105,7 @@ for v in "${FROZEN[@]}"; do
 
   # --- the library of $DEFAULT does not drain a $v schema ------------------------------
   old_worker_says() {
-    q "$db" "SELECT estado || ' ' || concat_ws(' ', ultimo_erro, avisos) FROM chatwoot.worker_status() WHERE processo = 'worker'"
+    q "$db" "SELECT estado || ' ' || concat_ws(' ', ultimo_erro, avisos) FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = current_database()"
   }
   old_schema_refused() { [[ "$(old_worker_says)" == esquema_desatualizado*"ALTER EXTENSION chatwoot_sync UPDATE"* ]]; }
   eventually 10 "$v: the worker refuses the old schema and says to run ALTER EXTENSION chatwoot_sync UPDATE" \
