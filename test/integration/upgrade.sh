@@ -52,6 +52,12 @@ track() {
           SELECT chatwoot.rastrear('terceiros', 'terceiro');
           SELECT chatwoot.conceder_acesso_app('app_zattar');" >/dev/null
 }
+# queue_state DB: the change log's rows and the jobs per state, as "2 concluido:1,morto:1,...".
+queue_state() {
+  q "$1" "SELECT (SELECT count(*) FROM chatwoot.mudancas) || ' '
+                 || (SELECT string_agg(estado || ':' || n, ',' ORDER BY estado)
+                       FROM (SELECT estado, count(*) n FROM chatwoot.fila GROUP BY estado) s)"
+}
 catalog() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -f test/upgrade/catalog.sql; }
 # digest_sql DB: SQL that digests every table of schema chatwoot, its rows as they are
 # now (the columns it has now, in order) as one md5 per table: made before the update,
@@ -97,10 +103,7 @@ for v in "${FROZEN[@]}"; do
                                           sincronizado, proprietario, dados_sincronizados)
     VALUES ('cliente', 999, 1, 424242, 1, true, true, '{\"name\": \"Parte removida\"}');" >/dev/null
   check "$v: installed as released and filled: tracked tables, a connection, mappings, changes, jobs in every state" \
-    test "$(q "$db" "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'chatwoot_sync') || ' '
-                     || (SELECT count(*) FROM chatwoot.mudancas) || ' '
-                     || (SELECT string_agg(estado || ':' || n, ',' ORDER BY estado)
-                           FROM (SELECT estado, count(*) n FROM chatwoot.fila GROUP BY estado) s)")" \
+    test "$(q "$db" "SELECT extversion FROM pg_extension WHERE extname = 'chatwoot_sync'") $(queue_state "$db")" \
          = "$v 2 concluido:1,morto:1,pendente:2,processando:1"
 
   # --- the library of $DEFAULT does not drain a $v schema ------------------------------
@@ -112,9 +115,7 @@ for v in "${FROZEN[@]}"; do
     old_schema_refused || echo "# worker_status: $(old_worker_says)"
   sleep 3  # three poll cycles
   check "$v: ... and sends nothing, moves no job (no request, the change log and the jobs as they were)" \
-    test "$(requests_json | jq length) $(q "$db" "SELECT (SELECT count(*) FROM chatwoot.mudancas) || ' '
-                 || (SELECT string_agg(estado || ':' || n, ',' ORDER BY estado)
-                       FROM (SELECT estado, count(*) n FROM chatwoot.fila GROUP BY estado) s)")" \
+    test "$(requests_json | jq length) $(queue_state "$db")" \
          = "0 2 concluido:1,morto:1,pendente:2,processando:1"
 
   # --- the update -------------------------------------------------------------------
@@ -135,11 +136,7 @@ for v in "${FROZEN[@]}"; do
   # --- the upgraded database works ------------------------------------------------------
   contacts_before=$(sim_contacts | jq length)
   q "$db" "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Cliente novo', '[\"novo@example.com\"]')" >/dev/null
-  drained() {
-    [ "$(q "$db" "SELECT (SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando'))
-                          + (SELECT count(*) FROM chatwoot.mudancas)")" = 0 ]
-  }
-  eventually 30 "$v -> $DEFAULT: the worker drains the upgraded database" drained
+  eventually 30 "$v -> $DEFAULT: the worker drains the upgraded database" queue_drained "$db"
   # Synced: clients 1, 2 (its lease expired), the 20 bulk ones, the one inserted after
   # the update, opposing party 1, third party 1 (its lote); client 3's done job and the
   # dead job stay as they were.

@@ -142,11 +142,11 @@ it_zattar() {
 # flight plus changes not yet drained into the outbox (chatwoot.mudancas: the worker
 # drains it at the start of a cycle, so right after a commit the outbox alone can look
 # empty). Errors are dropped: it is also polled while a cluster is in crash recovery.
-queued() {
-  q zattar "SELECT (SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando'))
+queued() {  # queued [DB]: in `zattar` unless DB is given
+  q "${1:-zattar}" "SELECT (SELECT count(*) FROM chatwoot.fila WHERE estado IN ('pendente', 'processando'))
                  + (SELECT count(*) FROM chatwoot.mudancas)" 2>/dev/null
 }
-queue_drained() { [ "$(queued)" = 0 ]; }
+queue_drained() { [ "$(queued "${1:-zattar}")" = 0 ]; }
 
 # q DB SQL: one value, unaligned, no headers.
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -c "$2"; }
