@@ -92,29 +92,32 @@ RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
     return at;
 }
 
-void RequestPacer::on_start(TimePoint now) {
+RequestPacer::Start RequestPacer::on_start(TimePoint now) {
+    Start start{now, next_ticket_++};
     close_windows(now);
     ++starts_in_window_;
     int lim = limit();
-    if (lim == 0) return;
+    if (lim == 0) return start;
     prune(now);
-    if (learned_ > 0 && static_cast<int>(in_flight_.size() + answered_.size()) >= lim) probe_ = now;
-    in_flight_.insert(now);
+    if (learned_ > 0 && static_cast<int>(in_flight_.size() + answered_.size()) >= lim) probe_ = start.ticket;
+    in_flight_.insert(start.ticket);
+    return start;
 }
 
-void RequestPacer::on_done(TimePoint started, TimePoint now) {
-    if (probe_ && *probe_ == started) probe_.reset();
-    auto it = in_flight_.find(started);
+void RequestPacer::on_done(const Start& started, TimePoint now) {
+    if (probe_ && *probe_ == started.ticket) probe_.reset();
+    auto it = in_flight_.find(started.ticket);
     if (it == in_flight_.end()) return;  // started with no budget in force
     in_flight_.erase(it);
     answered_.insert(now);
 }
 
-void RequestPacer::on_response(TimePoint started, long status, std::optional<seconds> retry_after, TimePoint now) {
+void RequestPacer::on_response(const Start& started, long status, std::optional<seconds> retry_after,
+                               TimePoint now) {
     close_windows(now);
-    bool was_probe = probe_ && *probe_ == started;
+    bool was_probe = probe_ && *probe_ == started.ticket;
     on_done(started, now);
-    TimePoint window = window_start(started);
+    TimePoint window = window_start(started.at);
     if (status != 429) {
         if (status > 0) ++ok_by_window_[window];
         if (was_probe && status > 0 && learned_ > 0) {  // one more fits: the budget grows by one

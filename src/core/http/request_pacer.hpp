@@ -48,6 +48,12 @@ public:
     using TimePoint = Clock::time_point;
     using Budget = RequestBudget;
     static constexpr int kMostWindowsBetweenProbes = 16;
+    // One request's start. Several requests may start at the same instant (the engine
+    // reads the clock once per step), so a start is known by its ticket, not its time.
+    struct Start {
+        TimePoint at{};
+        std::uint64_t ticket = 0;
+    };
     explicit RequestPacer(Budget budget = {});
 
     // A new budget (configurar changed it). What 429s taught is kept while the window
@@ -57,12 +63,13 @@ public:
     bool may_start(TimePoint now);
     // The earliest time a request may start (now when it may).
     TimePoint next_start(TimePoint now);
-    void on_start(TimePoint now);
-    // The reply to a request started at `started` (status 0: no reply, a transport error).
-    void on_response(TimePoint started, long status, std::optional<std::chrono::seconds> retry_after, TimePoint now);
-    // The end of a request started at `started` whose reply teaches nothing (a request
-    // under a limit of its own, or one cut off): it stops being in flight.
-    void on_done(TimePoint started, TimePoint now);
+    Start on_start(TimePoint now);
+    // The reply to the request of `started` (status 0: no reply, a transport error).
+    void on_response(const Start& started, long status, std::optional<std::chrono::seconds> retry_after,
+                     TimePoint now);
+    // The end of a request whose reply teaches nothing (a request under a limit of its
+    // own, or one cut off): it stops being in flight.
+    void on_done(const Start& started, TimePoint now);
 
     // The budget in force: the configured one, or the learned one when lower; 0 = none.
     int limit() const;
@@ -79,7 +86,7 @@ private:
 
     Budget budget_;
     int learned_ = 0;                             // 0: nothing learned
-    std::multiset<TimePoint> in_flight_;          // starts of requests not answered yet (under a budget)
+    std::set<std::uint64_t> in_flight_;           // tickets of requests not answered yet (under a budget)
     std::multiset<TimePoint> answered_;           // replies within the last window + margin (under a budget)
     std::map<TimePoint, int> ok_by_window_;       // replies other than 429, by the window their request started in
     std::set<TimePoint> throttled_windows_;       // recent windows that saw a 429
@@ -87,7 +94,8 @@ private:
     TimePoint learned_in_window_{};               // the window whose 429 set learned_
     TimePoint current_window_{};                  // the clock window of the latest event
     int starts_in_window_ = 0;                    // requests started in it
-    std::optional<TimePoint> probe_;              // the start of the probe in flight
+    std::uint64_t next_ticket_ = 1;
+    std::optional<std::uint64_t> probe_;          // the ticket of the probe in flight
     TimePoint probe_not_before_{};                // after a 429 at the learned edge
     int probe_rest_ = 0;                          // windows to wait after the next such 429
     int edge_ = 0;                                // the budget a probe last found too much

@@ -25,7 +25,7 @@ struct Transfer {
     HttpResponse response;
     char error_buffer[CURL_ERROR_SIZE] = {0};
     std::chrono::steady_clock::time_point started;
-    RequestPacer::TimePoint started_wall;
+    RequestPacer::Start paced;  // the pacer's ticket for it
     int resends = 0;          // times Chatwoot answered 429 and it went out again
     bool oversize = false;    // the reply passed max_response_bytes (or memory ran out)
     std::string refused_ip;   // connected to an address is_forbidden_address refuses
@@ -339,8 +339,7 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
         t->resends = it->resends;
         e.ready.erase(it);
         e.has_sent.insert(t->operation);
-        e.pacer.on_start(now);
-        t->started_wall = now;
+        t->paced = e.pacer.on_start(now);
         e.start(*t);
         e.in_flight.push_back(std::move(t));
     }
@@ -359,9 +358,9 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
             retry_after = parse_retry_after(response.retry_after, static_cast<std::int64_t>(std::time(nullptr)),
                                             e.pacer.max_pause());
         if (!t->request.separately_limited)
-            e.pacer.on_response(t->started_wall, response.transport_ok() ? response.status : 0, retry_after, replied);
+            e.pacer.on_response(t->paced, response.transport_ok() ? response.status : 0, retry_after, replied);
         else
-            e.pacer.on_done(t->started_wall, replied);
+            e.pacer.on_done(t->paced, replied);
         ++requests_done_;
         progressed = true;
         if (e.resend_throttled && response.transport_ok() && response.status == 429 && t->resends < kMaxResends &&
@@ -398,7 +397,7 @@ void TransferEngine::cut_in_flight(std::vector<HttpOperation*>& finished) {
     while (!e.in_flight.empty()) {
         Transfer* t = e.in_flight.front().get();
         HttpOperation* op = t->operation;
-        e.pacer.on_done(t->started_wall, RequestPacer::Clock::now());
+        e.pacer.on_done(t->paced, RequestPacer::Clock::now());
         e.release(*t);
         e.in_flight.erase(e.in_flight.begin());
         op->on_response(aborted_response());

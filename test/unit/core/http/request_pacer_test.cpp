@@ -20,8 +20,7 @@ TimePoint at(double seconds) {
 int burst(RequestPacer& p, double now, long status = 200, int most = 100000) {
     int n = 0;
     while (n < most && p.may_start(at(now))) {
-        p.on_start(at(now));
-        p.on_response(at(now), status, std::nullopt, at(now));
+        p.on_response(p.on_start(at(now)), status, std::nullopt, at(now));
         ++n;
     }
     return n;
@@ -48,8 +47,7 @@ TEST(RequestPacer, NeverMoreThanTheBudgetInAnyWindowSpan) {
     std::vector<double> starts;
     for (double t = 0; t < 60; t += 0.01)
         while (q.may_start(at(t))) {
-            q.on_start(at(t));
-            q.on_response(at(t), 200, std::nullopt, at(t));
+            q.on_response(q.on_start(at(t)), 200, std::nullopt, at(t));
             starts.push_back(t);
         }
     for (std::size_t i = 0; i + 200 < starts.size(); ++i) EXPECT_GE(starts[i + 200] - starts[i], 5.02 - 1e-6);
@@ -68,7 +66,7 @@ TEST(RequestPacer, NoWindowCanCountMoreThanTheBudgetWhateverTheLatency) {
     RequestPacer p({50, 2s});
     struct Request { double start, reply; };
     std::vector<Request> done;
-    std::multimap<double, double> pending;  // reply time -> start time
+    std::multimap<double, std::pair<double, RequestPacer::Start>> pending;  // reply time -> start
     std::uint32_t seed = 12345;
     auto latency = [&seed] {
         seed = seed * 1103515245u + 12345u;
@@ -77,13 +75,13 @@ TEST(RequestPacer, NoWindowCanCountMoreThanTheBudgetWhateverTheLatency) {
     };
     for (double t = 0; t < 120; t += 0.001) {
         while (!pending.empty() && pending.begin()->first <= t) {
-            p.on_response(at(pending.begin()->second), 200, std::nullopt, at(pending.begin()->first));
-            done.push_back({pending.begin()->second, pending.begin()->first});
+            p.on_response(pending.begin()->second.second, 200, std::nullopt, at(pending.begin()->first));
+            done.push_back({pending.begin()->second.first, pending.begin()->first});
             pending.erase(pending.begin());
         }
         while (p.may_start(at(t))) {
-            p.on_start(at(t));
-            pending.emplace(t + latency(), t);
+            auto start = p.on_start(at(t));
+            pending.emplace(t + latency(), std::make_pair(t, start));
         }
     }
     ASSERT_GT(done.size(), 1000u);
@@ -101,9 +99,9 @@ TEST(RequestPacer, NoWindowCanCountMoreThanTheBudgetWhateverTheLatency) {
 int against_limit(RequestPacer& p, double now, int allowed, int& sent_in_window, int most = 100000) {
     int throttled = 0;
     for (int n = 0; n < most && p.may_start(at(now)); ++n) {
-        p.on_start(at(now));
+        auto start = p.on_start(at(now));
         bool ok = sent_in_window++ < allowed;
-        p.on_response(at(now), ok ? 200 : 429, std::nullopt, at(now));
+        p.on_response(start, ok ? 200 : 429, std::nullopt, at(now));
         throttled += ok ? 0 : 1;
     }
     return throttled;
@@ -144,19 +142,20 @@ TEST(RequestPacer, TwoThrottledWindowsInARowTeachTheRealLimit) {
 // 2 % are answered 429 and at least 90 % of Chatwoot's limit is used.
 TEST(RequestPacer, UnderALowerLimitFewerThanTwoPercentAre429InSteadyState) {
     RequestPacer p({200, 5s});
-    std::multimap<double, double> in_flight;  // reply time -> start time
-    std::map<long, int> counted;              // Chatwoot's count per clock window
+    std::multimap<double, std::pair<double, RequestPacer::Start>> in_flight;  // reply time -> start
+    std::map<long, int> counted;  // Chatwoot's count per clock window
     int sent = 0, throttled = 0, ok = 0;
     int steady_sent = 0, steady_throttled = 0;
     for (int tick = 0; tick < 200 * 500; ++tick) {  // 10 ms steps
         double now = tick * 0.01;
         while (!in_flight.empty() && in_flight.begin()->first <= now) {
-            auto [reply, started] = *in_flight.begin();
+            auto [reply, start] = *in_flight.begin();
+            auto [started, ticket] = start;
             in_flight.erase(in_flight.begin());
             // Chatwoot counts the request when it arrives, half-way.
             long window = static_cast<long>((started + reply) / 2 / 5);
             bool allowed = ++counted[window] <= 150;
-            p.on_response(at(started), allowed ? 200 : 429, std::nullopt, at(reply));
+            p.on_response(ticket, allowed ? 200 : 429, std::nullopt, at(reply));
             if (!allowed) {
                 ++throttled;
                 if (started >= 100) ++steady_throttled;
@@ -165,8 +164,8 @@ TEST(RequestPacer, UnderALowerLimitFewerThanTwoPercentAre429InSteadyState) {
             }
         }
         while (in_flight.size() < 16 && p.may_start(at(now))) {
-            p.on_start(at(now));
-            in_flight.emplace(now + 0.1 + 0.2 * ((tick * 7 + sent * 13) % 11) / 10.0, now);
+            auto ticket = p.on_start(at(now));
+            in_flight.emplace(now + 0.1 + 0.2 * ((tick * 7 + sent * 13) % 11) / 10.0, std::make_pair(now, ticket));
             ++sent;
             if (now >= 100) ++steady_sent;
         }
@@ -180,23 +179,20 @@ TEST(RequestPacer, UnderALowerLimitFewerThanTwoPercentAre429InSteadyState) {
 // probing wins it back, one request per round trip, up to the configured one.
 TEST(RequestPacer, ALearnedBudgetFarTooLowGrowsBackByProbing) {
     RequestPacer p({200, 5s});
-    p.on_start(at(0.1));
-    p.on_response(at(0.1), 429, std::nullopt, at(0.1));
-    p.on_start(at(5.3));
-    p.on_response(at(5.3), 200, std::nullopt, at(5.3));
-    p.on_start(at(5.4));
-    p.on_response(at(5.4), 429, std::nullopt, at(5.4));
+    p.on_response(p.on_start(at(0.1)), 429, std::nullopt, at(0.1));
+    p.on_response(p.on_start(at(5.3)), 200, std::nullopt, at(5.3));
+    p.on_response(p.on_start(at(5.4)), 429, std::nullopt, at(5.4));
     EXPECT_EQ(p.limit(), 1);
     // In a later window (the answers of 5.3 and 5.4 have left the span at 10.42): the
     // budget of one, then a probe, and never two probes at once.
     EXPECT_TRUE(p.may_start(at(11.0)));
-    p.on_start(at(11.0));
+    auto regular = p.on_start(at(11.0));
     EXPECT_TRUE(p.may_start(at(11.0)));  // the budget is spent in this clock window: a probe
-    p.on_start(at(11.01));
+    auto probe = p.on_start(at(11.01));
     EXPECT_FALSE(p.may_start(at(11.02)));  // the probe is unanswered
-    p.on_response(at(11.01), 200, std::nullopt, at(11.03));
+    p.on_response(probe, 200, std::nullopt, at(11.03));
     EXPECT_EQ(p.limit(), 2);  // it succeeded: one more fits
-    p.on_response(at(11.0), 200, std::nullopt, at(11.03));
+    p.on_response(regular, 200, std::nullopt, at(11.03));
     // Each probe that succeeds adds one, until the configured budget is in force again:
     // 200 in the window in all.
     EXPECT_EQ(burst(p, 11.1), 198);
@@ -208,10 +204,32 @@ TEST(RequestPacer, ALearnedBudgetFarTooLowGrowsBackByProbing) {
     EXPECT_EQ(q.limit(), 1);
 }
 
+// The engine reads the clock once per step, so a regular request and a probe can start
+// in the same instant. The regular one's reply is not the probe's: it must neither grow
+// the budget nor let a second probe go while the first is on the wire (chatwoot_real
+// once saw two requests past the budget at once, both 429).
+TEST(RequestPacer, AProbeIsKnownByItsTicketNotItsStartTime) {
+    RequestPacer p({200, 5s});
+    p.on_response(p.on_start(at(0.1)), 429, std::nullopt, at(0.1));
+    p.on_response(p.on_start(at(5.3)), 200, std::nullopt, at(5.3));
+    p.on_response(p.on_start(at(5.4)), 429, std::nullopt, at(5.4));
+    ASSERT_EQ(p.limit(), 1);
+    ASSERT_TRUE(p.may_start(at(11.0)));
+    auto regular = p.on_start(at(11.0));
+    ASSERT_TRUE(p.may_start(at(11.0)));
+    auto probe = p.on_start(at(11.0));
+    EXPECT_NE(regular.ticket, probe.ticket);
+    p.on_response(regular, 200, std::nullopt, at(11.01));
+    EXPECT_EQ(p.limit(), 1);                // the probe has not been answered
+    EXPECT_FALSE(p.may_start(at(11.01)));   // and it is still the only one
+    p.on_response(probe, 429, std::nullopt, at(11.02));
+    EXPECT_EQ(p.limit(), 1);                // its 429 leaves the budget as it was
+    EXPECT_FALSE(p.may_start(at(11.03)));   // the rest of Chatwoot's window is waited out
+}
+
 TEST(RequestPacer, RetryAfterPausesUntilThenAndTeachesNothing) {
     RequestPacer p({200, 60s});
-    p.on_start(at(0));
-    p.on_response(at(0), 429, std::chrono::seconds(30), at(1));
+    p.on_response(p.on_start(at(0)), 429, std::chrono::seconds(30), at(1));
     EXPECT_EQ(p.paused_until(), at(31));
     EXPECT_EQ(p.limit(), 200);
     EXPECT_FALSE(p.may_start(at(30)));
@@ -221,13 +239,11 @@ TEST(RequestPacer, RetryAfterPausesUntilThenAndTeachesNothing) {
 TEST(RequestPacer, WithoutABudgetA429StillPacesTheIntegration) {
     RequestPacer p;  // a safelisted IP that turns out not to be
     EXPECT_EQ(burst(p, 3.0, 200, 40), 40);
-    p.on_start(at(3.0));
-    p.on_response(at(3.0), 429, std::nullopt, at(3.0));
+    p.on_response(p.on_start(at(3.0)), 429, std::nullopt, at(3.0));
     EXPECT_EQ(p.paused_until(), at(61));  // a 60 s window aligned to the clock, plus 1 s margin
     EXPECT_EQ(p.limit(), 0);
     EXPECT_EQ(burst(p, 61.0, 200, 40), 40);
-    p.on_start(at(61.0));
-    p.on_response(at(61.0), 429, std::nullopt, at(61.0));  // the next window is throttled too
+    p.on_response(p.on_start(at(61.0)), 429, std::nullopt, at(61.0));  // the next window is throttled too
     EXPECT_EQ(p.limit(), 40);
     EXPECT_EQ(p.paused_until(), at(121));
 }
@@ -235,15 +251,13 @@ TEST(RequestPacer, WithoutABudgetA429StillPacesTheIntegration) {
 TEST(RequestPacer, AStray429CostsTheRestOfTheWindowNeverTheBudget) {
     RequestPacer p({0, 5s});  // no budget: a safelisted IP
     EXPECT_EQ(burst(p, 0.5, 200, 500), 500);  // a full window, no 429
-    p.on_start(at(5.1));
-    p.on_response(at(5.1), 429, std::nullopt, at(5.1));  // one stray 429 at the start of the next
+    p.on_response(p.on_start(at(5.1)), 429, std::nullopt, at(5.1));  // one stray 429 at the start of the next
     EXPECT_EQ(p.paused_until(), at(10.25));
     EXPECT_EQ(p.limit(), 0);
     EXPECT_EQ(burst(p, 10.25, 200, 500), 500);  // the window after it runs at full speed
     RequestPacer q({3000, 60s});  // a budget: the same
     EXPECT_EQ(burst(q, 0.5, 200, 20), 20);
-    q.on_start(at(0.6));
-    q.on_response(at(0.6), 429, std::nullopt, at(0.6));
+    q.on_response(q.on_start(at(0.6)), 429, std::nullopt, at(0.6));
     EXPECT_EQ(q.limit(), 3000);
     EXPECT_EQ(q.paused_until(), at(61));
     EXPECT_EQ(burst(q, 61.0), 3000);  // the window after it: the whole budget
