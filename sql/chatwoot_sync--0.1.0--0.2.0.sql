@@ -45,3 +45,121 @@ BEGIN
         EXECUTE format('GRANT %s ON %s TO %s', a.privilegio, a.objeto, papel);
     END LOOP;
 END $$;
+
+-- Parties are queued from SQL by one function, chatwoot._enfileirar; the functions that
+-- queued them by their own INSERTs call it (desincronizar's job is now due at once, as
+-- the other queuings' are).
+CREATE FUNCTION chatwoot._enfileirar(tipo text, tipo_entidade text, ids bigint[], substituir boolean)
+    RETURNS SETOF bigint
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
+    SELECT $1, $2, u.i FROM (SELECT DISTINCT i FROM unnest($3) AS i WHERE i IS NOT NULL) u
+    ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
+    DO UPDATE SET tipo = EXCLUDED.tipo, executar_apos = least(f.executar_apos, now()), atualizado_em = now()
+     WHERE $4
+    RETURNING f.id
+$$;
+REVOKE ALL ON FUNCTION chatwoot._enfileirar(text, text, bigint[], boolean) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION chatwoot._registrar_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_tipo text := TG_ARGV[0];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tabela = TG_RELID AND r.tipo_entidade = v_tipo) THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        UPDATE chatwoot.partes_chatwoot p SET removida = true
+         WHERE p.tipo_entidade = v_tipo AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida;
+        PERFORM chatwoot._enfileirar('desativar_contato', v_tipo,
+                                     ARRAY(SELECT p.entidade_id FROM chatwoot.partes_chatwoot p
+                                            WHERE p.tipo_entidade = v_tipo AND p.removida), true);
+        -- Bulk-inserted parties still waiting in lotes are gone too, and so are the
+        -- table's changes not yet drained: drained later, they would turn these
+        -- deactivations back into upserts (the truncate comes after them).
+        DELETE FROM chatwoot.fila f WHERE f.tipo = 'lote' AND f.estado = 'pendente' AND f.tipo_entidade = v_tipo;
+        DELETE FROM chatwoot.mudancas m WHERE m.tabela = TG_RELID;
+        PERFORM chatwoot._acordar_no_commit();
+    EXCEPTION WHEN query_canceled OR admin_shutdown THEN
+        RAISE;
+    WHEN OTHERS THEN
+        RAISE WARNING 'chatwoot_sync: TRUNCATE de % não foi registrado: %', TG_RELID::regclass, SQLERRM
+            USING HINT = 'Os contatos no Chatwoot continuam ativos; use chatwoot.desincronizar para cada parte removida.';
+    END;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION chatwoot.sincronizar_parte(tipo_entidade text, entidade_id bigint) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_id bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tipo_entidade = sincronizar_parte.tipo_entidade) THEN
+        RAISE EXCEPTION 'tipo_entidade "%" não é rastreado: use chatwoot.rastrear(tabela, tipo_entidade)',
+            sincronizar_parte.tipo_entidade USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT j INTO v_id
+      FROM chatwoot._enfileirar('upsert_contato', sincronizar_parte.tipo_entidade,
+                                ARRAY[sincronizar_parte.entidade_id], true) AS j;
+    PERFORM chatwoot._acordar_no_commit();
+    RETURN v_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION chatwoot.desincronizar(tipo_entidade text, entidade_id bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+BEGIN
+    -- A kind no longer tracked may still have contacts to deactivate, by their mapping.
+    IF NOT EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tipo_entidade = desincronizar.tipo_entidade)
+       AND NOT EXISTS (SELECT 1 FROM chatwoot.partes_chatwoot p
+                        WHERE p.tipo_entidade = desincronizar.tipo_entidade AND p.entidade_id = desincronizar.entidade_id) THEN
+        RAISE EXCEPTION 'tipo_entidade "%" não é rastreado e a parte % não tem contato: nada a desativar',
+            desincronizar.tipo_entidade, desincronizar.entidade_id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE chatwoot.partes_chatwoot p SET sincronizado = false
+     WHERE p.tipo_entidade = desincronizar.tipo_entidade AND p.entidade_id = desincronizar.entidade_id;
+    PERFORM chatwoot._enfileirar('desativar_contato', desincronizar.tipo_entidade,
+                                 ARRAY[desincronizar.entidade_id], true);
+    PERFORM chatwoot._acordar_no_commit();
+END $$;
+
+CREATE OR REPLACE FUNCTION chatwoot.sincronizar_app_para_chatwoot(tipo_entidade text DEFAULT 'todos',
+                                                       apenas_ativos boolean DEFAULT true) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    r record;
+    v_total bigint := 0;
+    v_n bigint;
+    v_problema text;
+BEGIN
+    FOR r IN SELECT * FROM chatwoot.rastreamentos x
+              WHERE sincronizar_app_para_chatwoot.tipo_entidade IN ('todos', x.tipo_entidade) ORDER BY x.tipo_entidade LOOP
+        v_problema := chatwoot._validar_mapeamento(r.tabela, r.mapeamento);
+        IF v_problema IS NOT NULL THEN
+            RAISE WARNING 'chatwoot_sync: "%" não foi enfileirado: %', r.tipo_entidade, v_problema;
+            CONTINUE;
+        END IF;
+        SELECT count(*) INTO v_n
+          FROM chatwoot._enfileirar('upsert_contato', r.tipo_entidade,
+                                    ARRAY(SELECT i.id FROM chatwoot._ids_rastreados(
+                                              r.tabela, r.mapeamento ->> 'id',
+                                              CASE WHEN sincronizar_app_para_chatwoot.apenas_ativos
+                                                   THEN r.mapeamento ->> 'ativo' END) AS i), false);
+        v_total := v_total + v_n;
+    END LOOP;
+    PERFORM chatwoot._acordar_no_commit();
+    RETURN v_total;
+END $$;

@@ -3,7 +3,7 @@
 -- app's grants cover the new columns but never the secrets, and the mapping check
 -- refuses what would make the worker read app code or the extension's own tables.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 -- Every function of the extension that runs with raised rights.
 SELECT is((SELECT count(*)::int FROM pg_proc
@@ -23,6 +23,7 @@ SELECT function_privs_are('chatwoot', f, a, 'public', ARRAY[]::text[], format('P
                ('_registrar_truncate', ARRAY[]::text[]), ('_tocar_updated_at', ARRAY[]::text[]),
                ('_conexao_mudou', ARRAY[]::text[]), ('_integracao_alterada', ARRAY[]::text[]),
                ('_ids_rastreados', ARRAY['regclass', 'text', 'text']),
+               ('_enfileirar', ARRAY['text', 'text', 'bigint[]', 'boolean']),
                ('_validar_mapeamento', ARRAY['regclass', 'jsonb']),
                ('_verificar_api_url', ARRAY['text']),
                ('_ao_alterar_tabela', ARRAY[]::text[]), ('_ao_remover_objetos', ARRAY[]::text[]),

@@ -37,11 +37,9 @@ BEGIN
     BEGIN
         UPDATE chatwoot.partes_chatwoot p SET removida = true
          WHERE p.tipo_entidade = v_tipo AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida;
-        INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
-        SELECT 'desativar_contato', v_tipo, p.entidade_id FROM chatwoot.partes_chatwoot p
-         WHERE p.tipo_entidade = v_tipo AND p.removida
-        ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
-        DO UPDATE SET tipo = 'desativar_contato', executar_apos = least(f.executar_apos, now()), atualizado_em = now();
+        PERFORM chatwoot._enfileirar('desativar_contato', v_tipo,
+                                     ARRAY(SELECT p.entidade_id FROM chatwoot.partes_chatwoot p
+                                            WHERE p.tipo_entidade = v_tipo AND p.removida), true);
         -- Bulk-inserted parties still waiting in lotes are gone too, and so are the
         -- table's changes not yet drained: drained later, they would turn these
         -- deactivations back into upserts (the truncate comes after them).
@@ -307,11 +305,9 @@ BEGIN
         RAISE EXCEPTION 'tipo_entidade "%" não é rastreado: use chatwoot.rastrear(tabela, tipo_entidade)',
             sincronizar_parte.tipo_entidade USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
-    VALUES ('upsert_contato', sincronizar_parte.tipo_entidade, sincronizar_parte.entidade_id)
-    ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
-    DO UPDATE SET tipo = 'upsert_contato', executar_apos = least(f.executar_apos, now()), atualizado_em = now()
-    RETURNING f.id INTO v_id;
+    SELECT j INTO v_id
+      FROM chatwoot._enfileirar('upsert_contato', sincronizar_parte.tipo_entidade,
+                                ARRAY[sincronizar_parte.entidade_id], true) AS j;
     PERFORM chatwoot._acordar_no_commit();
     RETURN v_id;
 END $$;
@@ -335,10 +331,8 @@ BEGIN
     END IF;
     UPDATE chatwoot.partes_chatwoot p SET sincronizado = false
      WHERE p.tipo_entidade = desincronizar.tipo_entidade AND p.entidade_id = desincronizar.entidade_id;
-    INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
-    VALUES ('desativar_contato', desincronizar.tipo_entidade, desincronizar.entidade_id)
-    ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
-    DO UPDATE SET tipo = 'desativar_contato', atualizado_em = now();
+    PERFORM chatwoot._enfileirar('desativar_contato', desincronizar.tipo_entidade,
+                                 ARRAY[desincronizar.entidade_id], true);
     PERFORM chatwoot._acordar_no_commit();
 END $$;
 REVOKE ALL ON FUNCTION chatwoot.desincronizar(text, bigint) FROM PUBLIC;
@@ -374,13 +368,12 @@ BEGIN
             RAISE WARNING 'chatwoot_sync: "%" não foi enfileirado: %', r.tipo_entidade, v_problema;
             CONTINUE;
         END IF;
-        INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id)
-        SELECT 'upsert_contato', r.tipo_entidade, i.id
-          FROM chatwoot._ids_rastreados(r.tabela, r.mapeamento ->> 'id',
-                                        CASE WHEN sincronizar_app_para_chatwoot.apenas_ativos
-                                             THEN r.mapeamento ->> 'ativo' END) AS i
-        ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote' DO NOTHING;
-        GET DIAGNOSTICS v_n = ROW_COUNT;
+        SELECT count(*) INTO v_n
+          FROM chatwoot._enfileirar('upsert_contato', r.tipo_entidade,
+                                    ARRAY(SELECT i.id FROM chatwoot._ids_rastreados(
+                                              r.tabela, r.mapeamento ->> 'id',
+                                              CASE WHEN sincronizar_app_para_chatwoot.apenas_ativos
+                                                   THEN r.mapeamento ->> 'ativo' END) AS i), false);
         v_total := v_total + v_n;
     END LOOP;
     PERFORM chatwoot._acordar_no_commit();

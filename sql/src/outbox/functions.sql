@@ -16,6 +16,26 @@ CREATE FUNCTION chatwoot._acordar_no_commit() RETURNS void
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_acordar_no_commit';
 REVOKE ALL ON FUNCTION chatwoot._acordar_no_commit() FROM PUBLIC;
 
+-- Queues a job of kind `tipo` for each party (tipo_entidade, id) in `ids`: the one
+-- place SQL queues parties (the worker's debounced queuing of the change log is its
+-- own). A party has at most one pending job (fila_um_pendente_por_parte, whose
+-- predicate the conflict target repeats): with `substituir` that job takes this kind
+-- and is due now, without it the job stays as it is (it reads the row when it runs).
+-- Returns the ids of the jobs queued or changed. Duplicate ids count once.
+CREATE FUNCTION chatwoot._enfileirar(tipo text, tipo_entidade text, ids bigint[], substituir boolean)
+    RETURNS SETOF bigint
+    LANGUAGE sql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id)
+    SELECT $1, $2, u.i FROM (SELECT DISTINCT i FROM unnest($3) AS i WHERE i IS NOT NULL) u
+    ON CONFLICT (tipo_entidade, entidade_id) WHERE estado = 'pendente' AND tipo <> 'lote'
+    DO UPDATE SET tipo = EXCLUDED.tipo, executar_apos = least(f.executar_apos, now()), atualizado_em = now()
+     WHERE $4
+    RETURNING f.id
+$$;
+REVOKE ALL ON FUNCTION chatwoot._enfileirar(text, text, bigint[], boolean) FROM PUBLIC;
+
 -- Dead letters back to the queue, attempts reset. A job superseded by a newer
 -- pending one for the same party is simply dropped (the newer one sends fresher data).
 CREATE FUNCTION chatwoot.reprocessar(job_id bigint) RETURNS boolean

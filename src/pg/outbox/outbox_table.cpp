@@ -5,9 +5,7 @@ namespace chatwoot::pg {
 
 void queue_parties(const char* tipo, const std::string& tipo_entidade, const std::vector<std::int64_t>& ids) {
     if (ids.empty()) return;
-    sql_exec("INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id) "
-             "SELECT $1, $2, i FROM pg_catalog.unnest($3::pg_catalog.int8[]) AS i " OUTBOX_ONE_PENDING_PER_PARTY
-             " DO NOTHING",
+    sql_exec("SELECT pg_catalog.count(*) FROM chatwoot._enfileirar($1, $2, $3::pg_catalog.int8[], false)",
              {arg_text(tipo), arg_text(tipo_entidade), arg_int8_array(ids)});
 }
 

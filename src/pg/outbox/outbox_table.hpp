@@ -5,7 +5,7 @@
 // pending job is the predicate of the partial indexes fila_um_pendente_por_parte
 // (one pending job per party; the ON CONFLICT target) and fila_a_executar (the due
 // jobs, walked in order), and must stay textually the same for the planner to use
-// them. The install script (sql/) spells the same rule in its own statements.
+// them. In SQL, the same rule is the indexes' and chatwoot._enfileirar's (sql/src/outbox).
 #pragma once
 #include "pg/boundary/spi_rows.hpp"
 
@@ -30,7 +30,7 @@
 namespace chatwoot::pg {
 
 // Queues a job of kind `tipo` for each party (tipo_entidade, id) that has no pending
-// job (one statement; a party with one keeps it: it reads the row when it runs).
+// job, by chatwoot._enfileirar (a party with one keeps it: it reads the row when it runs).
 void queue_parties(const char* tipo, const std::string& tipo_entidade, const std::vector<std::int64_t>& ids);
 
 // A job that ended well: concluido. `sent`: it sent requests (http_status 200);
