@@ -327,11 +327,11 @@ void write_changes(void* arg) {
     auto* changes = static_cast<Changes*>(arg);
     PendingIds* p = changes->pending;
     if (!find_change_log())
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chatwoot.mudancas does not exist")));
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE), errmsg("chatwoot.mudancas não existe")));
     Relation log = table_open(log_relid, RowExclusiveLock);
     if (RelationGetForm(log)->relhasindex || log->trigdesc != nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("chatwoot.mudancas must have no index and no trigger")));
+                        errmsg("chatwoot.mudancas não pode ter índice nem gatilho")));
     Datum values[6];
     bool nulls[6] = {false, false, false, false, false, false};
     values[1] = ObjectIdGetDatum(p->relid);
@@ -358,9 +358,9 @@ void append_changes(PendingIds* p, int from) {
     ErrorData* error = try_in_subtransaction(write_changes, &changes);
     if (!error) return;
     log_relid = InvalidOid;  // looked up again next time
-    ereport(WARNING, (errmsg("chatwoot_sync: could not queue %d change(s) of %s: %s", p->count - from,
+    ereport(WARNING, (errmsg("chatwoot_sync: %d mudança(s) de %s não foram enfileiradas: %s", p->count - from,
                              p->tipo_entidade, error->message),
-                      errhint("The app's statement succeeded; requeue with chatwoot.sincronizar_app_para_chatwoot().")));
+                      errhint("O comando do aplicativo foi executado; reenfileire com chatwoot.sincronizar_app_para_chatwoot().")));
     FreeErrorData(error);
 }
 
@@ -433,11 +433,11 @@ PG_FUNCTION_INFO_V1(chatwoot_acordar_no_commit);
 extern "C" Datum chatwoot_registrar_mudanca(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("chatwoot._registrar_mudanca is a trigger function")));
+                        errmsg("chatwoot._registrar_mudanca é uma função de gatilho")));
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     if (!TRIGGER_FIRED_BEFORE(td->tg_event) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("chatwoot._registrar_mudanca must be a BEFORE ROW trigger")));
+                        errmsg("chatwoot._registrar_mudanca deve ser um gatilho BEFORE ROW")));
     HeapTuple result = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
     const TriggerColumns* cols = columns_for(td->tg_trigger, td->tg_relation);
     Oid relid = RelationGetRelid(td->tg_relation);
@@ -472,7 +472,7 @@ extern "C" Datum chatwoot_registrar_mudanca(PG_FUNCTION_ARGS) {
 extern "C" Datum chatwoot_enfileirar_mudancas(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("chatwoot._enfileirar_mudancas is a trigger function")));
+                        errmsg("chatwoot._enfileirar_mudancas é uma função de gatilho")));
     auto* td = reinterpret_cast<TriggerData*>(fcinfo->context);
     Oid relid = RelationGetRelid(td->tg_relation);
     bool queued = false;

@@ -76,7 +76,7 @@ static void start_missing_workers(bool recheck_all) {
     char* list_copy = pstrdup(settings.database_name ? settings.database_name : "");
     List* names = NIL;
     if (!SplitGUCList(list_copy, ',', &names)) {
-        ereport(WARNING, (errmsg("chatwoot_sync.database_name is not a valid list: \"%s\"", settings.database_name)));
+        ereport(WARNING, (errmsg("chatwoot_sync.database_name não é uma lista válida: \"%s\"", settings.database_name)));
         list_free(names);
         pfree(list_copy);
         return;
@@ -92,7 +92,7 @@ static void start_missing_workers(bool recheck_all) {
             continue;
         }
         if (target_count == kMaxWorkers) {
-            ereport(WARNING, (errmsg("chatwoot_sync serves at most %d databases; ignoring \"%s\"", kMaxWorkers, name)));
+            ereport(WARNING, (errmsg("chatwoot_sync atende no máximo %d bancos; \"%s\" ignorado", kMaxWorkers, name)));
             break;
         }
         targets[target_count].oid = oid;
@@ -118,7 +118,7 @@ static void start_missing_workers(bool recheck_all) {
         WorkerSlot* slot = find_or_take_slot(targets[i].oid, targets[i].name);
         bool start = false;
         if (slot == nullptr) {
-            ereport(WARNING, (errmsg("chatwoot_sync: no free worker slot for database \"%s\"", targets[i].name)));
+            ereport(WARNING, (errmsg("chatwoot_sync: nenhuma vaga de worker livre para o banco \"%s\"", targets[i].name)));
         } else if (slot->stop_requested) {
             start = false;  // its database is being dropped
         } else if (slot->pid != 0 && BackendPidGetProc(slot->pid) != nullptr) {
@@ -135,8 +135,8 @@ static void start_missing_workers(bool recheck_all) {
         }
         LWLockRelease(registry->lock);
         if (start && !start_worker(targets[i].oid, targets[i].name)) {
-            ereport(WARNING, (errmsg("chatwoot_sync: could not register a worker for database \"%s\"", targets[i].name),
-                              errhint("Raise max_worker_processes.")));
+            ereport(WARNING, (errmsg("chatwoot_sync: não foi possível registrar um worker para o banco \"%s\"", targets[i].name),
+                              errhint("Aumente max_worker_processes.")));
             LWLockAcquire(registry->lock, LW_EXCLUSIVE);
             slot->state = WorkerState::failed;
             strlcpy(slot->last_error, "max_worker_processes esgotado", kErrorLength);

@@ -25,8 +25,8 @@ using namespace chatwoot::pg;
 static void require_preload() {
     if (registry == nullptr)
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("chatwoot_sync is not loaded through shared_preload_libraries"),
-                        errhint("Add chatwoot_sync to shared_preload_libraries and restart PostgreSQL.")));
+                        errmsg("chatwoot_sync não foi carregado por shared_preload_libraries"),
+                        errhint("Inclua chatwoot_sync em shared_preload_libraries e reinicie o PostgreSQL.")));
 }
 
 static Datum nullable_timestamp(TimestampTz value, bool* isnull) {
@@ -136,14 +136,14 @@ CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_registrar_instalacao) {
     // Chatwoot speaks UTF-8 JSON, and everything the extension stores is UTF-8.
     if (GetDatabaseEncoding() != PG_UTF8)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                        errmsg("chatwoot_sync needs a database with UTF8 encoding, not %s", GetDatabaseEncodingName())));
+                        errmsg("chatwoot_sync requer um banco com codificação UTF8, não %s", GetDatabaseEncodingName())));
     const char* database_name = get_database_name(MyDatabaseId);
     if (!database_listed(database_name))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("database \"%s\" is not served by chatwoot_sync", database_name),
-                        errdetail("chatwoot_sync.database_name is \"%s\".", settings.database_name),
-                        errhint("Add it: ALTER SYSTEM SET chatwoot_sync.database_name = '...,%s'; "
-                                "SELECT pg_reload_conf(); then CREATE EXTENSION again.",
+                        errmsg("o banco \"%s\" não é atendido pelo chatwoot_sync", database_name),
+                        errdetail("chatwoot_sync.database_name é \"%s\".", settings.database_name),
+                        errhint("Inclua-o: ALTER SYSTEM SET chatwoot_sync.database_name = '...,%s'; "
+                                "SELECT pg_reload_conf(); depois CREATE EXTENSION de novo.",
                                 database_name)));
     wake_launcher_at_commit();
     PG_RETURN_VOID();
@@ -161,7 +161,7 @@ PG_FUNCTION_INFO_V1(chatwoot_ids_rastreados);
 extern "C" Datum chatwoot_conexao_mudou(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("chatwoot._conexao_mudou is a trigger function")));
+                        errmsg("chatwoot._conexao_mudou é uma função de gatilho")));
     connection_changed_at_commit();
     return PointerGetDatum(nullptr);
 }
