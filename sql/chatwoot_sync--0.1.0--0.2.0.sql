@@ -163,3 +163,8 @@ BEGIN
     PERFORM chatwoot._acordar_no_commit();
     RETURN v_total;
 END $$;
+
+-- The parties of a contact in party order: the look for another party on the same
+-- contact (ORDER BY ... LIMIT 1) walked the whole unique index without it.
+DROP INDEX chatwoot.partes_chatwoot_contato;
+CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id, tipo_entidade, entidade_id);

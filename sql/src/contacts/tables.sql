@@ -27,7 +27,9 @@ CREATE TABLE chatwoot.partes_chatwoot (
     updated_at           timestamptz NOT NULL DEFAULT now(),
     UNIQUE (tipo_entidade, entidade_id)
 );
-CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id);
+-- The parties of a contact, in party order: the worker's look for another party on
+-- the same contact (ORDER BY ... LIMIT 1) walks this index, never the whole table.
+CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id, tipo_entidade, entidade_id);
 INSERT INTO chatwoot._acessos_app (privilegio, objeto) VALUES ('SELECT', 'chatwoot.partes_chatwoot');
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.partes_chatwoot', '');
 

@@ -170,6 +170,9 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     // With interrupts held in a cycle, only this ends a wait on a lock the app
     // holds (LOCK TABLE clientes, a long ALTER): the cycle fails and is retried.
     SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
+    // The worker's statements are short; compiling them with JIT took a fifth of the
+    // worker's CPU in the third 20,000-party drain of a run (perf, docs/BENCHMARKS.md).
+    SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
     pgstat_report_appname("chatwoot_sync worker");
 
     char database_name[NAMEDATALEN];
