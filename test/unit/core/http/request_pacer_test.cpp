@@ -175,13 +175,18 @@ TEST(RequestPacer, UnderALowerLimitFewerThanTwoPercentAre429InSteadyState) {
     EXPECT_LT(throttled, sent);
 }
 
+// Two throttled windows in a row, one request fitting in the second: a budget of one.
+static void teach_a_budget_of_one(RequestPacer& p) {
+    p.on_response(p.on_start(at(0.1)), 429, std::nullopt, at(0.1));
+    p.on_response(p.on_start(at(5.3)), 200, std::nullopt, at(5.3));
+    p.on_response(p.on_start(at(5.4)), 429, std::nullopt, at(5.4));
+}
+
 // A burst of 429s that spans two windows (a proxy's) teaches a budget far too low:
 // probing wins it back, one request per round trip, up to the configured one.
 TEST(RequestPacer, ALearnedBudgetFarTooLowGrowsBackByProbing) {
     RequestPacer p({200, 5s});
-    p.on_response(p.on_start(at(0.1)), 429, std::nullopt, at(0.1));
-    p.on_response(p.on_start(at(5.3)), 200, std::nullopt, at(5.3));
-    p.on_response(p.on_start(at(5.4)), 429, std::nullopt, at(5.4));
+    teach_a_budget_of_one(p);
     EXPECT_EQ(p.limit(), 1);
     // In a later window (the answers of 5.3 and 5.4 have left the span at 10.42): the
     // budget of one, then a probe, and never two probes at once.
@@ -210,9 +215,7 @@ TEST(RequestPacer, ALearnedBudgetFarTooLowGrowsBackByProbing) {
 // once saw two requests past the budget at once, both 429).
 TEST(RequestPacer, AProbeIsKnownByItsTicketNotItsStartTime) {
     RequestPacer p({200, 5s});
-    p.on_response(p.on_start(at(0.1)), 429, std::nullopt, at(0.1));
-    p.on_response(p.on_start(at(5.3)), 200, std::nullopt, at(5.3));
-    p.on_response(p.on_start(at(5.4)), 429, std::nullopt, at(5.4));
+    teach_a_budget_of_one(p);
     ASSERT_EQ(p.limit(), 1);
     ASSERT_TRUE(p.may_start(at(11.0)));
     auto regular = p.on_start(at(11.0));
