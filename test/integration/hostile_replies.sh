@@ -6,7 +6,7 @@
 # reply; a Retry-After of 31 years; hostile URLs; the key set with log_statement = all;
 # and a worker that cannot send doing no work per commit.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 44
+plan 77
 
 it_zattar replies "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_backoff = '3s'" \
   "chatwoot_sync.max_attempts = 2" "log_statement = 'all'"
@@ -65,6 +65,85 @@ sim_clear_faults
 seen=$(qa "SELECT string_agg(erro, ' | ') FROM chatwoot.erros_sincronizacao")
 check "the app role reads the error, with the key redacted" \
   bash -c "grep -q 'Api-Access-Token=\[redacted\]' <<<\"\$1\" && ! grep -q '$KEY' <<<\"\$1\"" _ "$seen"
+
+# --- T3-7: a reply that echoes a secret so that the stored excerpt's cut falls inside it ------------
+# A 422 message is quoted up to 300 bytes, a 401 error up to 200: each secret is redacted from the
+# whole reply first, so the app role reads no piece (8+ first characters) of the key or the webhook
+# secret in erros_sincronizacao, in the pause reason, or in testar_conexao's erro.
+WHSEC=whsec-integ-Q7n2Lp9x
+q zattar "SELECT chatwoot.configurar('$SIM_URL', '$KEY', 1, 1, webhook_secret => '$WHSEC'${IT_BUDGET:+, limite_requisicoes => $IT_BUDGET, janela_limite_s => 60})" >/dev/null
+q zattar "ALTER SYSTEM SET chatwoot_sync.max_attempts = 20" >/dev/null; q zattar "SELECT pg_reload_conf()" >/dev/null
+no_piece() { ! grep -qF -e "${KEY:0:8}" -e "${WHSEC:0:8}" <<<"$1"; }
+xs() { printf 'x%.0s' $(seq 1 "$1"); }
+# $1 straddles byte 297 (the cut keeps 297 bytes and an ellipsis): all but its last character.
+echo_across() { local n=$(( $2 - 3 - ${#1} + 1 )); printf '{\\"%s\\":\\"%s%s (header echoed by the proxy)\\"}' "$3" "$(xs $n)" "$1"; }
+sim_set_faults "{\"reply\": {\"status\": 422, \"content_type\": \"application/json\", \"body\": \"$(echo_across "$KEY" 300 message)\", \"path_regex\": \"/contacts$\", \"count\": 1}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Eco corte chave')" >/dev/null
+eventually_eq 15 "a 422 whose message echoes the key across the 300-byte cut makes a dead letter" t \
+  q zattar "SELECT count(*) = 1 FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Eco corte chave' AND f.estado = 'morto'"
+sim_set_faults "{\"reply\": {\"status\": 422, \"content_type\": \"application/json\", \"body\": \"$(echo_across "$WHSEC" 300 message)\", \"path_regex\": \"/contacts$\", \"count\": 1}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Eco corte segredo')" >/dev/null
+eventually_eq 15 "a 422 whose message echoes the webhook secret across the cut makes a dead letter" t \
+  q zattar "SELECT count(*) = 1 FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Eco corte segredo' AND f.estado = 'morto'"
+sim_set_faults "{\"reply\": {\"status\": 401, \"content_type\": \"application/json\", \"body\": \"$(echo_across "$KEY" 200 error)\", \"path_regex\": \"/contacts$\", \"count\": 1}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Eco corte 401')" >/dev/null
+eventually_eq 15 "a 401 whose error echoes the key across the 200-byte cut pauses the integration" t \
+  q zattar "SELECT pausada_em IS NOT NULL AND motivo_pausa LIKE 'HTTP 401: xxx%' FROM chatwoot.integracoes WHERE nome = 'padrao'"
+seen=$(qa "SELECT string_agg(erro, ' | ') FROM chatwoot.erros_sincronizacao WHERE erro LIKE '%HTTP 4%xxxx%'")
+check "the app role reads the three errors in erros_sincronizacao, with no piece of the key or the webhook secret" \
+  bash -c "[ \$(grep -o 'HTTP 4[02][12]: xxx' <<<\"\$1\" | wc -l) -ge 3 ] && ! grep -qF -e '${KEY:0:8}' -e '${WHSEC:0:8}' <<<\"\$1\"" _ "$seen"
+sim_set_faults "{\"reply\": {\"status\": 401, \"content_type\": \"application/json\", \"body\": \"$(echo_across "$WHSEC" 200 error)\", \"path_regex\": \"/profile$\", \"count\": 1}}"
+out=$(qa "SELECT chatwoot.testar_conexao()->>'erro'")
+check "testar_conexao, as the app role, on a 401 echoing the webhook secret across the cut: no piece of it ($(tail -c 60 <<<"$out"))" \
+  bash -c "grep -q '^HTTP 401: xxx' <<<\"\$1\" && ! grep -qF -e '${KEY:0:8}' -e '${WHSEC:0:8}' <<<\"\$1\"" _ "$out"
+sim_clear_faults >/dev/null
+q zattar "SELECT chatwoot.configurar('$SIM_URL', '$KEY', 1, 1, webhook_secret => '$WHSEC'${IT_BUDGET:+, limite_requisicoes => $IT_BUDGET, janela_limite_s => 60})" >/dev/null  # ends the pause
+eventually 20 "once reconfigured, the paused job drains" queue_drained
+
+# --- T3-11: a lookup answered 2xx with a body that cannot be read is retried, never "no contact" ---
+# (probe rows 5.1-5.3): for each, the job waits with a retry that says so, and no POST /contacts is
+# sent; once the lookups are readable again, each party's contact is created exactly once.
+unreadable_state() {  # "<pending with the unreadable-lookup error> <POST /contacts sent>" for party $1
+  echo "$(q zattar "SELECT estado = 'pendente' AND tentativas >= 1 AND ultimo_erro LIKE 'resposta ilegível da busca de contato%'
+                      FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = '$1'")" \
+       "$(requests_json | jq '[.[] | select(.method == "POST" and (.path | test("/contacts$")))] | length')"
+}
+unreadable() {  # unreadable MODE BODY
+  local nome="Ilegivel $1"
+  clear_requests
+  sim_set_faults "{\"reply\": {\"status\": 200, \"content_type\": \"application/json\", \"body_base64\": \"$(printf '%s' "$2" | base64 -w0)\", \"path_regex\": \"/contacts/filter\"}}"
+  q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', '$nome')" >/dev/null
+  eventually_eq 20 "$1: the lookup's unreadable 2xx is a retry (pending, its error says so), with 0 POST /contacts" "t 0" \
+    unreadable_state "$nome"
+}
+unreadable html '<html><body>Please wait...</body></html>'
+unreadable deep "$(printf '[%.0s' $(seq 1 3000))$(printf ']%.0s' $(seq 1 3000))"
+unreadable bigid '{"meta":{"count":1},"payload":[{"id":99999999999999999999999,"identifier":"x"}]}'
+unreadable strid '{"meta":{"count":1},"payload":[{"id":"1001","identifier":"x"}]}'
+unreadable negid '{"meta":{"count":1},"payload":[{"id":-1001,"identifier":"x"}]}'
+unreadable floatid '{"meta":{"count":1},"payload":[{"id":1001.5,"identifier":"x"}]}'
+unreadable dupkeys '{"payload":[{"id":1,"identifier":"x"}],"payload":[]}'
+unreadable nopayload '{"meta":{"count":0}}'
+clear_requests
+sim_clear_faults >/dev/null
+eventually 30 "once the lookups are readable, the 8 jobs drain" queue_drained
+summary=$(creates_summary "$(requests_json)")
+check "...and each of the 8 parties got its contact created exactly once ($summary)" creates_ok "$summary" 8
+
+# --- T3-11: a redirect is not followed, and is a retry that names the Location (probe row 5.5) ----
+clear_requests
+sim_set_faults "{\"reply\": {\"status\": 302, \"content_type\": \"application/json\", \"body\": \"{}\", \"headers\": {\"Location\": \"http://127.0.0.2:9/entrar?token=$KEY\"}, \"path_regex\": \"/contacts/filter\"}}"
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Redirecionado')" >/dev/null
+eventually_eq 20 "a 302 on the lookup leaves the job pending with a retry whose error names the Location (key redacted)" t \
+  q zattar "SELECT estado = 'pendente' AND tentativas >= 1 AND ultimo_erro LIKE 'HTTP 302: redirecionamento para ''http://127.0.0.2:9/entrar?token=[redacted]''%'
+              FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome = 'Redirecionado'"
+sim_set_faults "{\"reply\": {\"status\": 302, \"content_type\": \"application/json\", \"body\": \"{}\", \"headers\": {\"Location\": \"https://chat.example.com/api/v1/profile\"}, \"path_regex\": \"/profile$\", \"count\": 1}}"
+out=$(qa "SELECT chatwoot.testar_conexao()->>'erro'")
+check "testar_conexao names the redirect and its Location ($out)" \
+  bash -c "grep -qF \"HTTP 302: redirecionamento para 'https://chat.example.com/api/v1/profile'\" <<<\"\$1\"" _ "$out"
+sim_clear_faults >/dev/null
+eventually 30 "once the redirect is gone, the redirected job drains" queue_drained
+q zattar "ALTER SYSTEM SET chatwoot_sync.max_attempts = 2" >/dev/null; q zattar "SELECT pg_reload_conf()" >/dev/null
 
 # --- a 3 GB reply: cut off at max_response_size (4 MB), memory flat, in the backend and the worker ---
 sim_set_faults '{"reply": {"status": 200, "content_type": "application/json", "body": "[1111111111111111111111111111111111111111111111111111111111111111,", "repeat": 50000000}}'

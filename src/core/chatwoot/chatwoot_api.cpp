@@ -85,7 +85,11 @@ bool ChatwootApi::check_response(const HttpResponse& response, ConnectionReport&
         else if (detail == "Invalid Access Token")
             report.erro = "token de API inválido (" + code + ": " + detail + ")";
         else
-            report.erro = refusal_reason(response);
+            report.erro = refusal_reason(response, {config_.api_key, config_.webhook_secret});
+        return false;
+    }
+    if (is_redirect(response)) {  // never followed: say where it pointed
+        report.erro = std::string(what) + ": " + redirect_reason(response, {config_.api_key, config_.webhook_secret});
         return false;
     }
     if (response.status == 404) {
@@ -203,7 +207,8 @@ std::optional<HttpRequest> InboxProbeOperation::next_request() const {
 void InboxProbeOperation::on_response(const HttpResponse& response) {
     answered_ = true;
     InboxProbe probe;
-    Verdict verdict = classify_response(response);
+    const ConnectionConfig& config = requests_.config();
+    Verdict verdict = classify_response(response, {config.api_key, config.webhook_secret});
     if (verdict.outcome == Outcome::refused) {
         probe.refused = true;
         probe.error = verdict.reason;

@@ -161,12 +161,21 @@ std::string normalized_base_url(std::string_view url) {
 
 std::string redact(std::string text, std::string_view secret) {
     if (secret.size() < 4) return text;
-    std::size_t pos = 0;
-    while ((pos = text.find(secret, pos)) != std::string::npos) {
-        text.replace(pos, secret.size(), "[redacted]");
-        pos += 10;
+    // A piece is found by the secret's first characters, then extended as far as it goes.
+    std::string_view head = secret.substr(0, std::min(secret.size(), kSecretPieceMasked));
+    std::size_t at = text.find(head);
+    if (at == std::string::npos) return text;
+    std::string out;
+    std::size_t from = 0;
+    for (; at != std::string::npos; at = text.find(head, from)) {
+        std::size_t n = head.size();
+        while (n < secret.size() && at + n < text.size() && text[at + n] == secret[n]) ++n;
+        out.append(text, from, at - from);
+        out += "[redacted]";
+        from = at + n;
     }
-    return text;
+    out.append(text, from, std::string::npos);
+    return out;
 }
 
 }  // namespace chatwoot::core

@@ -42,8 +42,12 @@ std::optional<std::string> check_account_id(std::int64_t account_id);
 // api_url without trailing slashes, so paths can be appended.
 std::string normalized_base_url(std::string_view url);
 
-// Replaces every occurrence of `secret` in `text` with "[redacted]" (a no-op for
-// secrets too short to be meaningful). Every error text leaving the core passes here.
+// Replaces every occurrence of `secret` in `text` with "[redacted]", and every piece
+// of its first kSecretPieceMasked or more characters (what a cut, ours or a proxy's,
+// left of it; the rest is guessed in a few tries): a text cut after this never ends
+// with such a piece either. A no-op for secrets too short to be meaningful. Every
+// error text leaving the core passes here (text.hpp: recorded_text).
+constexpr std::size_t kSecretPieceMasked = 8;
 std::string redact(std::string text, std::string_view secret);
 
 }  // namespace chatwoot::core

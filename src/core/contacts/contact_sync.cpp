@@ -60,15 +60,48 @@ std::string contact_snapshot(const Json& contact) {
     return snapshot.dump();
 }
 
-std::string chatwoot_message(const HttpResponse& response) {
+// The text of a reply a message quotes: Chatwoot's message or error, else the body.
+std::string_view reply_message(const HttpResponse& response, std::string& holder) {
     Json body = Json::parse(response.body);
     for (const char* key : {"message", "error"})
-        if (auto text = body[key].as_string()) return cut_utf8(*text, 300);
-    return cut_utf8(response.body, 300);
+        if (auto text = body[key].as_string()) return holder = std::move(*text);
+    return response.body;
 }
 
-std::string http_error(const char* what, const HttpResponse& response) {
-    return std::string(what) + "HTTP " + std::to_string(response.status) + ": " + chatwoot_message(response);
+constexpr std::size_t kQuotedMessage = 300;
+constexpr std::size_t kQuotedUnreadable = 120;
+
+// The contacts a lookup's 2xx reply lists, or why it cannot be read. A reply Chatwoot
+// would never send (not JSON, nested past jansson's limit, duplicate keys, no payload
+// array, a contact that is no object or whose id is not a positive integer: an id past
+// int64, a string, a float, a negative) is not "no contact".
+struct LookupReply {
+    std::vector<Json> contacts;
+    std::string unreadable;  // empty when readable; else why, in Portuguese (not yet quoted)
+};
+LookupReply read_lookup(const HttpResponse& response) {
+    LookupReply out;
+    std::string parse_error;
+    Json body = Json::parse(response.body, &parse_error, {}, Json::reject_duplicate_keys);
+    if (!body) {
+        out.unreadable = "não é JSON (" + parse_error + ")";
+        return out;
+    }
+    Json payload = body["payload"];
+    if (!payload.is_array()) {
+        out.unreadable = "falta o array payload";
+        return out;
+    }
+    for (std::size_t i = 0; i < payload.size(); ++i) {
+        Json contact = payload.at(i);
+        if (!contact.is_object() || contact["id"].as_integer().value_or(0) <= 0) {
+            out.unreadable = "payload[" + std::to_string(i) + "] sem id inteiro positivo";
+            out.contacts.clear();
+            return out;
+        }
+        out.contacts.push_back(std::move(contact));
+    }
+    return out;
 }
 
 std::string percent_encoded(const std::string& text) {
@@ -127,7 +160,8 @@ std::string contact_key(std::int64_t contact_id) { return "contact:" + std::to_s
 
 bool ContactOperation::ended_by(const HttpResponse& response) {
     ++result_.requests;
-    Verdict verdict = classify_response(response);
+    const ConnectionConfig& config = requests_.config();
+    Verdict verdict = classify_response(response, {config.api_key, config.webhook_secret});
     if (verdict.throttled) result_.throttled = true;
     if (verdict.retry_after) result_.retry_after = verdict.retry_after;
     if (response.error == TransportError::aborted) {
@@ -140,6 +174,17 @@ bool ContactOperation::ended_by(const HttpResponse& response) {
         return true;
     }
     return false;
+}
+
+std::string ContactOperation::quoted(std::string_view reply_text, std::size_t max_bytes) const {
+    const ConnectionConfig& config = requests_.config();
+    return recorded_text(reply_text, {config.api_key, config.webhook_secret}, max_bytes);
+}
+
+std::string ContactOperation::http_error(const char* what, const HttpResponse& response) const {
+    std::string holder;
+    return std::string(what) + "HTTP " + std::to_string(response.status) + ": " +
+           quoted(reply_message(response, holder), kQuotedMessage);
 }
 
 void ContactOperation::finish(Outcome outcome, std::string error) {
@@ -195,7 +240,7 @@ std::optional<HttpRequest> release_request(const RequestFactory& requests, const
 
 ContactSync::ContactSync(const RequestFactory& requests, ContactDraft draft, ContactLink link,
                          std::optional<InboxTarget> inbox, bool delete_contacts)
-    : requests_(requests), draft_(std::move(draft)), link_(std::move(link)), inbox_(inbox) {
+    : ContactOperation(requests), draft_(std::move(draft)), link_(std::move(link)), inbox_(inbox) {
     create_with_inbox_ = inbox_ && inbox_->accepts(draft_);
     BodyOptions create;
     if (create_with_inbox_) create.inbox_id = inbox_->id;
@@ -285,6 +330,13 @@ void ContactSync::on_response(const HttpResponse& response) {
     if (done_) state_ = State::done;
 }
 
+// Retried, never read as "no contact found".
+std::string ContactSync::unreadable_lookup(const char* what, const HttpResponse& response,
+                                           const std::string& why) const {
+    return "resposta ilegível da " + std::string(what) + " (HTTP " + std::to_string(response.status) + ", " +
+           quoted(why, kQuotedUnreadable) + "): " + quoted(response.body, kQuotedUnreadable);
+}
+
 // The removed party's contact is let go: from here on the party is unmapped.
 void ContactSync::after_release() {
     result_.released_contact = release_.contact_id;
@@ -344,6 +396,13 @@ void ContactSync::handle_update(const HttpResponse& response, bool mapped) {
 void ContactSync::handle_check(const HttpResponse& response) {
     if (response.status >= 200 && response.status < 300) {
         Json contact = Json::parse(response.body)["payload"];
+        if (!contact.is_object() || contact["id"].as_integer().value_or(0) <= 0) {
+            // Unread, it would look like a contact nobody owns, and be taken over.
+            finish(Outcome::retry, "resposta ilegível do contato compartilhado " + std::to_string(target_id_) +
+                                       " (HTTP " + std::to_string(response.status) +
+                                       "): " + quoted(response.body, kQuotedUnreadable));
+            return;
+        }
         if (takes_over(contact)) return;
         result_.contact_id = target_id_;
         result_.snapshot_json = contact_snapshot(contact);
@@ -387,13 +446,16 @@ void ContactSync::handle_lookup(const HttpResponse& response) {
         finish(Outcome::permanent, http_error("busca de contato: ", response));
         return;
     }
-    Json payload = Json::parse(response.body)["payload"];
+    LookupReply found = read_lookup(response);
+    if (!found.unreadable.empty()) {
+        finish(Outcome::retry, unreadable_lookup("busca de contato (filter)", response, found.unreadable));
+        return;
+    }
     // Priority: our identifier, then e-mail, then either phone form. Chatwoot compares
     // identifiers and e-mails without case (LOWER() in its filter), and so do we.
     Json best;
     int best_rank = 99;
-    for (std::size_t i = 0; i < payload.size(); ++i) {
-        Json contact = payload.at(i);
+    for (const Json& contact : found.contacts) {
         int rank = 99;
         std::string identifier = contact["identifier"].as_string().value_or("");
         std::string email = contact["email"].as_string().value_or("");
@@ -429,7 +491,11 @@ void ContactSync::handle_create(const HttpResponse& response) {
         Json contact = payload["contact"];
         std::int64_t id = contact["id"].as_integer().value_or(0);
         if (id <= 0) {
-            finish(Outcome::retry, "resposta de criação sem payload.contact.id");
+            // The contact may exist now: the retry looks it up before it creates.
+            finish(Outcome::retry, "resposta ilegível da criação (HTTP " + std::to_string(response.status) +
+                                       ", sem payload.contact.id inteiro positivo): " +
+                                       quoted(response.body, kQuotedUnreadable) +
+                                       "; a próxima tentativa busca o contato antes de criar");
             return;
         }
         result_.created = true;
@@ -467,9 +533,12 @@ void ContactSync::handle_search(const HttpResponse& response) {
         finish(Outcome::permanent, http_error("pesquisa de contato: ", response));
         return;
     }
-    Json payload = Json::parse(response.body)["payload"];
-    for (std::size_t i = 0; i < payload.size(); ++i) {
-        Json contact = payload.at(i);
+    LookupReply found = read_lookup(response);
+    if (!found.unreadable.empty()) {
+        finish(Outcome::retry, unreadable_lookup("pesquisa de contato (search)", response, found.unreadable));
+        return;
+    }
+    for (const Json& contact : found.contacts) {
         if (same_text_ci(contact["identifier"].as_string().value_or(""), draft_.identifier)) {
             adopt(contact);
             return;
@@ -495,7 +564,8 @@ void ContactSync::handle_add_inbox(const HttpResponse& response) {
 
 ContactRelease::ContactRelease(const RequestFactory& requests, const PartyRef& party, const ContactLink& link,
                                bool delete_contact)
-    : requests_(requests), party_(party), link_(link), step_(plan_release(link, party.identifier(), delete_contact)) {
+    : ContactOperation(requests), party_(party), link_(link),
+      step_(plan_release(link, party.identifier(), delete_contact)) {
     result_.released_contact = link.contact_id;
     if (step_.kind == ReleaseStep::Kind::none) finish(Outcome::success);
 }
@@ -526,7 +596,7 @@ void ContactRelease::on_response(const HttpResponse& response) {
 // --- ContactDeactivation ----------------------------------------------------------
 
 ContactDeactivation::ContactDeactivation(const RequestFactory& requests, std::int64_t contact_id, bool others_active)
-    : requests_(requests), contact_id_(contact_id), others_active_(others_active) {
+    : ContactOperation(requests), contact_id_(contact_id), others_active_(others_active) {
     result_.contact_id = contact_id;
     if (others_active_) {
         result_.notes = "contato mantido ativo: outra parte ativa usa o mesmo contato";

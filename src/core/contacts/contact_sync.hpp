@@ -31,7 +31,13 @@
 // ContactDeactivation (desincronizar): PUT ativo false unless another active party
 // shares the contact.
 //
-// Every step is safe to repeat: a retried job looks up before it creates.
+// Every step is safe to repeat: a retried job looks up before it creates. So a reply
+// the machine cannot read is a retry, never a guess: a lookup (filter, search, the
+// sharer's GET) answered 2xx with a body that is not JSON, has no payload, or holds a
+// contact whose id is not a positive integer is never read as "no contact found" (a
+// create after it could duplicate one); a create whose reply names no contact id is
+// retried, and the retry looks up first (the first create may have succeeded). A
+// redirect is never followed: a retry that names its Location (retry_policy.hpp).
 #pragma once
 #include "core/http/blocking_runner.hpp"
 #include "core/contacts/contact_draft.hpp"
@@ -42,6 +48,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace chatwoot::core {
@@ -112,9 +119,16 @@ public:
     bool finished() const { return done_; }
 
 protected:
+    explicit ContactOperation(const RequestFactory& requests) : requests_(requests) {}
     // Counts the reply; true when it ended the job (retry, refused).
     bool ended_by(const HttpResponse& response);
     void finish(Outcome outcome, std::string error = {});
+    // A piece of a reply for a message: the connection's secrets redacted from all of
+    // it before it is cut to `max_bytes` (recorded_text).
+    std::string quoted(std::string_view reply_text, std::size_t max_bytes) const;
+    // "<what>HTTP <status>: <Chatwoot's message or the body, quoted>".
+    std::string http_error(const char* what, const HttpResponse& response) const;
+    const RequestFactory& requests_;
     ContactSyncResult result_;
     bool done_ = false;
 };
@@ -157,8 +171,8 @@ private:
     void adopt(const Json& contact);
     void owner_written(std::int64_t contact_id, const Json& contact);
     std::string owner_body() const;
+    std::string unreadable_lookup(const char* what, const HttpResponse& response, const std::string& why) const;
 
-    const RequestFactory& requests_;
     ContactDraft draft_;
     ContactLink link_;
     std::optional<InboxTarget> inbox_;
@@ -185,7 +199,6 @@ public:
     bool needs_request() const { return step_.kind != ReleaseStep::Kind::none; }
 
 private:
-    const RequestFactory& requests_;
     PartyRef party_;
     ContactLink link_;
     ReleaseStep step_;
@@ -200,7 +213,6 @@ public:
     bool needs_request() const { return !others_active_; }
 
 private:
-    const RequestFactory& requests_;
     std::int64_t contact_id_;
     bool others_active_;
 };

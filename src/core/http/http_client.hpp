@@ -42,6 +42,7 @@ struct HttpResponse {
     std::string body;
     std::string content_type;
     std::string retry_after;           // raw header value, empty when absent
+    std::string location;              // raw Location header (redirects are never followed), bounded
     TransportError error = TransportError::none;
     std::string error_text;            // curl's explanation, never containing headers
     std::chrono::milliseconds elapsed{0};

@@ -47,23 +47,34 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     return n;
 }
 
+// Longer than any URL Chatwoot would redirect to; what is kept is redacted before it
+// is cut again for a message (recorded_text), so this bound is never what is shown.
+constexpr size_t kMaxLocation = 8192;
+
 size_t on_header(char* data, size_t size, size_t count, void* user) {
-    if (size * count < 13 || (data[0] != 'r' && data[0] != 'R')) return size * count;  // only Retry-After matters
+    size_t n = size * count;
+    // Only Retry-After and Location matter.
+    if (n < 10 || (data[0] != 'r' && data[0] != 'R' && data[0] != 'l' && data[0] != 'L')) return n;
     auto* t = static_cast<Transfer*>(user);
     try {
-        std::string line(data, std::min<size_t>(size * count, 256));
-        std::string name = line.substr(0, 12);
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (name == "retry-after:") {
-            std::string value = line.substr(12);
+        auto value_after = [&](size_t name_length, size_t max) {
+            std::string value(data + name_length, std::min(n - name_length, max));
             value.erase(0, value.find_first_not_of(" \t"));
             value.erase(value.find_last_not_of(" \t\r\n") + 1);
-            t->response.retry_after = value;
-        }
+            return value;
+        };
+        auto named = [&](const char* name, size_t length) {
+            if (n < length) return false;
+            for (size_t i = 0; i < length; ++i)
+                if (std::tolower(static_cast<unsigned char>(data[i])) != name[i]) return false;
+            return true;
+        };
+        if (named("retry-after:", 12)) t->response.retry_after = value_after(12, 256);
+        else if (named("location:", 9)) t->response.location = value_after(9, kMaxLocation);
     } catch (...) {
         return 0;
     }
-    return size * count;
+    return n;
 }
 
 // Called once the connection is up (new or reused), before the request is sent.

@@ -46,8 +46,10 @@ constexpr std::size_t kAbortableFrom = 64 * 1024;
 
 }  // namespace
 
-Json Json::parse(std::string_view text, std::string* error, const std::function<bool()>& aborted) {
-    constexpr std::size_t flags = JSON_DECODE_ANY | JSON_ALLOW_NUL;
+Json Json::parse(std::string_view text, std::string* error, const std::function<bool()>& aborted,
+                 Strictness strictness) {
+    const std::size_t flags =
+        JSON_DECODE_ANY | JSON_ALLOW_NUL | (strictness == reject_duplicate_keys ? JSON_REJECT_DUPLICATES : 0);
     json_error_t err;
     if (!aborted || text.size() < kAbortableFrom) {
         json_t* value = json_loadb(text.data(), text.size(), flags, &err);

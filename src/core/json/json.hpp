@@ -30,8 +30,11 @@ public:
     // `aborted`, a long text is fed to jansson in pieces and `aborted` is asked before
     // each: when it says so the parse stops (error "aborted"), so a backend's cancel
     // and statement_timeout are honoured while a large reply is parsed.
+    // With reject_duplicate_keys, an object naming a key twice is not JSON either: for
+    // replies read to decide a write, where "the last one wins" would be a guess.
+    enum Strictness { lenient, reject_duplicate_keys };
     static Json parse(std::string_view text, std::string* error = nullptr,
-                      const std::function<bool()>& aborted = {});
+                      const std::function<bool()>& aborted = {}, Strictness strictness = lenient);
 
     Json(const Json& other) : value_(other.value_ ? json_incref(other.value_) : nullptr) {}
     Json(Json&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }

@@ -10,7 +10,14 @@
 
 namespace chatwoot::core {
 
-Verdict classify_response(const HttpResponse& response) {
+namespace {
+// How much of a reply a reason quotes.
+constexpr std::size_t kQuotedBody = 300;
+constexpr std::size_t kQuotedRefusal = 200;
+constexpr std::size_t kQuotedLocation = 300;
+}  // namespace
+
+Verdict classify_response(const HttpResponse& response, Secrets secrets) {
     Verdict v;
     if (!response.transport_ok()) {
         v.outcome = Outcome::retry;
@@ -22,13 +29,18 @@ Verdict classify_response(const HttpResponse& response) {
         v.outcome = Outcome::success;
         return v;
     }
-    v.reason = "HTTP " + std::to_string(s);
-    if (!response.body.empty()) v.reason += ": " + cut_utf8(response.body, 300);
-    if (s == 401 || s == 403) {
-        v.outcome = Outcome::refused;
-        v.reason = refusal_reason(response);
+    if (s >= 300 && s < 400) {
+        v.outcome = Outcome::retry;
+        v.reason = redirect_reason(response, secrets);
         return v;
     }
+    if (s == 401 || s == 403) {
+        v.outcome = Outcome::refused;
+        v.reason = refusal_reason(response, secrets);
+        return v;
+    }
+    v.reason = "HTTP " + std::to_string(s);
+    if (!response.body.empty()) v.reason += ": " + recorded_text(response.body, secrets, kQuotedBody);
     if (s == 429) {
         v.outcome = Outcome::retry;
         v.throttled = true;
@@ -46,7 +58,14 @@ Verdict classify_response(const HttpResponse& response) {
     return v;
 }
 
-std::string refusal_reason(const HttpResponse& response) {
+std::string redirect_reason(const HttpResponse& response, Secrets secrets) {
+    std::string reason = "HTTP " + std::to_string(response.status) + ": redirecionamento ";
+    if (response.location.empty()) reason += "sem Location";
+    else reason += "para '" + recorded_text(response.location, secrets, kQuotedLocation) + "'";
+    return reason + " não seguido; api_url deve ser o endereço final do Chatwoot (https? outro host?)";
+}
+
+std::string refusal_reason(const HttpResponse& response, Secrets secrets) {
     std::string prefix = "HTTP " + std::to_string(response.status) + ": ";
     Json body = Json::parse(response.body);
     if (auto message = body["error"].as_string()) {
@@ -57,7 +76,7 @@ std::string refusal_reason(const HttpResponse& response) {
         if (*message == "You are not authorized to do this action")
             return prefix + "o usuário do token não pode fazer isto; use o token de um administrador "
                             "(You are not authorized to do this action)";
-        return prefix + cut_utf8(*message, 200);
+        return prefix + recorded_text(*message, secrets, kQuotedRefusal);
     }
     Json errors = body["errors"];
     if (errors.is_array() && errors.size() > 0) {
@@ -65,9 +84,10 @@ std::string refusal_reason(const HttpResponse& response) {
         if (first.rfind("You need to sign in", 0) == 0)
             return prefix + "o Chatwoot não recebeu o token: um proxy removeu o cabeçalho de autenticação? "
                             "(nginx descarta cabeçalhos com '_' sem underscores_in_headers on)";
-        return prefix + cut_utf8(first, 200);
+        return prefix + recorded_text(first, secrets, kQuotedRefusal);
     }
-    return prefix + (response.body.empty() ? std::string("acesso recusado") : cut_utf8(response.body, 200));
+    return prefix + (response.body.empty() ? std::string("acesso recusado")
+                                            : recorded_text(response.body, secrets, kQuotedRefusal));
 }
 
 std::optional<std::chrono::seconds> parse_retry_after(const std::string& value, std::int64_t now_epoch,

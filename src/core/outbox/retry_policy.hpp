@@ -5,9 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace chatwoot::core {
 
@@ -31,13 +33,26 @@ struct Verdict {
     std::string reason;                              // for ultimo_erro (not yet redacted or bounded)
 };
 
-// Classifies a finished request.
-Verdict classify_response(const HttpResponse& response);
+// The connection's secrets (API key, webhook secret): every piece of a reply quoted in
+// a reason is redacted of them, over the whole text, before it is cut (recorded_text).
+using Secrets = std::initializer_list<std::string_view>;
+
+// Classifies a finished request. A redirect (3xx, never followed) is a retry whose
+// reason names the Location: a misconfigured api_url (http for https, a moved host)
+// must not turn every job into a dead letter at its first attempt.
+Verdict classify_response(const HttpResponse& response, Secrets secrets);
 
 // Why Chatwoot refused the connection, in Portuguese, from a 401/403 reply; explains
 // Devise's "You need to sign in" as the token header never reaching Chatwoot (a proxy
 // that drops headers with '_').
-std::string refusal_reason(const HttpResponse& response);
+std::string refusal_reason(const HttpResponse& response, Secrets secrets);
+
+// "HTTP 302: redirecionamento para '<Location>' não seguido; ...", the Location
+// redacted, valid UTF-8 and bounded.
+std::string redirect_reason(const HttpResponse& response, Secrets secrets);
+inline bool is_redirect(const HttpResponse& response) {
+    return response.transport_ok() && response.status >= 300 && response.status < 400;
+}
 
 // Parses a Retry-After header: delta-seconds or an HTTP-date (relative to `now`),
 // clamped to [0, cap].

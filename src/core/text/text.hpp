@@ -31,8 +31,12 @@ void copy_utf8(char* dst, std::size_t size, std::string_view src) noexcept;
 std::string excerpt(std::string_view input, std::size_t max_chars = 40);
 
 // Every text the worker records (ultimo_erro, erro_sincronizacao, worker errors) goes
-// through here: each secret is replaced by "[redacted]", then the text is made valid
-// UTF-8 and cut to `max_bytes`.
+// through here, and so does every excerpt of a reply, at the point it is made (the
+// 300 bytes of a 422's message, the 200 of a 401's error, a redirect's Location):
+// each secret, and each piece of 8+ of its first characters, is replaced by
+// "[redacted]" over the WHOLE text, and only then is the text made valid UTF-8 and
+// cut to `max_bytes`. Cutting first would keep all but the last characters of a key
+// a reply echoed across the cut, where no redaction can find it any more.
 constexpr std::size_t kRecordedTextLimit = 1000;
 std::string recorded_text(std::string_view text, std::initializer_list<std::string_view> secrets,
                           std::size_t max_bytes = kRecordedTextLimit);

@@ -13,6 +13,7 @@ ConnectionConfig config() {
     ConnectionConfig c;
     c.api_url = "http://chat.test";
     c.api_key = "k3y-k3y-k3y";
+    c.webhook_secret = "whsec-Q7n2Lp9xK4";
     c.account_id = 1;
     return c;
 }
@@ -513,4 +514,152 @@ TEST(ContactDeactivation, PushesAtivoFalseUnlessAnotherActivePartySharesTheConta
     ContactDeactivation failing(factory, 12, false);
     failing.on_response(reply(503, ""));
     EXPECT_EQ(failing.result().outcome, Outcome::retry);
+}
+
+namespace {
+// Replies to a lookup that cannot be read (probe rows 5.1-5.3): none of them is "no contact".
+std::vector<std::pair<std::string, std::string>> unreadable_lookups() {
+    return {{"html", "<html><body>Please wait...</body></html>"},
+            {"deep", std::string(100000, '[') + std::string(100000, ']')},
+            {"bigid", R"({"payload":[{"id":99999999999999999999999,"identifier":"zattar_cliente_7"}]})"},
+            {"strid", R"({"payload":[{"id":"1001","identifier":"zattar_cliente_7"}]})"},
+            {"negid", R"({"payload":[{"id":-1001,"identifier":"zattar_cliente_7"}]})"},
+            {"floatid", R"({"payload":[{"id":1001.5,"identifier":"zattar_cliente_7"}]})"},
+            {"noid", R"({"payload":[{"identifier":"zattar_cliente_7"}]})"},
+            {"notobject", R"({"payload":[7]})"},
+            {"nopayload", R"({"meta":{"count":0}})"},
+            {"payloadobject", R"({"payload":{"id":7}})"},
+            {"dupkeys", R"({"payload":[{"id":1,"identifier":"zattar_cliente_7"}],"payload":[]})"},
+            {"empty", ""},
+            {"scalar", "null"}};
+}
+}  // namespace
+
+// T3-11 (a): a lookup answered 2xx with a body that cannot be read is a retry that
+// says so, never "no contact found": no create follows.
+TEST(ContactSync, AnUnreadableLookupIsRetriedNeverReadAsNoContact) {
+    for (const auto& [mode, body] : unreadable_lookups()) {
+        Driver d;
+        d.expect("POST", "/contacts/filter");
+        d.answer(200, body);
+        ASSERT_TRUE(d.sync.finished()) << mode;
+        EXPECT_FALSE(d.sync.next_request()) << mode << ": no POST /contacts after an unread lookup";
+        EXPECT_EQ(d.sync.result().outcome, Outcome::retry) << mode;
+        EXPECT_EQ(d.sync.result().contact_id, 0) << mode;
+        EXPECT_EQ(d.sync.result().error.rfind("resposta ilegível da busca de contato", 0), 0u)
+            << mode << ": " << d.sync.result().error;
+        EXPECT_LT(d.sync.result().error.size(), 500u) << mode;
+    }
+    // The same reply as the search after a create refused as taken.
+    for (const auto& [mode, body] : unreadable_lookups()) {
+        Driver d;
+        d.expect("POST", "/contacts/filter");
+        d.answer(200, kEmpty);
+        d.expect("POST", "/contacts");
+        d.answer(422, R"({"message":"Identifier has already been taken","attributes":["identifier"]})");
+        d.expect("POST", "/contacts/filter");
+        d.answer(200, kEmpty);
+        d.expect("GET", "/contacts/search");
+        d.answer(200, body);
+        ASSERT_TRUE(d.sync.finished()) << mode;
+        EXPECT_FALSE(d.sync.next_request()) << mode;
+        EXPECT_EQ(d.sync.result().outcome, Outcome::retry) << mode;
+        EXPECT_NE(d.sync.result().error.find("resposta ilegível da pesquisa de contato"), std::string::npos)
+            << mode << ": " << d.sync.result().error;
+    }
+    // A readable empty reply is still "none": the create follows.
+    Driver none;
+    none.expect("POST", "/contacts/filter");
+    none.answer(200, R"({"meta":{"count":0},"payload":[]})");
+    none.expect("POST", "/contacts");
+}
+
+// A sharer's GET that cannot be read would look like a contact nobody owns (no
+// identifier) and be taken over: a retry instead, nothing written.
+TEST(ContactSync, AnUnreadableSharedContactIsRetriedNotTakenOver) {
+    for (const char* body : {"<html>proxy</html>", R"({"payload":null})", R"({"payload":{"id":"99"}})", "{}"}) {
+        Driver d(mapped(99, false));
+        d.expect("GET", "/contacts/99");
+        d.answer(200, body);
+        ASSERT_TRUE(d.sync.finished()) << body;
+        EXPECT_FALSE(d.sync.next_request()) << body;
+        EXPECT_EQ(d.sync.result().outcome, Outcome::retry) << body;
+        EXPECT_NE(d.sync.result().error.find("resposta ilegível do contato compartilhado 99"), std::string::npos);
+    }
+}
+
+// T3-11 (b): an unusable create reply is retried within no second create; the retry
+// (a new sync of the same unmapped party) looks up before it creates, and adopts the
+// contact the first create made.
+TEST(ContactSync, AnUnusableCreateReplyIsRetriedAndTheRetryLooksUpFirst) {
+    for (const char* body : {"<html>ok</html>", R"({"payload":{"contact":{"id":"1001"}}})",
+                             R"({"payload":{"contact":{"id":-1}}})", R"({"payload":{"contact":{"id":1001.5}}})",
+                             R"({"payload":{"contact":{"id":99999999999999999999999}}})", R"({"payload":{}})"}) {
+        Driver d;
+        d.expect("POST", "/contacts/filter");
+        d.answer(200, kEmpty);
+        d.expect("POST", "/contacts");
+        d.answer(200, body);
+        ASSERT_TRUE(d.sync.finished()) << body;
+        EXPECT_FALSE(d.sync.next_request()) << body << ": no second create in the same attempt";
+        EXPECT_EQ(d.sync.result().outcome, Outcome::retry) << body;
+        EXPECT_EQ(d.sync.result().contact_id, 0) << body;
+        EXPECT_NE(d.sync.result().error.find("resposta ilegível da criação"), std::string::npos)
+            << d.sync.result().error;
+        Driver retry;  // nothing was mapped: the retry starts from the lookup
+        retry.expect("POST", "/contacts/filter");
+        retry.answer(200, list(contact_json(1001, "zattar_cliente_7")));
+        retry.expect("PUT", "/contacts/1001");
+        retry.answer(200, payload(contact_json(1001, "zattar_cliente_7")));
+        EXPECT_EQ(retry.sync.result().outcome, Outcome::success);
+        EXPECT_FALSE(retry.sync.result().created);
+        EXPECT_EQ(retry.sync.result().contact_id, 1001);
+    }
+}
+
+// T3-11 (c): a redirect on any step is a retry naming the Location, not a dead letter.
+TEST(ContactSync, ARedirectIsARetryThatNamesTheLocation) {
+    HttpResponse moved;
+    moved.status = 301;
+    moved.body = "<html>Moved</html>";
+    moved.location = "https://chat.test/api/v1/accounts/1/contacts/filter";
+    Driver lookup;
+    lookup.expect("POST", "/contacts/filter");
+    lookup.sync.on_response(moved);
+    ASSERT_TRUE(lookup.sync.finished());
+    EXPECT_FALSE(lookup.sync.next_request());
+    EXPECT_EQ(lookup.sync.result().outcome, Outcome::retry);
+    EXPECT_NE(lookup.sync.result().error.find("HTTP 301: redirecionamento para 'https://chat.test/api/v1/accounts/1/"
+                                              "contacts/filter'"),
+              std::string::npos)
+        << lookup.sync.result().error;
+    Driver update(mapped(99));
+    update.expect("PUT", "/contacts/99");
+    moved.status = 302;
+    moved.location = "https://login.test/?k=" + config().api_key;
+    update.sync.on_response(moved);
+    EXPECT_EQ(update.sync.result().outcome, Outcome::retry);
+    EXPECT_NE(update.sync.result().error.find("'https://login.test/?k=[redacted]'"), std::string::npos)
+        << update.sync.result().error;
+}
+
+// T3-7: Chatwoot's message echoing the key or the webhook secret across the 300-byte
+// cut, at every offset: nothing of either is in the job's error.
+TEST(ContactSync, AMessageEchoingASecretAcrossTheCutKeepsNothingOfIt) {
+    const ConnectionConfig c = config();
+    for (const std::string& secret : {c.api_key, c.webhook_secret}) {
+        for (std::size_t pad = 260; pad <= 305; ++pad) {
+            Driver d;
+            d.expect("POST", "/contacts/filter");
+            d.answer(200, kEmpty);
+            d.expect("POST", "/contacts");
+            d.answer(422, "{\"message\":\"" + std::string(pad, 'x') + secret + " (echoed)\"}");
+            const std::string& error = d.sync.result().error;
+            EXPECT_EQ(d.sync.result().outcome, Outcome::permanent);
+            EXPECT_EQ(error.find(c.api_key.substr(0, 8)), std::string::npos) << pad << ": " << error;
+            EXPECT_EQ(error.find(c.webhook_secret.substr(0, 8)), std::string::npos) << pad << ": " << error;
+            if (pad + 10 + 9 <= 297)  // redacted first: the words after the secret still fit
+                EXPECT_NE(error.find("[redacted] (echoed)"), std::string::npos) << pad << ": " << error;
+        }
+    }
 }

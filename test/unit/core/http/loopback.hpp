@@ -35,8 +35,9 @@ inline int unused_loopback_port() {
 }
 
 // Reads the next request of a keep-alive connection (head and a Content-Length body)
-// into `path`; `buffer` carries what was read beyond it. False when the peer closed.
-inline bool read_request(int client, std::string& buffer, std::string& path) {
+// into `path` (and its method into `*method`); `buffer` carries what was read beyond
+// it. False when the peer closed.
+inline bool read_request(int client, std::string& buffer, std::string& path, std::string* method = nullptr) {
     char chunk[4096];
     std::size_t end;
     while ((end = buffer.find("\r\n\r\n")) == std::string::npos) {
@@ -53,6 +54,7 @@ inline bool read_request(int client, std::string& buffer, std::string& path) {
         if (n <= 0) return false;
         buffer.append(chunk, static_cast<std::size_t>(n));
     }
+    if (method) *method = head.substr(0, head.find(' '));
     path = head.substr(head.find(' ') + 1);
     path = path.substr(0, path.find(' '));
     buffer.erase(0, end + 4 + body_length);

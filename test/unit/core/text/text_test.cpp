@@ -84,3 +84,52 @@ TEST(Text, RecordedTextHasNoSecretIsValidAndBounded) {
     // An empty secret (no webhook secret configured) redacts nothing.
     EXPECT_EQ(recorded_text("abc", {""}), "abc");
 }
+
+namespace {
+const std::string kKey = "Zx9kQ2mN7pL4vB8cR1tY6wHs";  // the probe's 24-character key
+const std::string kWebhook = "whsec-Q7n2Lp9xK4";
+// The first piece of 8+ characters of `secret` found in `text` (empty when none).
+std::string secret_piece(const std::string& text, const std::string& secret) {
+    for (std::size_t n = secret.size(); n >= 8; --n)
+        if (text.find(secret.substr(0, n)) != std::string::npos) return secret.substr(0, n);
+    return {};
+}
+}  // namespace
+
+// T3-7: a reply that echoes the key so that the 300-byte cut falls inside it. Each
+// secret is redacted from the whole text before the cut, so nothing of it is kept, and
+// the text after it still fits where it would have been cut.
+TEST(Text, RecordedTextRedactsTheWholeTextBeforeItCuts) {
+    for (const std::string* secret : {&kKey, &kWebhook}) {
+        for (std::size_t pad = 300 - 3 - secret->size() - 8; pad <= 300 + 2; ++pad) {
+            std::string echoed = std::string(pad, 'x') + *secret + " (echoed)" + std::string(400, 'y');
+            std::string r = recorded_text(echoed, {kKey, kWebhook}, 300);
+            EXPECT_LE(r.size(), 300u) << pad;
+            EXPECT_EQ(secret_piece(r, kKey), "") << pad << ": " << r.substr(pad > 20 ? pad - 20 : 0);
+            EXPECT_EQ(secret_piece(r, kWebhook), "") << pad << ": " << r.substr(pad > 20 ? pad - 20 : 0);
+            // Redacted first, "[redacted]" takes the secret's place inside the cut, and
+            // what followed it is still quoted (a cut first would stop at the secret).
+            if (pad + 10 + 9 <= 297) {
+                EXPECT_NE(r.find(std::string(pad, 'x') + "[redacted] (echoed)"), std::string::npos) << pad;
+            }
+        }
+    }
+}
+
+// Defence in depth: what a cut elsewhere (a proxy's log line, a reply that quotes a
+// header cut short) left of a secret, 8 or more of its first characters, is masked
+// too; fewer than 8 say nothing useful and stay.
+TEST(Text, RecordedTextMasksAPieceOfASecretsFirstCharacters) {
+    for (std::size_t n = 8; n < kKey.size(); ++n) {
+        std::string r = recorded_text("token " + kKey.substr(0, n) + "… truncado", {kKey, kWebhook});
+        EXPECT_EQ(r, "token [redacted]… truncado") << n;
+        std::string at_end = recorded_text(std::string(50, 'x') + kWebhook.substr(0, n < kWebhook.size() ? n : 8),
+                                           {kKey, kWebhook});
+        EXPECT_EQ(secret_piece(at_end, kWebhook), "") << n;
+    }
+    EXPECT_EQ(recorded_text("token " + kKey.substr(0, 7) + "!", {kKey}), "token " + kKey.substr(0, 7) + "!");
+    // Cutting a masked text cannot make a piece appear: every cut of it is a prefix.
+    std::string text = std::string(290, 'a') + kKey.substr(0, 20) + std::string(30, 'b');
+    for (std::size_t max = 280; max <= 320; ++max)
+        EXPECT_EQ(secret_piece(recorded_text(text, {kKey}, max), kKey), "") << max;
+}
