@@ -21,8 +21,8 @@ eventually 30 "the parties are synced in the live database" queue_drained
 # A dead letter: a job of a kind whose mapping does not fit, tried max_attempts times.
 q zattar "ALTER TABLE partes_contrarias RENAME COLUMN nome TO nome_x" >/dev/null 2>&1
 q zattar "SELECT chatwoot.sincronizar_parte('parte_contraria', 1)" >/dev/null
-eventually_eq 20 "a dead letter in the live database" morto \
-  q zattar "SELECT estado FROM chatwoot.fila WHERE tipo_entidade = 'parte_contraria' AND entidade_id = 1"
+eventually_eq 40 "a dead letter in the live database" morto \
+  q zattar "SELECT estado FROM chatwoot.fila WHERE tipo_entidade = 'parte_contraria' AND entidade_id = 1 ORDER BY id DESC LIMIT 1"
 q zattar "ALTER TABLE partes_contrarias RENAME COLUMN nome_x TO nome" >/dev/null
 # The integration paused, a deletion and a deactivation wait at dump time.
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
