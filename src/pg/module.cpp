@@ -8,9 +8,12 @@
 
 extern "C" {
 #include "catalog/objectaccess.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/syscache.h"
 
 PG_MODULE_MAGIC;
 PGDLLEXPORT void _PG_init(void);
@@ -58,15 +61,33 @@ static void run_utility_call(void* arg) {
     run_utility(c->pstmt, c->query, c->read_only_tree, c->context, c->params, c->env, c->dest, c->qc);
 }
 
+// Would standard_ProcessUtility go on to drop this database, as far as it can be
+// known before the drop runs? The checks dropdb makes before it looks for other
+// sessions: top level and outside any transaction block (PreventInTransactionBlock),
+// the database exists, the caller owns it (or is superuser), it is not a template and
+// not the current database. Only then may our worker be stopped: otherwise any login
+// role's refused DROP DATABASE would stop it (T3-4).
+static Oid database_to_be_dropped(const DropdbStmt* stmt, ProcessUtilityContext context) {
+    if (context != PROCESS_UTILITY_TOPLEVEL || IsTransactionBlock() || IsSubTransaction()) return InvalidOid;
+    Oid database_oid = get_database_oid(stmt->dbname, true);
+    if (!OidIsValid(database_oid) || database_oid == MyDatabaseId) return InvalidOid;
+    if (!pg_database_ownercheck(database_oid, GetUserId())) return InvalidOid;
+    HeapTuple tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(database_oid));
+    if (!HeapTupleIsValid(tuple)) return InvalidOid;
+    bool is_template = reinterpret_cast<Form_pg_database>(GETSTRUCT(tuple))->datistemplate;
+    ReleaseSysCache(tuple);
+    return is_template ? InvalidOid : database_oid;
+}
+
 // DROP DATABASE of a served database: our worker is connected to it and would make
-// the drop fail ("being accessed by other users"). Stop it first, for good; if the
-// drop fails, let the launcher start it again. (C only: no C++ objects here.)
+// the drop fail ("being accessed by other users"). Once the drop is permitted, stop
+// it first, for good; if the drop still fails (other sessions, a replication slot),
+// let the launcher start it again. (C only: no C++ objects here.)
 static void on_utility(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
                        ParamListInfo params, QueryEnvironment* env, DestReceiver* dest, QueryCompletion* qc) {
     Oid stopped = InvalidOid;
     if (registry != nullptr && IsA(pstmt->utilityStmt, DropdbStmt)) {
-        auto* stmt = reinterpret_cast<DropdbStmt*>(pstmt->utilityStmt);
-        Oid database_oid = get_database_oid(stmt->dbname, true);
+        Oid database_oid = database_to_be_dropped(reinterpret_cast<DropdbStmt*>(pstmt->utilityStmt), context);
         if (OidIsValid(database_oid) && stop_worker_for_database(database_oid, 5000)) stopped = database_oid;
     }
     if (!OidIsValid(stopped)) {

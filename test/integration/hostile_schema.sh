@@ -3,9 +3,12 @@
 # for other tables (../shared/review/security-probe-a030d9f.md, D4-D6, D12): a failed
 # statement rolled back to a savepoint, the id column renamed or retyped, a mapped
 # column renamed or dropped, a tracked table dropped with work pending, TRUNCATE (and
-# RESTART IDENTITY, after which a new party must not inherit an old contact).
+# RESTART IDENTITY, after which a new party must not inherit an old contact); and what
+# stops capture is loud (../shared/review/security-probe-026355c.md 1.5, 1.8, 1.10,
+# 1.11): a capture trigger disabled or dropped, the table attached as a partition, a
+# rewrite re-queues every party, a drop-and-rebuild keeps the pending deactivations.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 30
+plan 49
 
 it_zattar schema "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_attempts = 3" \
   "chatwoot_sync.update_debounce = '100ms'"
@@ -118,6 +121,64 @@ check "its pending job is a dead letter that says why" \
 q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 qa "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Depois do drop')" >/dev/null
 eventually 20 "the other tables' queue drains" queue_drained
+
+# --- capture stopped by the app: a disabled or dropped capture trigger is loud ------------------
+out=$(qa "ALTER TABLE clientes DISABLE TRIGGER USER")
+check "DISABLE TRIGGER USER on a tracked table warns that capture stopped" grep -q 'WARNING.*desativado' <<<"$out"
+check "it is recorded in erros_sincronizacao" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'rastreamento' AND tipo_entidade = 'cliente' AND erro LIKE '%desativado%'")" = 1
+q zattar "SELECT chatwoot.sincronizar_parte('cliente', 2)" >/dev/null
+eventually_eq 20 "that kind's job fails with the reason (the worker keeps the record)" "true|true" \
+  q zattar "SELECT (SELECT ultimo_erro LIKE '%desativado%' FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id = 2 ORDER BY id DESC LIMIT 1)
+                   || '|' || (SELECT erro IS NOT NULL FROM chatwoot.rastreamentos WHERE tipo_entidade = 'cliente')"
+check "worker_status shows it" test "$(q zattar "SELECT avisos LIKE '%desativado%' FROM chatwoot.worker_status() WHERE processo = 'worker'")" = t
+qa "ALTER TABLE clientes ENABLE TRIGGER USER" >/dev/null
+check "ENABLE TRIGGER clears it" test "$(q zattar "SELECT count(*) FROM chatwoot.rastreamentos WHERE erro IS NOT NULL")" = 0
+eventually 30 "the failed job is retried and drains" queue_drained
+out=$(qa "DROP TRIGGER zz_chatwoot_sync_comando ON clientes")
+check "DROP TRIGGER of a capture trigger warns and is recorded" \
+  bash -c "grep -q 'WARNING.*removido' <<<\"\$1\" && [ \"\$(psql -X -A -t -q -h 127.0.0.1 -p $IT_PORT -U postgres -d zattar -c \"SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'rastreamento' AND erro LIKE '%zz_chatwoot_sync_comando%removido%'\")\" = 1 ]" _ "$out"
+q zattar "SELECT chatwoot.rastrear('clientes', 'cliente')" >/dev/null
+qa "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Depois do rastrear de novo')" >/dev/null
+eventually_eq 20 "rastrear again restores capture and clears the record" "true|0" \
+  q zattar "SELECT (SELECT sincronizado FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Depois do rastrear de novo')
+                   || '|' || (SELECT count(*) FROM chatwoot.rastreamentos WHERE erro IS NOT NULL)"
+
+# --- a tracked table attached as a partition -------------------------------------------------
+out=$(qa "CREATE TABLE terceiros_todos (LIKE terceiros) PARTITION BY LIST (polo);
+          ALTER TABLE terceiros_todos ATTACH PARTITION terceiros DEFAULT")
+check "ATTACH PARTITION of a tracked table warns (the ALTER names the partitioned table)" grep -q 'WARNING.*partição' <<<"$out"
+check "it is recorded in erros_sincronizacao" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'rastreamento' AND tipo_entidade = 'terceiro' AND erro LIKE '%partição de public.terceiros_todos%'")" = 1
+out=$(qe zattar "SELECT chatwoot.rastrear('terceiros', 'terceiro')")
+check "rastrear refuses a partition" grep -q 'ERROR.*partição' <<<"$out"
+qa "ALTER TABLE terceiros_todos DETACH PARTITION terceiros; DROP TABLE terceiros_todos" >/dev/null
+check "DETACH clears it" test "$(q zattar "SELECT count(*) FROM chatwoot.rastreamentos WHERE erro IS NOT NULL")" = 0
+
+# --- a rewrite changes every row without a trigger: every party is queued again ----------------
+eventually 20 "the queue is empty before the rewrite" queue_drained
+qa "ALTER TABLE clientes ALTER COLUMN nome TYPE varchar(400) USING upper(nome)" >/dev/null
+eventually_eq 30 "after ALTER COLUMN ... TYPE ... USING upper(nome), every client's contact has the upper-case name" 0 \
+  bash -c "n=0; while IFS='|' read -r nome contato; do
+             [ \"\$(curl -sf \"$SIM_CONTROL/__sim/accounts/1/contacts\" | jq -r --argjson id \"\$contato\" '.[] | select(.id == \$id) | .name')\" = \"\$nome\" ] || n=\$((n + 1))
+           done < <(psql -X -A -t -q -h 127.0.0.1 -p $IT_PORT -U postgres -d zattar -c \"SELECT c.nome, p.chatwoot_contact_id FROM clientes c JOIN chatwoot.partes_chatwoot p ON p.tipo_entidade = 'cliente' AND p.entidade_id = c.id WHERE c.ativo\"); echo \$n"
+
+# --- a drop-and-rebuild migration keeps the pending deactivations -------------------------------
+qa "CREATE TABLE peritos (id bigint PRIMARY KEY, tipo_pessoa text, nome text NOT NULL)" >/dev/null
+q zattar "SELECT chatwoot.rastrear('peritos', 'perito', '{\"emails\": null, \"ddd_celular\": null, \"numero_celular\": null, \"cpf\": null, \"cnpj\": null, \"ativo\": null}')" >/dev/null
+qa "INSERT INTO peritos VALUES (1, 'pf', 'Perito Apagado'), (2, 'pf', 'Perito Mudado')" >/dev/null
+eventually 20 "two experts are synced" queue_drained
+gone=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'perito' AND entidade_id = 1")
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null   # hold the queue
+qa "DELETE FROM peritos WHERE id = 1; UPDATE peritos SET nome = 'Perito Mudado 2' WHERE id = 2" >/dev/null
+out=$(qa "CREATE TABLE peritos_novo AS SELECT * FROM peritos; DROP TABLE peritos; ALTER TABLE peritos_novo RENAME TO peritos")
+check "the rebuild's DROP TABLE warns that tracking ended" grep -q 'terminou' <<<"$out"
+check "the pending erasure stays pending, the update became a dead letter" \
+  test "$(q zattar "SELECT string_agg(tipo || ':' || estado, ',' ORDER BY entidade_id) FROM chatwoot.fila WHERE tipo_entidade = 'perito' AND estado <> 'concluido'")" = "desativar_contato:pendente,upsert_contato:morto"
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
+eventually 20 "the queue drains" queue_drained
+check "the deleted expert's contact $gone is released and inactive in Chatwoot" \
+  test "$(sim_contact "$gone" | jq -r '(.identifier | test("-removido-") | tostring) + "|" + (.ativo | tostring)')" = "true|false"
 
 # --- TRUNCATE, and TRUNCATE ... RESTART IDENTITY -------------------------------------------------
 qa "INSERT INTO terceiros (tipo_pessoa, nome, tipo_parte, polo, emails) VALUES ('pf', 'Perito Um', 'perito', 'neutro', '[\"perito1@example.com\"]')" >/dev/null

@@ -27,6 +27,7 @@ COMMENT ON TABLE chatwoot.integracoes IS
     'Chatwoot accounts connected. api_key and webhook_secret are readable only by the extension owner.';
 REVOKE ALL ON chatwoot.integracoes FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.integracoes', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.integracoes', 'id')::regclass, '');
 -- The app sees every column but the two secrets.
 INSERT INTO chatwoot._acessos_app (privilegio, objeto)
 VALUES ('SELECT (id, nome, api_url, account_id, default_inbox_id, ativo, limite_requisicoes, '

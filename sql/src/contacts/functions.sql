@@ -65,13 +65,16 @@ CREATE FUNCTION chatwoot.mapeamento_padrao() RETURNS jsonb
         'cpf', 'cpf', 'cnpj', 'cnpj', 'ativo', 'ativo')
 $$;
 
--- Does `mapeamento` fit `tabela` as it is now? NULL when it does, else why not. One
--- rule for rastrear, the DDL event trigger and the worker (which reads app rows only
--- through a mapping that fits): an ordinary table outside the extension's and the
--- system's schemas; an integer id; every mapped column present, of a built-in type
--- (the text family, integers, boolean, json/jsonb) or an enum of the table's own
--- schema, so reading it runs no code of a role but the table's owner's.
-CREATE FUNCTION chatwoot._validar_mapeamento(tabela regclass, mapeamento jsonb) RETURNS text
+-- Does `mapeamento` fit `tabela` as it is now? NULL when it does, else why not. The
+-- rule rastrear applies (chatwoot._validar_mapeamento adds the capture triggers' check
+-- for the DDL event trigger and the worker, which reads app rows only through a
+-- mapping that fits): an ordinary table, not a partition (a statement on the
+-- partitioned table fires the partition's row trigger but not its statement trigger,
+-- so its changes would never be queued), outside the extension's and the system's
+-- schemas; an integer id; every mapped column present, of a built-in type (the text
+-- family, integers, boolean, json/jsonb) or an enum of the table's own schema, so
+-- reading it runs no code of a role but the table's owner's.
+CREATE FUNCTION chatwoot._validar_tabela_e_colunas(tabela regclass, mapeamento jsonb) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -86,9 +89,9 @@ DECLARE
     v_text_family oid[] := ARRAY['text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'name'::regtype]::oid[];
     v_integers oid[] := ARRAY['int2'::regtype, 'int4'::regtype, 'int8'::regtype]::oid[];
 BEGIN
-    SELECT * INTO v_rel FROM pg_class c WHERE c.oid = _validar_mapeamento.tabela;
+    SELECT * INTO v_rel FROM pg_class c WHERE c.oid = _validar_tabela_e_colunas.tabela;
     IF NOT FOUND THEN
-        RETURN format('a tabela %s não existe mais', _validar_mapeamento.tabela::oid);
+        RETURN format('a tabela %s não existe mais', _validar_tabela_e_colunas.tabela::oid);
     END IF;
     SELECT nspname INTO v_schema FROM pg_namespace WHERE oid = v_rel.relnamespace;
     IF v_schema IN ('chatwoot', 'pg_catalog', 'information_schema', 'pg_toast') OR v_schema LIKE 'pg_temp%'
@@ -97,6 +100,11 @@ BEGIN
     END IF;
     IF v_rel.relkind <> 'r' THEN
         RETURN format('%s não é uma tabela comum (relkind %s): não pode ser rastreada', tabela, v_rel.relkind);
+    END IF;
+    IF v_rel.relispartition THEN
+        RETURN format('%s é uma partição de %s: os comandos na tabela particionada não são capturados; '
+                      'desanexe a partição (DETACH PARTITION) ou pare o rastreamento', tabela,
+                      (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tabela LIMIT 1));
     END IF;
     FOR v_key, v_col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(mapeamento) e
                          WHERE jsonb_typeof(e.value) = 'string' ORDER BY e.key LOOP
@@ -124,6 +132,52 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END $$;
+REVOKE ALL ON FUNCTION chatwoot._validar_tabela_e_colunas(regclass, jsonb) FROM PUBLIC;
+
+-- Does a tracked table still capture its changes? NULL when its three triggers are in
+-- place and fire, else why not: a DROP TRIGGER or a DISABLE TRIGGER (USER, ALL or by
+-- name) by the table's owner would otherwise stop capture without a word.
+CREATE FUNCTION chatwoot._verificar_gatilhos(tabela regclass) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_nome name;
+    v_funcao oid;
+    v_estado "char";
+BEGIN
+    FOR v_nome, v_funcao IN
+        VALUES ('zz_chatwoot_sync_linha'::name, 'chatwoot._registrar_mudanca()'::regprocedure::oid),
+               ('zz_chatwoot_sync_comando', 'chatwoot._enfileirar_mudancas()'::regprocedure::oid),
+               ('zz_chatwoot_sync_truncate', 'chatwoot._registrar_truncate()'::regprocedure::oid) LOOP
+        SELECT t.tgenabled INTO v_estado FROM pg_trigger t
+         WHERE t.tgrelid = _verificar_gatilhos.tabela AND t.tgname = v_nome AND t.tgfoid = v_funcao;
+        IF NOT FOUND THEN
+            RETURN format('o gatilho %s de %s foi removido: as mudanças da tabela não são capturadas; '
+                          'chame chatwoot.rastrear de novo', v_nome, tabela);
+        END IF;
+        -- 'D' disabled; 'R' fires only with session_replication_role = replica.
+        IF v_estado IN ('D', 'R') THEN
+            RETURN format('o gatilho %s de %s está desativado: as mudanças da tabela não são capturadas; '
+                          'use ALTER TABLE %s ENABLE TRIGGER %s', v_nome, tabela, tabela, v_nome);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END $$;
+REVOKE ALL ON FUNCTION chatwoot._verificar_gatilhos(regclass) FROM PUBLIC;
+
+-- Does `mapeamento` fit `tabela`, and, when the table is tracked, are its changes still
+-- captured? NULL when so, else why not. One rule for the DDL event trigger and the
+-- worker: a problem is recorded in rastreamentos.erro and fails that kind's jobs with
+-- the reason until it is fixed.
+CREATE FUNCTION chatwoot._validar_mapeamento(tabela regclass, mapeamento jsonb) RETURNS text
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(chatwoot._validar_tabela_e_colunas($1, $2),
+                    CASE WHEN EXISTS (SELECT 1 FROM chatwoot.rastreamentos r WHERE r.tabela = $1)
+                         THEN chatwoot._verificar_gatilhos($1) END)
+$$;
 REVOKE ALL ON FUNCTION chatwoot._validar_mapeamento(regclass, jsonb) FROM PUBLIC;
 
 CREATE FUNCTION chatwoot.parar_rastreamento(tabela regclass, manter_registro boolean DEFAULT false) RETURNS void
@@ -133,14 +187,16 @@ AS $$
 DECLARE
     v_trigger name;
 BEGIN
+    -- The record goes first: the DROP TRIGGERs below then end a tracking, instead of
+    -- stopping a tracked table's capture (which the sql_drop event trigger reports).
+    IF NOT manter_registro THEN
+        DELETE FROM chatwoot.rastreamentos r WHERE r.tabela = parar_rastreamento.tabela;
+    END IF;
     FOR v_trigger IN SELECT tgname FROM pg_trigger
                       WHERE tgrelid = parar_rastreamento.tabela
                         AND tgname IN ('zz_chatwoot_sync_linha', 'zz_chatwoot_sync_comando', 'zz_chatwoot_sync_truncate') LOOP
         EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, parar_rastreamento.tabela);
     END LOOP;
-    IF NOT manter_registro THEN
-        DELETE FROM chatwoot.rastreamentos r WHERE r.tabela = parar_rastreamento.tabela;
-    END IF;
 END $$;
 REVOKE ALL ON FUNCTION chatwoot.parar_rastreamento(regclass, boolean) FROM PUBLIC;
 
@@ -173,7 +229,7 @@ BEGIN
     IF jsonb_typeof(v_map -> 'id') IS DISTINCT FROM 'string' OR jsonb_typeof(v_map -> 'nome') IS DISTINCT FROM 'string' THEN
         RAISE EXCEPTION 'mapeamento: "id" e "nome" são obrigatórios' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    v_problema := chatwoot._validar_mapeamento(rastrear.tabela, v_map);
+    v_problema := chatwoot._validar_tabela_e_colunas(rastrear.tabela, v_map);
     IF v_problema IS NOT NULL THEN
         RAISE EXCEPTION 'mapeamento: %', v_problema
             USING ERRCODE = CASE WHEN v_problema LIKE '%não tem a coluna%' THEN 'undefined_column'
@@ -190,15 +246,16 @@ BEGIN
     ON CONFLICT ON CONSTRAINT rastreamentos_pkey
     DO UPDATE SET mapeamento = EXCLUDED.mapeamento, erro = NULL, erro_em = NULL;
 
-    PERFORM chatwoot.parar_rastreamento(rastrear.tabela, manter_registro => true);
-    -- Named to fire after the app's own BEFORE triggers, so we see the final row.
-    EXECUTE format('CREATE TRIGGER zz_chatwoot_sync_linha BEFORE INSERT OR UPDATE OR DELETE ON %s '
+    -- Named to fire after the app's own BEFORE triggers, so we see the final row. OR
+    -- REPLACE, not DROP and CREATE: a trigger dropped or disabled by the app is back
+    -- and enabled, and no DROP TRIGGER reads as capture stopped on a tracked table.
+    EXECUTE format('CREATE OR REPLACE TRIGGER zz_chatwoot_sync_linha BEFORE INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION chatwoot._registrar_mudanca(%L, %L%s)',
                    rastrear.tabela, rastrear.tipo_entidade, v_map ->> 'id',
                    (SELECT coalesce(string_agg(format(', %L', c), ''), '') FROM unnest(v_cols) c));
-    EXECUTE format('CREATE TRIGGER zz_chatwoot_sync_comando AFTER INSERT OR UPDATE OR DELETE ON %s '
+    EXECUTE format('CREATE OR REPLACE TRIGGER zz_chatwoot_sync_comando AFTER INSERT OR UPDATE OR DELETE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._enfileirar_mudancas()', rastrear.tabela);
-    EXECUTE format('CREATE TRIGGER zz_chatwoot_sync_truncate AFTER TRUNCATE ON %s '
+    EXECUTE format('CREATE OR REPLACE TRIGGER zz_chatwoot_sync_truncate AFTER TRUNCATE ON %s '
                    'FOR EACH STATEMENT EXECUTE FUNCTION chatwoot._registrar_truncate(%L)',
                    rastrear.tabela, rastrear.tipo_entidade);
 END $$;
@@ -208,8 +265,12 @@ REVOKE ALL ON FUNCTION chatwoot.rastrear(regclass, text, jsonb) FROM PUBLIC;
 -- the mapping is checked again, and a mapping that no longer fits is recorded
 -- (rastreamentos.erro, shown by erros_sincronizacao and worker_status) and said in a
 -- WARNING; the worker then fails only that kind's jobs, with that reason, until the
--- table or the mapping is fixed. After a DROP TABLE: tracking ends, and the kind's
--- waiting jobs become dead letters that say why. Never fails the DDL.
+-- table or the mapping is fixed. The same for what stops capture: the table attached
+-- as a partition (the ALTER names the partitioned table), a capture trigger disabled
+-- or dropped. A rewrite (ALTER COLUMN ... TYPE ... USING) changes rows without firing
+-- a trigger: every party of the kind is queued again. After a DROP TABLE: tracking
+-- ends; the kind's pending deactivations still run (they need only the mapping), its
+-- other waiting jobs become dead letters that say why. Never fails the DDL.
 CREATE FUNCTION chatwoot._verificar_rastreamento(tabela regclass) RETURNS void
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -232,18 +293,93 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION chatwoot._verificar_rastreamento(regclass) FROM PUBLIC;
 
+-- Every party of a tracked table into the change log, as an UPDATE of each would put
+-- it (in chunks of 5,000 ids, as the statement trigger writes): the worker drains it.
+-- Returns how many.
+CREATE FUNCTION chatwoot._ressincronizar_tabela(tabela regclass) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    r chatwoot.rastreamentos;
+    v_n bigint;
+BEGIN
+    SELECT * INTO r FROM chatwoot.rastreamentos t WHERE t.tabela = _ressincronizar_tabela.tabela;
+    IF NOT FOUND THEN RETURN 0; END IF;
+    WITH partes AS (SELECT i.id, (row_number() OVER (ORDER BY i.id) - 1) / 5000 AS lote
+                      FROM chatwoot._ids_rastreados(r.tabela, r.mapeamento ->> 'id') AS i),
+         escritas AS (
+        INSERT INTO chatwoot.mudancas AS m (tabela, tipo_entidade, tipo, ids, criado_em)
+        SELECT r.tabela::oid, r.tipo_entidade, 'u', array_agg(p.id ORDER BY p.id), now()
+          FROM partes p GROUP BY p.lote
+        RETURNING cardinality(m.ids) AS n)
+    SELECT coalesce(sum(e.n), 0) INTO v_n FROM escritas e;
+    IF v_n > 0 THEN
+        PERFORM chatwoot._acordar_no_commit();
+    END IF;
+    RETURN v_n;
+END $$;
+REVOKE ALL ON FUNCTION chatwoot._ressincronizar_tabela(regclass) FROM PUBLIC;
+
+-- table_rewrite: the rows cannot be read yet (the catalogs already describe the new
+-- row type, the file still holds the old rows), so the table is only noted, for the
+-- end of the command (_ao_alterar_tabela) to queue its parties. Reads nothing: it
+-- runs as the role that altered the table.
+CREATE FUNCTION chatwoot._ao_reescrever_tabela() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM set_config('chatwoot.tabelas_reescritas',
+                       concat_ws(',', nullif(current_setting('chatwoot.tabelas_reescritas', true), ''),
+                                 pg_event_trigger_table_rewrite_oid()::text), true);
+END $$;
+REVOKE ALL ON FUNCTION chatwoot._ao_reescrever_tabela() FROM PUBLIC;
+
 CREATE FUNCTION chatwoot._ao_alterar_tabela() RETURNS event_trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_tabela oid;
+    v_vistas oid[] := '{}';
+    v_reescritas oid[];
+    v_n bigint;
 BEGIN
-    FOR v_tabela IN SELECT DISTINCT c.objid FROM pg_event_trigger_ddl_commands() c
-                     WHERE c.classid = 'pg_class'::regclass
-                       AND c.objid IN (SELECT t.tabela::oid FROM chatwoot.rastreamentos t) LOOP
+    -- The altered tracked tables, and the tracked partitions of an altered table
+    -- (ATTACH PARTITION names the partitioned table).
+    FOR v_tabela IN SELECT t.tabela::oid FROM chatwoot.rastreamentos t
+                     WHERE t.tabela::oid IN (SELECT c.objid FROM pg_event_trigger_ddl_commands() c
+                                              WHERE c.classid = 'pg_class'::regclass)
+                        OR t.tabela::oid IN (SELECT i.inhrelid FROM pg_inherits i
+                                               JOIN pg_event_trigger_ddl_commands() c
+                                                 ON c.classid = 'pg_class'::regclass AND c.objid = i.inhparent)
+                     ORDER BY 1 LOOP
         PERFORM chatwoot._verificar_rastreamento(v_tabela::regclass);
+        v_vistas := v_vistas || v_tabela;
     END LOOP;
+    -- A standing problem fixed through another table (DETACH PARTITION names the
+    -- partitioned table) is cleared, silently.
+    UPDATE chatwoot.rastreamentos t SET erro = NULL, erro_em = NULL
+     WHERE t.erro IS NOT NULL AND NOT t.tabela::oid = ANY (v_vistas)
+       AND chatwoot._validar_mapeamento(t.tabela, t.mapeamento) IS NULL;
+    v_reescritas := string_to_array(nullif(current_setting('chatwoot.tabelas_reescritas', true), ''), ',')::oid[];
+    IF v_reescritas IS NOT NULL THEN
+        PERFORM set_config('chatwoot.tabelas_reescritas', '', true);
+        FOR v_tabela IN SELECT DISTINCT t.tabela::oid FROM chatwoot.rastreamentos t
+                         WHERE t.tabela::oid = ANY (v_reescritas) LOOP
+            BEGIN
+                v_n := chatwoot._ressincronizar_tabela(v_tabela::regclass);
+                RAISE NOTICE 'chatwoot_sync: % foi reescrita; % parte(s) serão sincronizadas de novo', v_tabela::regclass, v_n;
+            EXCEPTION WHEN query_canceled OR admin_shutdown THEN
+                RAISE;
+            WHEN OTHERS THEN
+                RAISE WARNING 'chatwoot_sync: % foi reescrita, mas suas partes não foram enfileiradas: %',
+                    v_tabela::regclass, SQLERRM
+                    USING HINT = 'Corrija a tabela ou o mapeamento e chame chatwoot.sincronizar_app_para_chatwoot().';
+            END;
+        END LOOP;
+    END IF;
 EXCEPTION WHEN query_canceled OR admin_shutdown THEN
     RAISE;
 WHEN OTHERS THEN
@@ -257,6 +393,7 @@ CREATE FUNCTION chatwoot._ao_remover_objetos() RETURNS event_trigger
 AS $$
 DECLARE
     r record;
+    v_mantidos bigint;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'chatwoot_sync') THEN
         RETURN;  -- DROP EXTENSION itself
@@ -272,13 +409,28 @@ BEGIN
                 PERFORM chatwoot.drenar_mudancas();
             END IF;
             DELETE FROM chatwoot.rastreamentos t WHERE t.tabela::oid = r.relid;
+            -- A deactivation (a removed party's erasure, a desincronizar) needs only the
+            -- mapping, not the row: it still runs. The rest read rows that are gone.
             UPDATE chatwoot.fila f SET estado = 'morto', atualizado_em = now(),
                    ultimo_erro = format('a tabela rastreada %s foi removida (DROP TABLE); rastreamento encerrado', r.nome)
-             WHERE f.tipo_entidade = r.tipo_entidade AND f.estado = 'pendente';
-            RAISE WARNING 'chatwoot_sync: % foi removida; o rastreamento de "%" terminou', r.nome, r.tipo_entidade;
+             WHERE f.tipo_entidade = r.tipo_entidade AND f.estado = 'pendente' AND f.tipo <> 'desativar_contato';
+            SELECT count(*) INTO v_mantidos FROM chatwoot.fila f
+             WHERE f.tipo_entidade = r.tipo_entidade AND f.estado = 'pendente' AND f.tipo = 'desativar_contato';
+            RAISE WARNING 'chatwoot_sync: % foi removida; o rastreamento de "%" terminou', r.nome, r.tipo_entidade
+                USING DETAIL = format('%s desativação(ões) pendente(s) continuam na fila; os demais trabalhos pendentes '
+                                      'desse tipo viraram falhas definitivas.', v_mantidos),
+                      HINT = 'Uma tabela recriada com o mesmo papel precisa de chatwoot.rastrear de novo.';
         ELSIF EXISTS (SELECT 1 FROM pg_class WHERE oid = r.relid) THEN
             PERFORM chatwoot._verificar_rastreamento(r.relid::regclass);
         END IF;
+    END LOOP;
+    -- A capture trigger dropped on a table that stays tracked: capture stopped.
+    FOR r IN SELECT DISTINCT t.tabela
+               FROM pg_event_trigger_dropped_objects() d
+               JOIN chatwoot.rastreamentos t
+                 ON t.tabela::oid = to_regclass(format('%I.%I', d.address_names[1], d.address_names[2]))::oid
+              WHERE d.object_type = 'trigger' AND d.address_names[3] LIKE 'zz\_chatwoot\_sync\_%' LOOP
+        PERFORM chatwoot._verificar_rastreamento(r.tabela);
     END LOOP;
 EXCEPTION WHEN query_canceled OR admin_shutdown THEN
     RAISE;
@@ -287,9 +439,13 @@ WHEN OTHERS THEN
 END $$;
 REVOKE ALL ON FUNCTION chatwoot._ao_remover_objetos() FROM PUBLIC;
 
+-- CREATE TRIGGER: pg_restore creates a tracked table's triggers after its ALTER TABLEs
+-- (which record them missing); the check of standing problems then clears that.
 CREATE EVENT TRIGGER chatwoot_sync_ddl ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'ALTER TYPE', 'CREATE TRIGGER')
     EXECUTE FUNCTION chatwoot._ao_alterar_tabela();
+CREATE EVENT TRIGGER chatwoot_sync_reescrita ON table_rewrite
+    EXECUTE FUNCTION chatwoot._ao_reescrever_tabela();
 CREATE EVENT TRIGGER chatwoot_sync_drop ON sql_drop
     EXECUTE FUNCTION chatwoot._ao_remover_objetos();
 

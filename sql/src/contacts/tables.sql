@@ -32,6 +32,9 @@ CREATE TABLE chatwoot.partes_chatwoot (
 CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id, tipo_entidade, entidade_id);
 INSERT INTO chatwoot._acessos_app (privilegio, objeto) VALUES ('SELECT', 'chatwoot.partes_chatwoot');
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.partes_chatwoot', '');
+-- Its identity sequence too: restored at 1, the next mapping written would collide
+-- with a restored one's id.
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.partes_chatwoot', 'id')::regclass, '');
 
 -- App tables whose rows are synced, and how their columns map to a contact.
 CREATE TABLE chatwoot.rastreamentos (

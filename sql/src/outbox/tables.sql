@@ -52,5 +52,9 @@ CREATE INDEX fila_a_executar ON chatwoot.fila (executar_apos, id) WHERE estado =
 CREATE INDEX fila_em_processamento ON chatwoot.fila (tipo_entidade, entidade_id) WHERE estado = 'processando';
 CREATE INDEX fila_concluidos ON chatwoot.fila (concluido_em) WHERE estado = 'concluido';
 CREATE INDEX fila_lotes ON chatwoot.fila (id) WHERE tipo = 'lote' AND estado = 'pendente';
+-- Work not done is dumped with the database (a pending erasure or deactivation must
+-- survive a dump and restore: no re-sync would queue it again), finished work is not.
+SELECT pg_catalog.pg_extension_config_dump('chatwoot.fila', 'WHERE estado <> ''concluido''');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.fila', 'id')::regclass, '');
 COMMENT ON TABLE chatwoot.fila IS
     'Outbox of sync work. estado: pendente (waiting, incl. scheduled retries), processando (leased by the worker), concluido, morto (dead letter).';

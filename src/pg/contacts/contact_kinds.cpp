@@ -171,15 +171,26 @@ public:
         if (!data) return cannot_run(std::move(job), "a parte não foi lida");
         const core::ContactLink& link = data->link;
         core::PartyRef party{job.tipo_entidade, job.entidade_id};
+        using Step = PlannedContact::Step;
         if (!data->unreadable.empty()) {
             std::string why = data->unreadable;
             return cannot_run(std::move(job), std::move(why));
+        }
+        // A kind no longer tracked (its table dropped, in a rebuild migration) keeps its
+        // pending deactivations: they need only the mapping, never the row.
+        if (!data->tracked && job.tipo == "desativar_contato" && link.contact_id) {
+            if (link.removed) {
+                auto release = std::make_unique<core::ContactRelease>(context.requests, party, link, settings.delete_contacts);
+                return std::make_unique<PlannedContact>(std::move(job), Step::release, std::move(release));
+            }
+            auto deactivation =
+                std::make_unique<core::ContactDeactivation>(context.requests, *link.contact_id, link.others_active);
+            return std::make_unique<PlannedContact>(std::move(job), Step::deactivation, std::move(deactivation));
         }
         if (!data->tracked) {
             std::string why = "tipo_entidade \"" + job.tipo_entidade + "\" não é mais rastreado; nada enviado";
             return nothing_to_do(std::move(job), std::move(why));
         }
-        using Step = PlannedContact::Step;
         if (data->party && job.tipo == "upsert_contato") {
             auto sync = std::make_unique<core::ContactSync>(context.requests, core::draft_contact(*data->party), link,
                                                             context.inbox, settings.delete_contacts);
