@@ -513,3 +513,8 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ch
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.integracoes', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.fila', 'WHERE estado <> ''concluido''');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.fila', 'id')::regclass, '');
+
+-- Worker isolation (issue 17): a test of the app-code fence on its own.
+CREATE FUNCTION chatwoot._testar_cerca(tabela regclass, comando text, limite_ms integer DEFAULT 0) RETURNS jsonb
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_testar_cerca';
+REVOKE ALL ON FUNCTION chatwoot._testar_cerca(regclass, text, integer) FROM PUBLIC;

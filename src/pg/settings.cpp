@@ -40,6 +40,18 @@ static void assign_api_key(const char*, void* extra) { settings.api_key = static
 
 static const char* show_api_key() { return (settings.api_key && settings.api_key[0]) ? "********" : ""; }
 
+// A session may shorten its own testar_conexao, but the worker takes the value only
+// from the server's configuration: a database owner's ALTER DATABASE ... SET
+// chatwoot_sync.request_timeout = 100 must not make every request time out.
+static bool check_request_timeout(int*, void**, GucSource source) {
+    if (IsBackgroundWorker && (source == PGC_S_DATABASE || source == PGC_S_USER || source == PGC_S_DATABASE_USER ||
+                               source == PGC_S_GLOBAL)) {
+        GUC_check_errdetail("O worker do chatwoot_sync usa só o valor da configuração do servidor.");
+        return false;
+    }
+    return true;
+}
+
 void define_settings() {
     DefineCustomStringVariable("chatwoot_sync.database_name",
                                "Comma-separated databases whose queue the background worker drains.", nullptr,
@@ -53,8 +65,12 @@ void define_settings() {
                             &settings.poll_interval_ms, 5000, 10, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, nullptr,
                             nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.request_timeout", "Timeout of one request to Chatwoot.", nullptr,
-                            &settings.request_timeout_ms, 5000, 100, 120 * 1000, PGC_USERSET, GUC_UNIT_MS, nullptr,
+                            &settings.request_timeout_ms, 5000, 100, 120 * 1000, PGC_USERSET, GUC_UNIT_MS, check_request_timeout,
                             nullptr, nullptr);
+    DefineCustomIntVariable("chatwoot_sync.app_code_timeout",
+                            "Longest read of an app table by the worker; past it the read is cancelled and that kind's jobs fail.",
+                            nullptr, &settings.app_code_timeout_ms, 10000, 100, 600 * 1000, PGC_SIGHUP, GUC_UNIT_MS,
+                            nullptr, nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.max_attempts", "Attempts before a job is marked 'morto'.", nullptr,
                             &settings.max_attempts, 10, 1, 1000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.retention", "How long finished jobs are kept.", nullptr,

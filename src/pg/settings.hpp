@@ -10,6 +10,7 @@ struct Settings {
     int batch_size;          // jobs claimed per cycle
     int poll_interval_ms;    // fallback wake-up when no commit woke us
     int request_timeout_ms;  // whole HTTP request
+    int app_code_timeout_ms; // a read of an app table by the worker (app_code_fence)
     int max_attempts;        // then a job goes to 'morto'
     int retention_s;         // how long 'concluido' jobs are kept
     bool tls_verify;         // verify Chatwoot's certificate

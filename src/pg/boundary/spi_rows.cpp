@@ -2,6 +2,8 @@
 #include "pg/boundary/spi_rows.hpp"
 
 #include "core/error.hpp"
+#include "pg/boundary/app_code_fence.hpp"
+#include "pg/settings.hpp"
 
 extern "C" {
 #include "utils/array.h"
@@ -263,14 +265,24 @@ std::optional<std::string> in_subtransaction(const std::function<void()>& body) 
 }
 
 void as_table_owner(Oid owner, const std::function<void()>& body) {
-    Oid caller = InvalidOid;
-    int caller_context = 0;
-    pg_call([&] {
-        GetUserIdAndSecContext(&caller, &caller_context);
-        SetUserIdAndSecContext(owner, caller_context | SECURITY_RESTRICTED_OPERATION);
-    });
-    body();  // an ERROR leaves the identity to the subtransaction's rollback
-    pg_call([&] { SetUserIdAndSecContext(caller, caller_context); });
+    AppCodeFence fence;
+    int limit_ms = IsBackgroundWorker ? settings.app_code_timeout_ms : 0;
+    pg_call([&] { enter_app_code_fence(&fence, owner, limit_ms); });
+    try {
+        body();
+    } catch (const PgError&) {
+        if (leave_app_code_fence(&fence))  // the timer's cancel becomes this read's own failure
+            pg_call([limit_ms] {
+                ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                                errmsg("a leitura da tabela do aplicativo excedeu o tempo limite de %d ms "
+                                       "(chatwoot_sync.app_code_timeout)", limit_ms)));
+            });
+        throw;
+    } catch (...) {
+        leave_app_code_fence(&fence);
+        throw;
+    }
+    leave_app_code_fence(&fence);
 }
 
 }  // namespace chatwoot::pg

@@ -17,6 +17,7 @@ struct ContactJob final : JobData {
     std::int64_t entidade_id = 0;
     bool tracked = true;                       // the kind is still in chatwoot.rastreamentos
     std::string unreadable;                    // the kind's rows could not be read: why (the job fails)
+    std::string waiting;                       // the app holds the kind's table locked: why (the job waits)
     std::optional<core::PartySnapshot> party;  // the row as it is now; empty when gone
     core::ContactLink link;                    // the party's Chatwoot side (partes_chatwoot)
 };

@@ -172,6 +172,10 @@ public:
         const core::ContactLink& link = data->link;
         core::PartyRef party{job.tipo_entidade, job.entidade_id};
         using Step = PlannedContact::Step;
+        if (!data->waiting.empty()) {
+            std::string why = data->waiting;
+            return must_wait(std::move(job), std::move(why), std::chrono::seconds(5));
+        }
         if (!data->unreadable.empty()) {
             std::string why = data->unreadable;
             return cannot_run(std::move(job), std::move(why));

@@ -3,6 +3,11 @@
 
 #include "core/text/text.hpp"
 #include "pg/boundary/spi_rows.hpp"
+#include "pg/outbox/outbox.hpp"
+
+extern "C" {
+#include "storage/lmgr.h"
+}
 
 #include <map>
 #include <utility>
@@ -78,7 +83,7 @@ std::string row_query(const Tracking& t) {
     std::string query = "SELECT " + expr(0, "int8");
     for (int k = 1; k < kKeyCount - 1; ++k) query += ", " + expr(k, "text");
     query += ", " + expr(kKeyCount - 1, "bool");
-    query += " FROM " + t.table_name + " t WHERE t." + quote_ident(*t.columns[0]) +
+    query += " FROM ONLY " + t.table_name + " t WHERE t." + quote_ident(*t.columns[0]) +
              " OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.int8[])";
     return query;
 }
@@ -98,13 +103,33 @@ void read_rows(const std::string& kind, const std::vector<ContactJob*>& kind_job
     std::vector<std::int64_t> ids;
     ids.reserve(kind_jobs.size());
     for (ContactJob* j : kind_jobs) ids.push_back(j->entidade_id);
+    // A table the app holds locked (LOCK TABLE, ALTER TABLE, VACUUM FULL in a long
+    // transaction) is not waited for: this kind's jobs wait, and every other kind goes on.
+    auto waiting = [&](const std::string& detail) {
+        std::string why = kind + ": aguardando " + t.table_name + ", bloqueada por outra sessão (" + detail + ")";
+        note_drain_warning(why.c_str());
+        for (ContactJob* j : kind_jobs) j->waiting = why;
+    };
+    Oid table = t.table;
+    if (!pg_call([table] { return ConditionalLockRelationOid(table, AccessShareLock); })) {
+        waiting("bloqueio da tabela");
+        return;
+    }
     std::string query = row_query(t);
     SqlRows rows;
     auto failed = in_subtransaction([&] {
         as_table_owner(t.owner, [&] { rows = rows_by_key(query.c_str(), {arg_int8_array(ids)}); });
     });
+    if (failed && failed->find("lock timeout") != std::string::npos) {
+        waiting(*failed);
+        return;
+    }
     if (failed) {
-        for (ContactJob* j : kind_jobs) j->unreadable = "não foi possível ler " + t.table_name + ": " + *failed;
+        std::string why = "não foi possível ler " + t.table_name + ": " + *failed;
+        if (failed->find("row-level security") != std::string::npos)
+            why += " (a tabela usa FORCE ROW LEVEL SECURITY e o chatwoot_sync a lê com row_security = off, sem "
+                   "executar as políticas: dê BYPASSRLS ao dono da tabela ou retire o FORCE)";
+        for (ContactJob* j : kind_jobs) j->unreadable = why;
         return;
     }
     std::map<std::int64_t, const SqlRow*> found;

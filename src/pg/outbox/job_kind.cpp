@@ -36,6 +36,15 @@ std::unique_ptr<PlannedJob> nothing_to_do(Job job, std::string why) {
     return std::make_unique<Concluded>(std::move(job), std::move(r));
 }
 
+std::unique_ptr<PlannedJob> must_wait(Job job, std::string why, std::chrono::seconds delay) {
+    JobResult r;
+    r.outcome = core::Outcome::retry;
+    r.error = std::move(why);
+    r.aborted = true;  // no evidence against the job: the attempt is given back
+    r.retry_after = delay;
+    return std::make_unique<Concluded>(std::move(job), std::move(r));
+}
+
 std::unique_ptr<PlannedJob> cannot_run(Job job, std::string why) {
     JobResult r;
     r.outcome = core::Outcome::retry;

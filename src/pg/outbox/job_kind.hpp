@@ -52,6 +52,9 @@ public:
 
 // Ended without a request: nothing to do (a success, with its reason)...
 std::unique_ptr<PlannedJob> nothing_to_do(Job job, std::string why);
+// ...or must wait, at no attempt's cost (the app holds its table locked): pending again
+// after `delay`...
+std::unique_ptr<PlannedJob> must_wait(Job job, std::string why, std::chrono::seconds delay);
 // ...or cannot run now (retried with backoff, like a transient failure).
 std::unique_ptr<PlannedJob> cannot_run(Job job, std::string why);
 

@@ -85,6 +85,7 @@ struct DrainState {
     std::optional<std::string> paused;   // the integration is paused (until the connection changes)
     Clock::time_point backing_off_until{};  // every recent attempt failed: due jobs back off
     std::string mapping_warnings;
+    std::map<std::string, Clock::time_point> noted_warnings;  // note_drain_warning
     std::unordered_map<core::HttpOperation*, std::unique_ptr<Plan>> on_the_wire;
     std::vector<std::unique_ptr<Plan>> to_record;
     Clock::time_point first_to_record{};
@@ -398,13 +399,12 @@ void collect_finished() {
     }
 }
 
-// Records every finished job in one short transaction, interrupts held so a
-// SIGTERM cannot cut it in half. Returns how many jobs were recorded.
+// Records every finished job in one short transaction (a SIGTERM only sets a flag,
+// so it cannot cut it in half). Returns how many jobs were recorded.
 int record_results() {
     if (state.to_record.empty() && state.untouched.empty()) return 0;
     std::vector<std::unique_ptr<Plan>> plans;
     plans.swap(state.to_record);
-    pg_call([] { HOLD_INTERRUPTS(); });
     begin_worker_transaction("chatwoot_sync: registrando resultados");
     release_untouched();
     core::DrainPolicy policy = drain_policy();
@@ -452,7 +452,6 @@ int record_results() {
     for (auto& [key, group] : succeeded) key.second->record_successes(group, key.first->conn);
     if (refusal) pause_integration(*refused_conn, *refusal);
     commit_worker_transaction();
-    pg_call([] { RESUME_INTERRUPTS(); });
     int recorded_jobs = static_cast<int>(plans.size());
     if (state.waiting_for_held && recorded_jobs > 0) {
         state.waiting_for_held = false;
@@ -696,6 +695,14 @@ void publish_pause() {
     }
     if (pause.shown) until = quiet;
     std::string warnings = state.mapping_warnings;
+    for (auto it = state.noted_warnings.begin(); it != state.noted_warnings.end();) {
+        if (Clock::now() - it->second > std::chrono::seconds(15)) {
+            it = state.noted_warnings.erase(it);
+            continue;
+        }
+        warnings += (warnings.empty() ? "" : "; ") + it->first;
+        ++it;
+    }
     if (!state.inbox_warning.empty()) warnings += (warnings.empty() ? "" : "; ") + state.inbox_warning;
     pg_call([&] {
         set_worker_quiet_until(quiet);
@@ -784,6 +791,8 @@ DrainOutcome run_drain_cycle(bool http_wake_only) {
     });
     return result;
 }
+
+void note_drain_warning(const char* warning) { state.noted_warnings[warning] = Clock::now(); }
 
 void drain_settings_reloaded() {
     state.paused.reset();

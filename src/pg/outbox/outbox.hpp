@@ -31,4 +31,8 @@ void drain_settings_reloaded();
 // result and give back what was never sent. Call with no transaction open.
 void finish_drain_for_exit();
 
+// A standing reason why some jobs wait (a table the app holds locked...): shown in
+// worker_status().avisos while it is noted again at least every 15 s.
+void note_drain_warning(const char* warning);
+
 }  // namespace chatwoot::pg

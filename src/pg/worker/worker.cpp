@@ -5,12 +5,19 @@
 //
 // An ERROR inside a cycle does not kill the worker: like autovacuum, it returns
 // to the sigsetjmp point below, records the error, aborts the transaction and
-// carries on after a pause. SIGTERM (die) and postmaster death end it, but never
-// inside a cycle: interrupts are held while one runs, so a SIGTERM is seen at the
-// top of the loop, where the requests in flight are finished and recorded (a FATAL
-// mid-cycle would leave jobs claimed, to be requeued with an attempt at startup).
-// lock_timeout bounds how long a held cycle can wait for the app's locks.
+// carries on after a pause. Interrupts are never held over SQL: a cancel, the
+// lock_timeout and the app-code timer (app_code_fence) all work inside a cycle.
+// SIGTERM only sets a flag and the latch (the loop then finishes the requests in
+// flight, records them and exits), except inside a fenced read of an app table,
+// where it terminates at once: the app's code may swallow a cancel, never that.
+// Every statement of a cycle is short and lock waits are bounded, so a flagged
+// SIGTERM is seen within seconds. Postmaster death ends the worker at any wait.
 #include "core/text/text.hpp"
+#include "pg/boundary/app_code_fence.hpp"
+
+extern "C" {
+#include "catalog/pg_authid.h"
+}
 #include "pg/boundary/schema_version.hpp"
 #include "pg/worker/launcher.hpp"
 #include "pg/outbox/outbox.hpp"
@@ -23,11 +30,15 @@ static WorkerSlot* my_slot = nullptr;
 static int consecutive_errors = 0;  // backs the worker off while a cycle keeps failing
 static volatile sig_atomic_t got_sigterm = false;
 
-// SIGTERM: remember it was asked (so the slot says 'parado', not 'falhou'), then
-// the standard handler, which lets CHECK_FOR_INTERRUPTS end the process.
+// SIGTERM: remember it was asked (so the slot says 'parado', not 'falhou').
 static void on_sigterm(SIGNAL_ARGS) {
+    int saved_errno = errno;
     got_sigterm = true;
-    die(postgres_signal_arg);
+    if (inside_app_code_fence())
+        die(postgres_signal_arg);
+    else
+        SetLatch(MyLatch);
+    errno = saved_errno;
 }
 static MemoryContext cycle_context = nullptr;
 
@@ -167,8 +178,8 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     // object a database role created (public.unnest(bigint[]) would beat
     // pg_catalog.unnest(anyarray), and run as superuser).
     SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
-    // With interrupts held in a cycle, only this ends a wait on a lock the app
-    // holds (LOCK TABLE clientes, a long ALTER): the cycle fails and is retried.
+    // Bounds any wait for a lock on the extension's own tables (the app's tables are
+    // read in the fence, which waits 1 s at most): the cycle fails and is retried.
     SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
     // The worker's statements are short; compiling them with JIT took a fifth of the
     // worker's CPU in the third 20,000-party drain of a run (perf, docs/BENCHMARKS.md).
@@ -176,7 +187,20 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     pgstat_report_appname("chatwoot_sync worker");
 
     char database_name[NAMEDATALEN];
-    StartTransactionCommand();
+    StartTransactionCommand();  // the settings' checks read the catalog
+    // Whatever the database or a role says (ALTER DATABASE ... SET, which the database's
+    // owner may do): the worker writes, as itself, and an ERROR stays an ERROR.
+    SetConfigOption("session_authorization", GetUserNameFromId(BOOTSTRAP_SUPERUSERID, false), PGC_SUSET,
+                    PGC_S_OVERRIDE);
+    SetConfigOption("role", "none", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_deferrable", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("exit_on_error", "off", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("row_security", "on", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("session_replication_role", "origin", PGC_SUSET, PGC_S_OVERRIDE);
     char* name = get_database_name(database_oid);
     strlcpy(database_name, name ? name : "?", NAMEDATALEN);
     CommitTransactionCommand();
@@ -194,9 +218,6 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     sigjmp_buf error_recovery;
     if (sigsetjmp(error_recovery, 1) != 0) {
         // An ERROR escaped a cycle: report it, clean up, and go on after a pause.
-        // The cycle's own HOLD_INTERRUPTS is undone here (a rethrown error may
-        // not have reset the count).
-        InterruptHoldoffCount = 0;
         HOLD_INTERRUPTS();
         EmitErrorReport();
         MemoryContextSwitchTo(TopMemoryContext);
@@ -217,8 +238,11 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     bool woken_by_http_thread_only = false;
     bool schema_was_outdated = false;
     for (;;) {
-        // SIGTERM: finish the requests in flight and record them before dying.
-        if (ProcDiePending) finish_drain_for_exit();
+        // SIGTERM: finish the requests in flight and record them, then exit.
+        if (got_sigterm) {
+            finish_drain_for_exit();
+            proc_exit(0);
+        }
         CHECK_FOR_INTERRUPTS();
         if (my_slot->stop_requested) {
             ereport(LOG, (errmsg("chatwoot_sync: database \"%s\" is being dropped; worker exits", database_name)));
@@ -242,7 +266,6 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
         MemoryContext previous = MemoryContextSwitchTo(cycle_context);
         set_state(WorkerState::working);
         pgstat_report_activity(STATE_RUNNING, "chatwoot_sync: ciclo do worker");
-        HOLD_INTERRUPTS();
         Schema schema = check_schema(woken_by_http_thread_only);
         bool installed = schema != Schema::missing;
         DrainOutcome drained{0, false, 0, -1, -1, false};
@@ -256,7 +279,6 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
             publish_schema_outdated();
             schema_was_outdated = true;
         }
-        RESUME_INTERRUPTS();
         MemoryContextSwitchTo(previous);
         MemoryContextReset(cycle_context);
 

@@ -3,6 +3,7 @@
 // chatwoot.aguardar_worker(), chatwoot.acordar_worker(), and the launcher
 // notification the install script calls. Their bodies own no C++ objects, so
 // they call PostgreSQL directly (see boundary.hpp).
+#include "pg/boundary/app_code_fence.hpp"
 #include "pg/boundary/boundary.hpp"
 #include "pg/settings.hpp"
 #include "pg/worker/worker_registry.hpp"
@@ -191,26 +192,36 @@ extern "C" Datum chatwoot_ids_rastreados(PG_FUNCTION_ARGS) {
 
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8 FROM %s t", quote_identifier(id_column), name);
+    appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8 FROM ONLY %s t", quote_identifier(id_column), name);
     if (active_column) appendStringInfo(&sql, " WHERE COALESCE(t.%s, true)", quote_identifier(active_column));
 
-    Oid caller;
-    int caller_context;
-    GetUserIdAndSecContext(&caller, &caller_context);
-    SetUserIdAndSecContext(owner, caller_context | SECURITY_RESTRICTED_OPERATION);
-    int guc_level = NewGUCNestLevel();
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                            false);
-    if (SPI_connect() != SPI_OK_CONNECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("SPI_connect failed")));
-    if (SPI_execute(sql.data, true, 0) != SPI_OK_SELECT) ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("could not read %s", name)));
-    for (uint64 i = 0; i < SPI_processed; ++i) {
-        bool isnull = false;
-        Datum id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-        if (isnull) continue;
-        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &id, &isnull);
-    }
-    SPI_finish();
-    AtEOXact_GUC(false, guc_level);
-    SetUserIdAndSecContext(caller, caller_context);
+    // In the fence: the owner's identity, settings pinned and rolled back at the end,
+    // row_security off. Its error path leaves the fence too, then re-raises.
+    struct Read {
+        AppCodeFence fence;
+        Oid owner;
+        const char* sql;
+        const char* name;
+        ReturnSetInfo* rsinfo;
+    } read{AppCodeFence{}, owner, sql.data, name, rsinfo};
+    ErrorData* error = catch_pg_error(
+        +[](void* arg) {
+            auto* r = static_cast<Read*>(arg);
+            enter_app_code_fence(&r->fence, r->owner, 0);
+            if (SPI_connect() != SPI_OK_CONNECT)
+                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("SPI_connect failed")));
+            if (SPI_execute(r->sql, true, 0) != SPI_OK_SELECT)
+                ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg_internal("could not read %s", r->name)));
+            for (uint64 i = 0; i < SPI_processed; ++i) {
+                bool isnull = false;
+                Datum id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+                if (isnull) continue;
+                tuplestore_putvalues(r->rsinfo->setResult, r->rsinfo->setDesc, &id, &isnull);
+            }
+            SPI_finish();
+        },
+        &read);
+    leave_app_code_fence(&read.fence);
+    if (error) ReThrowError(error);
     return (Datum)0;
 }
