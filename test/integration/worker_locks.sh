@@ -8,7 +8,7 @@
 # time; waiting for a lock burns no attempts. Every app session here is bounded
 # (timeout, pg_sleep) and ended by this script.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 20
+plan 21
 
 it_zattar locks "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.update_debounce = '100ms'" \
   "max_prepared_transactions = 5"
@@ -16,7 +16,7 @@ q zattar "CREATE ROLE app_zattar LOGIN; GRANT CREATE ON SCHEMA public TO app_zat
           ALTER TABLE clientes OWNER TO app_zattar; ALTER TABLE partes_contrarias OWNER TO app_zattar;
           ALTER TABLE terceiros OWNER TO app_zattar; ALTER TABLE contratos OWNER TO app_zattar;
           INSERT INTO clientes (tipo_pessoa, nome, emails)
-          SELECT 'pf', 'Cliente Numero ' || g, jsonb_build_array('cliente' || g || '@example.com') FROM generate_series(4, 8) g;
+          SELECT 'pf', 'Cliente Numero ' || g, jsonb_build_array('cliente' || g || '@example.com') FROM generate_series(4, 9) g;
           SELECT chatwoot.conceder_acesso_app('app_zattar');
           SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'),
                  chatwoot.rastrear('terceiros', 'terceiro'), chatwoot.sincronizar_app_para_chatwoot()" >/dev/null
@@ -43,7 +43,7 @@ end_session() {  # NAME: cancels its statement (its transaction rolls back), wai
 session_gone() { [ -z "$(q postgres "SELECT 1 FROM pg_stat_activity WHERE application_name = '$1'")" ]; }
 wait_for() { local deadline=$((SECONDS + $1)); shift; while [ $SECONDS -le $deadline ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 holds_exclusive() {  # SESSION TABLE
-  [ "$(q postgres "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+  [ "$(q zattar "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
                     WHERE a.application_name = '$1' AND l.relation = '$2'::regclass AND l.mode = 'AccessExclusiveLock' AND l.granted" 2>/dev/null)" = 1 ]
 }
 wpid() { q postgres "SELECT pid FROM pg_stat_activity WHERE backend_type = 'chatwoot_sync worker' AND datname = 'zattar'"; }
@@ -52,7 +52,7 @@ new_worker_since() { local p; p=$(wpid); [ -n "$p" ] && [ "$p" != "$1" ]; }
 new_client() { q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', '$1') RETURNING id"; }
 synced() { sim_contacts | jq -e --arg i "zattar_$1_$2" 'any(.[]; .identifier == $i)' >/dev/null; }
 sim_field() { sim_contacts | jq -r --arg i "zattar_$1_$2" ".[] | select(.identifier == \$i) | $3"; }
-job_state() { q zattar "SELECT estado || '|' || (tentativas <= 2) FROM chatwoot.fila WHERE id = $1"; }
+job_state() { q zattar "SELECT estado || '|' || (tentativas <= 2)::text FROM chatwoot.fila WHERE id = $1"; }
 eventually 60 "the fixture's parties are synced" queue_drained
 
 # --- L1: the app holds terceiros in ACCESS EXCLUSIVE mode while a terceiro job is due --------------
@@ -76,7 +76,7 @@ eventually 10 "after the cancel the worker keeps serving: a new client syncs wit
 c=$(new_client 'Cliente Durante a Trava C')
 eventually 10 "another client inserted during the lock syncs within 10 s" synced cliente "$c"
 end_session trava_l1
-eventually_eq 30 "after the lock ends the terceiro job completes, with at most 2 attempts (waiting burns none)" "concluido|t" \
+eventually_eq 30 "after the lock ends the terceiro job completes, with at most 2 attempts (waiting burns none)" "concluido|true" \
   job_state "${job:-0}"
 
 # --- L2: an app transaction left idle after sincronizar_parte -----------------------------------
@@ -85,12 +85,15 @@ PGAPPNAME=ocioso_l2 timeout 150 "${APP_PSQL[@]}" -f "$IT_WORK/ocioso_l2.fifo" >"
 BG_PIDS+=($!)
 L2_PID=$!
 exec 7<>"$IT_WORK/ocioso_l2.fifo"
-echo "BEGIN; SELECT chatwoot.sincronizar_parte('cliente', 5);" >&7
+echo "BEGIN; SELECT chatwoot.sincronizar_parte('cliente', 5), chatwoot.sincronizar_parte('cliente', 9);" >&7
 eventually_eq 20 "an app session is idle in transaction after sincronizar_parte('cliente', 5)" "idle in transaction" \
   q postgres "SELECT state FROM pg_stat_activity WHERE application_name = 'ocioso_l2'"
 # Client 5's own edit meets that session's uncommitted job (the probe's case); client 6
 # and a new client must not wait behind it.
-qa "UPDATE clientes SET nome = nome || ' (editado)' WHERE id IN (5, 6)" >/dev/null
+# Client 9 is edited in the same statement, then deleted: its changes must reach the queue
+# in their order (the deletion last), though the first one is taken apart.
+qa "UPDATE clientes SET nome = nome || ' (editado)' WHERE id IN (5, 6, 9)" >/dev/null
+qa "DELETE FROM clientes WHERE id = 9" >/dev/null
 c=$(new_client 'Cliente Durante a Transacao Aberta')
 eventually_eq 10 "client 6's edit reaches Chatwoot within 10 s" "Cliente Numero 6 (editado)" sim_field cliente 6 .name
 eventually 10 "a client inserted meanwhile syncs within 10 s" synced cliente "$c"
@@ -98,6 +101,9 @@ echo "ROLLBACK;" >&7
 exec 7>&-
 wait_for 20 session_gone ocioso_l2
 eventually_eq 20 "when that transaction ends, client 5's edit syncs too" "Cliente Numero 5 (editado)" sim_field cliente 5 .name
+released_9() { sim_contacts | jq -r '[.[] | select((.identifier // "") | startswith("zattar_cliente_9-removido-")) | .custom_attributes.ativo] | join(",")'; }
+eventually_eq 20 "and client 9, edited then deleted meanwhile, ends released in Chatwoot (-removido-, ativo false): its changes kept their order" false \
+  released_9
 
 # --- L2: a prepared transaction left open with queue rows --------------------------------------
 out=$(qa "BEGIN; SELECT chatwoot.desincronizar('cliente', 7); SELECT chatwoot.sincronizar_parte('cliente', 8); PREPARE TRANSACTION 'p1'")
@@ -126,5 +132,5 @@ for n in 1 2; do
   eventually 10 "a parte contraria ($n of 2) inserted meanwhile syncs within 10 s" synced parte_contraria "$p"
 done
 end_session altera_l3
-eventually_eq 30 "after the ALTER rolls back the client job completes, with at most 2 attempts" "concluido|t" job_state "${job:-0}"
+eventually_eq 30 "after the ALTER rolls back the client job completes, with at most 2 attempts" "concluido|true" job_state "${job:-0}"
 exit $IT_FAILED

@@ -7,6 +7,7 @@
 
 extern "C" {
 #include "utils/array.h"
+#include "utils/guc.h"
 #include "utils/resowner.h"
 }
 
@@ -238,7 +239,7 @@ void commit_worker_transaction() {
     });
 }
 
-std::optional<std::string> in_subtransaction(const std::function<void()>& body) {
+std::optional<std::string> in_subtransaction(const std::function<void()>& body, int* sqlstate) {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
     pg_call([] { BeginInternalSubTransaction(nullptr); });
@@ -251,6 +252,7 @@ std::optional<std::string> in_subtransaction(const std::function<void()>& body) 
         MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller_owner;
         if (error->sqlerrcode == ERRCODE_QUERY_CANCELED || error->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN) throw;
+        if (sqlstate) *sqlstate = error->sqlerrcode;
         return std::string(error->message ? error->message : "erro desconhecido");
     } catch (...) {
         pg_call([] { RollbackAndReleaseCurrentSubTransaction(); });
@@ -262,6 +264,18 @@ std::optional<std::string> in_subtransaction(const std::function<void()>& body) 
     MemoryContextSwitchTo(caller_context);
     CurrentResourceOwner = caller_owner;
     return std::nullopt;
+}
+
+void with_setting(const char* name, const char* value, const std::function<void()>& body) {
+    int level = 0;
+    // PGC_S_SESSION: above the worker's forced (PGC_S_OVERRIDE) settings, and
+    // transactional (an OVERRIDE would replace the default for good).
+    pg_call([&] {
+        level = NewGUCNestLevel();
+        (void)set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    });
+    body();
+    pg_call([level] { AtEOXact_GUC(false, level); });
 }
 
 void as_table_owner(Oid owner, const std::function<void()>& body) {

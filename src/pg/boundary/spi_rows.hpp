@@ -106,8 +106,13 @@ void commit_worker_transaction();
 
 // Runs `body` in a subtransaction of the open transaction: an ERROR inside rolls
 // back only what `body` did (identity and settings included) and comes back as the
-// returned message; nullopt when it succeeded. A cancel or a shutdown is rethrown.
-std::optional<std::string> in_subtransaction(const std::function<void()>& body);
+// returned message (its SQLSTATE in *sqlstate when asked); nullopt when it
+// succeeded. A cancel or a shutdown is rethrown.
+std::optional<std::string> in_subtransaction(const std::function<void()>& body, int* sqlstate = nullptr);
+
+// Runs `body` with a setting changed (the worker's forced settings too);
+// the previous value is back afterwards (an ERROR's subtransaction abort restores it).
+void with_setting(const char* name, const char* value, const std::function<void()>& body);
 
 // Runs `body` as `owner` in a security-restricted operation (as autovacuum and
 // REFRESH MATERIALIZED VIEW read a table): a cast or type function of the owner's

@@ -238,10 +238,12 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     bool woken_by_http_thread_only = false;
     bool schema_was_outdated = false;
     for (;;) {
-        // SIGTERM: finish the requests in flight and record them, then exit.
+        // SIGTERM: finish the requests in flight and record them, then exit. Code 1,
+        // as die() would: the postmaster restarts a worker that pg_terminate_backend
+        // ended (code 0 would unregister it for good).
         if (got_sigterm) {
             finish_drain_for_exit();
-            proc_exit(0);
+            proc_exit(1);
         }
         CHECK_FOR_INTERRUPTS();
         if (my_slot->stop_requested) {
