@@ -20,6 +20,9 @@ public:
     virtual void on_response(const HttpResponse& response) = 0;
     // Keys no other operation may hold while this one runs (see TransferEngine).
     virtual std::vector<std::string> exclusive_keys() const { return {}; }
+    // Its first request goes before those of the operations queued and not started
+    // (a job claimed from the newest end of the queue: see pg/outbox claim_jobs).
+    bool jumps_queue = false;
 };
 
 struct RunStats {

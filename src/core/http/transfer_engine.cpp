@@ -263,10 +263,11 @@ struct TransferEngine::Impl {
     // An operation's follow-up (the create after its lookup) goes before the first
     // requests of operations that have not started: each find-or-create finishes
     // soon after it began, which keeps the backlog of half-done operations (and the
-    // time their keys are held) small.
+    // time their keys are held) small. So does the first request of one that jumps
+    // the queue.
     void queue_next(HttpOperation* op, std::vector<HttpOperation*>& finished) {
         if (auto request = op->next_request()) {
-            if (has_sent.count(op))
+            if (has_sent.count(op) || op->jumps_queue)
                 ready.push_front({op, std::move(*request), 0});
             else
                 ready.push_back({op, std::move(*request), 0});

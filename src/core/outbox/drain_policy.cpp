@@ -14,17 +14,25 @@ bool DrainPolicy::lease_due_for_renewal(Clock::time_point claimed_at, Clock::tim
     return claimed_at < now - lease() / 3;
 }
 
+int DrainPolicy::claim_size() const {
+    int batch = std::max(1, batch_size);
+    if (budget_limit <= 0 || budget_window.count() <= 0) return batch;
+    long long per_claim = static_cast<long long>(budget_limit) * kClaimSeconds / budget_window.count();
+    long long floor = max_in_flight();
+    return static_cast<int>(std::min<long long>(batch, std::max(per_claim, floor)));
+}
+
 bool DrainPolicy::may_claim(std::size_t on_the_wire, bool http_wake_only, bool backlog_empty) const {
     if (http_wake_only && backlog_empty) return false;
-    return on_the_wire < 2 * static_cast<std::size_t>(std::max(1, batch_size));
+    return on_the_wire < 2 * static_cast<std::size_t>(claim_size());
 }
 
 DrainPolicy::AfterClaim DrainPolicy::after_claim(int claimed, bool lotes_pending, bool claim_again,
                                                  std::size_t on_the_wire) const {
     AfterClaim out;
-    out.backlog_empty = claimed < batch_size && !lotes_pending && !claim_again;
+    out.backlog_empty = claimed < claim_size() && !lotes_pending && !claim_again;
     out.claim_again = claim_again ||
-                      (!out.backlog_empty && on_the_wire < 2 * static_cast<std::size_t>(std::max(1, batch_size)) &&
+                      (!out.backlog_empty && on_the_wire < 2 * static_cast<std::size_t>(claim_size()) &&
                        claimed > 0);
     return out;
 }
@@ -32,7 +40,7 @@ DrainPolicy::AfterClaim DrainPolicy::after_claim(int claimed, bool lotes_pending
 bool DrainPolicy::recording_due(std::size_t finished, bool untouched, bool on_the_wire_empty,
                                 Clock::duration first_waited) const {
     if (finished == 0) return untouched;
-    std::size_t group = static_cast<std::size_t>(std::max(1, batch_size / 4));
+    std::size_t group = static_cast<std::size_t>(std::max(1, claim_size() / 4));
     return finished >= group || on_the_wire_empty || first_waited >= kRecordDelay;
 }
 

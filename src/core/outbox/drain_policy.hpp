@@ -19,10 +19,20 @@ struct DrainPolicy {
     // the groups are made large; a result waiting here is already in Chatwoot.
     static constexpr std::chrono::milliseconds kRecordDelay{100};
 
-    int batch_size = 1;           // jobs per claim (>= 1)
+    int batch_size = 1;           // jobs per claim at most (>= 1)
     int request_timeout_ms = 5000;
     int max_concurrency = 16;     // requests in flight
     std::chrono::seconds max_backoff{300};
+    int budget_limit = 0;                    // Chatwoot's requests per window; 0: none
+    std::chrono::seconds budget_window{60};
+
+    // Jobs per claim: the batch, but under a request budget no more than about
+    // kClaimSeconds of it (a job is one request at least), and never fewer than a
+    // round of requests in flight. What waits on the wire is what every job claimed
+    // later waits behind: at Chatwoot's 50 requests a second, 4,000 jobs held in
+    // memory would put a client inserted now minutes back.
+    static constexpr int kClaimSeconds = 2;
+    int claim_size() const;
 
     // Requests on the wire at once: at least one.
     int max_in_flight() const;
@@ -33,7 +43,7 @@ struct DrainPolicy {
     // jobs waiting out Chatwoot's rate limit are.
     bool lease_due_for_renewal(Clock::time_point claimed_at, Clock::time_point now) const;
 
-    // Claim again while fewer than two batches are on the wire (the HTTP thread must
+    // Claim again while fewer than two claims are on the wire (the HTTP thread must
     // never run dry while the backend is in SQL). A wake from the HTTP thread alone
     // cannot bring new due jobs once the last claim found the backlog empty: only
     // commits and due times can.

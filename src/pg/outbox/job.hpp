@@ -19,6 +19,7 @@ struct Job {
     std::string tipo_entidade;  // the party: its kind and id
     std::int64_t entidade_id = 0;
     int tentativas = 0;
+    bool newest = false;        // claimed from the newest end of the due jobs
     std::shared_ptr<JobData> data;  // filled by the kind's load()
 };
 

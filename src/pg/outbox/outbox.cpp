@@ -73,6 +73,7 @@ struct DrainState {
     // The connection as the worker last used it.
     bool generation_known = false;
     std::uint32_t generation = 0;        // chatwoot.integracoes changes seen (registry counter)
+    core::RequestBudget budget;          // Chatwoot's request budget: it bounds a claim
     std::optional<std::int64_t> inbox_probed;  // the default inbox whose channel `inbox` holds (or is being asked)
     std::unique_ptr<core::InboxProbeOperation> probe;  // on the HTTP thread, for this connection:
     Connection probe_conn;                             // nothing is claimed until it is back
@@ -102,6 +103,8 @@ core::DrainPolicy drain_policy() {
     policy.request_timeout_ms = settings.request_timeout_ms;
     policy.max_concurrency = settings.max_concurrency;
     policy.max_backoff = std::chrono::seconds(settings.max_backoff_s);
+    policy.budget_limit = state.budget.limit;  // the connection's, as last loaded
+    policy.budget_window = state.budget.window;
     return policy;
 }
 
@@ -203,24 +206,42 @@ Job job_from_row(const SqlRow& r) {  // id, tipo, tipo_entidade, entidade_id, te
     return j;
 }
 
-// Claims up to `batch` due jobs. Two statements: pick candidates walking the
-// due-jobs index in order (its cost does not depend on the backlog), then lease
-// them by id. Parties this worker already holds a job for are skipped (never two
-// jobs of one party in flight): every 'processando' job belongs to this worker, as
-// there is one worker per database and start-up requeues a dead one's jobs.
+// Claims up to `batch` due jobs, in two lanes walking the due-jobs index from both
+// ends: most of the batch oldest first (nothing starves), a quarter newest first, so
+// a party edited now is not queued behind a bulk UPDATE's million jobs (at 50
+// requests a second, hours of them). Then they are leased by id (the cost does not
+// depend on the backlog). Parties this worker already holds a job for are skipped
+// (never two jobs of one party in flight): every 'processando' job belongs to this
+// worker, as there is one worker per database and start-up requeues a dead one's jobs.
 std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& held) {
+    int newest = batch >= 4 ? batch / 4 : 0;
     auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
         "WHERE " OUTBOX_PENDING_JOB " AND executar_apos <= pg_catalog.now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        {arg_int4(batch)});
-    if (candidates.empty()) return {};
+        {arg_int4(batch - newest)});
+    SqlRows recent;
+    if (newest > 0 && static_cast<int>(candidates.size()) == batch - newest)
+        recent = rows_in_due_order(
+            "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
+            "WHERE " OUTBOX_PENDING_JOB " AND executar_apos <= pg_catalog.now() "
+            "ORDER BY executar_apos DESC, id DESC LIMIT $1 FOR UPDATE SKIP LOCKED",
+            {arg_int4(newest)});
     std::vector<std::int64_t> ids;
-    for (auto& c : candidates) {
-        if (held.count({c.text(1), c.int8(2)}))
-            state.waiting_for_held = true;  // claimable once that party's job is recorded
-        else
-            ids.push_back(c.int8(0));
+    std::set<std::int64_t> taken;  // the lanes may meet: a job is taken once
+    std::set<std::int64_t> newest_ids;
+    for (const SqlRows* lane : {&candidates, &recent}) {
+        for (auto& c : *lane) {
+            if (!taken.insert(c.int8(0)).second) continue;
+            // Newest: from that end, or all of the due jobs (a claim that emptied the
+            // queue holds only jobs newer than every one already on the wire).
+            if (lane == &recent || static_cast<int>(candidates.size()) < batch - newest)
+                newest_ids.insert(c.int8(0));
+            if (held.count({c.text(1), c.int8(2)}))
+                state.waiting_for_held = true;  // claimable once that party's job is recorded
+            else
+                ids.push_back(c.int8(0));
+        }
     }
     if (ids.empty()) return {};
     auto rows = sql_rows(
@@ -230,7 +251,10 @@ std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& he
         {arg_int8_array(ids), arg_int4(lease_s)});
     std::vector<Job> jobs;
     jobs.reserve(rows.size());
-    for (auto& r : rows) jobs.push_back(job_from_row(r));
+    for (auto& r : rows) {
+        jobs.push_back(job_from_row(r));
+        jobs.back().newest = newest_ids.count(jobs.back().id) > 0;
+    }
     return jobs;
 }
 
@@ -590,8 +614,10 @@ int claim_and_send(DrainOutcome& outcome) {
         // per commit (fila_resumo counts the log's rows meanwhile).
         ingest_changes();
         std::set<PartyKey> held = held_parties();  // jobs on the wire or waiting to be recorded
-        jobs = claim_jobs(settings.batch_size, lease_seconds(), held);
-        int room = settings.batch_size - static_cast<int>(jobs.size());
+        state.budget = conn.budget;
+        int claim_size = drain_policy().claim_size();
+        jobs = claim_jobs(claim_size, lease_seconds(), held);
+        int room = claim_size - static_cast<int>(jobs.size());
         if (room > 0) {
             std::vector<Job> from_lotes = claim_from_lotes(room, lease_seconds(), held, jobs);
             jobs.insert(jobs.end(), std::make_move_iterator(from_lotes.begin()), std::make_move_iterator(from_lotes.end()));
@@ -599,7 +625,7 @@ int claim_and_send(DrainOutcome& outcome) {
         if (!jobs.empty()) load_jobs(jobs, conn);
         // Debounced jobs are due later: when the due ones ran out, sleep no longer than
         // until the first of the others (the index gives it; no row means none waits).
-        if (static_cast<int>(jobs.size()) < settings.batch_size) {
+        if (static_cast<int>(jobs.size()) < claim_size) {
             auto due = rows_in_due_order(
                 "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', executar_apos - pg_catalog.clock_timestamp()) "
                 "* 1000)::pg_catalog.int8 FROM chatwoot.fila WHERE " OUTBOX_PENDING_JOB " "
@@ -627,8 +653,10 @@ int claim_and_send(DrainOutcome& outcome) {
     batch->requests = std::make_unique<core::RequestFactory>(conn.config);
     std::vector<core::HttpOperation*> operations;
     for (auto& job : jobs) {
+        bool newest = job.newest;
         std::unique_ptr<Plan> plan = plan_job(std::move(job), batch);
         if (core::HttpOperation* op = plan->planned->operation()) {
+            op->jumps_queue = newest;  // ahead of the backlog already on the wire
             operations.push_back(op);
             state.on_the_wire.emplace(op, std::move(plan));
         } else {

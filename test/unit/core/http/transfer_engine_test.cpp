@@ -185,6 +185,25 @@ TEST(TransferEngine, KeysAreGrantedInArrivalOrder) {
     EXPECT_EQ(finished[2], &third);
 }
 
+TEST(TransferEngine, AnOperationThatJumpsTheQueueStartsBeforeTheBacklog) {
+    ScriptedServer server([](const std::string&, int) { return Answer{200, "ok", 20ms, ""}; });
+    std::vector<std::unique_ptr<Keyed>> backlog;
+    for (int i = 0; i < 6; ++i) backlog.push_back(std::make_unique<Keyed>(server, "/fila/" + std::to_string(i), std::vector<std::string>{}));
+    Keyed late(server, "/novo/1", {});
+    late.jumps_queue = true;
+    TransferEngine engine(1);  // one slot: the order of starts is the order of replies
+    std::vector<HttpOperation*> finished;
+    for (auto& op : backlog) engine.add(op.get(), finished);
+    engine.step(0ms, false, finished);  // the first of the backlog is on the wire
+    engine.add(&late, finished);
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (finished.size() < 7 && std::chrono::steady_clock::now() < deadline) engine.step(50ms, false, finished);
+    ASSERT_EQ(finished.size(), 7u);
+    EXPECT_EQ(finished[0], backlog[0].get());
+    EXPECT_EQ(finished[1], &late);  // before the five backlog operations that had not started
+    EXPECT_EQ(finished[6], backlog[5].get());
+}
+
 TEST(TransferEngine, ParkedOperationsComeBackUntouchedWhenDropped) {
     ScriptedServer server([](const std::string&, int) { return Answer{200, "ok", 200ms, ""}; });
     Keyed running(server, "/d/1", {"a"});

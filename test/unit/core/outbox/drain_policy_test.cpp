@@ -25,6 +25,42 @@ TEST(DrainPolicy, AtLeastOneRequestInFlight) {
     EXPECT_EQ(p.max_in_flight(), 1);
 }
 
+TEST(DrainPolicy, WithoutABudgetAClaimIsTheBatch) {
+    DrainPolicy p = policy(2000);
+    EXPECT_EQ(p.claim_size(), 2000);
+    p.budget_limit = 0;
+    p.budget_window = 60s;
+    EXPECT_EQ(p.claim_size(), 2000);
+}
+
+TEST(DrainPolicy, UnderABudgetAClaimIsTwoSecondsOfIt) {
+    DrainPolicy p = policy(2000);
+    p.budget_limit = 3000;  // Chatwoot's default: 50 requests a second
+    p.budget_window = 60s;
+    EXPECT_EQ(p.claim_size(), 100);
+    EXPECT_TRUE(p.may_claim(199, false, false));
+    EXPECT_FALSE(p.may_claim(200, false, false));  // two claims on the wire: no more
+    p.budget_limit = 600000;                       // a budget larger than the batch
+    EXPECT_EQ(p.claim_size(), 2000);
+}
+
+TEST(DrainPolicy, AClaimKeepsARoundOfRequestsInFlight) {
+    DrainPolicy p = policy(2000);
+    p.budget_limit = 60;  // one request a second
+    p.budget_window = 60s;
+    EXPECT_EQ(p.claim_size(), 16);  // the 16 in flight
+    p.batch_size = 10;
+    EXPECT_EQ(p.claim_size(), 10);  // the batch still bounds it
+}
+
+TEST(DrainPolicy, ABudgetedClaimShorterThanItsSizeIsAnEmptyBacklog) {
+    DrainPolicy p = policy(2000);
+    p.budget_limit = 3000;
+    p.budget_window = 60s;
+    EXPECT_FALSE(p.after_claim(100, false, false, 100).backlog_empty);
+    EXPECT_TRUE(p.after_claim(99, false, false, 99).backlog_empty);
+}
+
 TEST(DrainPolicy, LeaseIsEightRequestTimeoutsAndAtLeastAMinute) {
     DrainPolicy p = policy();
     EXPECT_EQ(p.lease(), 60s);
