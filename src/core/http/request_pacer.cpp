@@ -1,5 +1,7 @@
 #include "core/http/request_pacer.hpp"
 
+#include "core/http/shared_budget.hpp"
+
 #include <algorithm>
 
 namespace chatwoot::core {
@@ -69,11 +71,36 @@ bool RequestPacer::may_start(TimePoint now) {
     int lim = limit();
     if (lim == 0) return true;
     prune(now);
-    if (static_cast<int>(in_flight_.size() + answered_.size()) < lim) return true;
+    if (static_cast<int>(in_flight_.size() + answered_.size()) < lim) return reserve_shared(now, lim);
     // A learned budget spent in this clock window is probed, one request at a time:
     // spent in the sliding span only, Chatwoot's window may not be full yet, and a
-    // success there would prove nothing.
-    return learned_ > 0 && !probe_ && starts_in_window_ >= learned_ && now >= probe_not_before_;
+    // success there would prove nothing. The probe may pass the learned limit in the
+    // shared count too, never the configured one.
+    return learned_ > 0 && !probe_ && starts_in_window_ >= learned_ && now >= probe_not_before_ &&
+           reserve_shared(now, budget_.limit);
+}
+
+void RequestPacer::share(SharedRequestWindow* shared) {
+    shared_ = shared;
+    held_.reset();
+}
+
+// The start's place in the shared count, reserved once and held until on_start (the
+// engine may ask may_start again before it starts anything).
+bool RequestPacer::reserve_shared(TimePoint now, int most) {
+    if (!shared_) return true;
+    TimePoint window = window_start(now);
+    shared_->publish_terms(limit(), static_cast<int>(budget_.window.count()));
+    if (held_ && *held_ == window) return true;
+    auto start_s = std::chrono::duration_cast<seconds>(window.time_since_epoch()).count();
+    if (!shared_->reserve_own(start_s, most)) return false;
+    held_ = window;
+    return true;
+}
+
+int RequestPacer::external(TimePoint now) const {
+    if (!shared_) return 0;
+    return shared_->usage(duration_cast<seconds>(window_start(now).time_since_epoch()).count()).external;
 }
 
 RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
@@ -88,6 +115,11 @@ RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
             at = over < static_cast<long>(answered_.size())
                      ? std::max(at, *std::next(answered_.begin(), over) + budget_.window + margin())
                      : std::max(at, now + budget_.window);
+        // Others filled the shared count of this clock window: the next one.
+        TimePoint window = window_start(at);
+        if (shared_ && !(held_ && *held_ == window) &&
+            shared_->usage(duration_cast<seconds>(window.time_since_epoch()).count()).used >= lim)
+            at = std::max(at, window + budget_.window);
     }
     return at;
 }
@@ -98,6 +130,12 @@ RequestPacer::Start RequestPacer::on_start(TimePoint now) {
     ++starts_in_window_;
     int lim = limit();
     if (lim == 0) return start;
+    if (shared_) {
+        TimePoint window = window_start(now);
+        if (!(held_ && *held_ == window))  // started without asking (or in a later window): counted anyway
+            shared_->add_own(duration_cast<seconds>(window.time_since_epoch()).count());
+        held_.reset();
+    }
     prune(now);
     if (learned_ > 0 && static_cast<int>(in_flight_.size() + answered_.size()) >= lim) probe_ = start.ticket;
     in_flight_.insert(start.ticket);
@@ -153,6 +191,9 @@ void RequestPacer::on_response(const Start& started, long status, std::optional<
     // What fit in this window before Chatwoot said no is the real budget (replies still
     // on their way are missed: it errs low, and probing wins them back).
     int fitted = ok_by_window_.count(window) ? ok_by_window_[window] : 0;
+    // Others' requests in that window fitted too (they are in Chatwoot's count), and
+    // the shared count keeps them under the learned budget from now on.
+    if (window == window_start(now)) fitted += external(now);
     learned_ = std::max(1, fitted);
     if (budget_.limit > 0) learned_ = std::min(learned_, budget_.limit - 1);
     if (learned_ < 1) learned_ = 0;  // a budget of 1 cannot be learned below

@@ -25,6 +25,11 @@
 //    lower limit costs few 429s; a budget learned far too low grows back at one
 //    request per round trip.
 //  * A Retry-After (already clamped by parse_retry_after) pauses until then.
+//  * Shared (share()): other processes spend the same budget (chatwoot.testar_conexao
+//    in the app's backends; core/http/shared_budget.hpp). Every start also reserves
+//    in the shared count of its clock window, up to the configured limit, and nothing
+//    starts while others have filled it: the pacer learns their requests at once, with
+//    no message. The pacer publishes its terms there (the learned limit included).
 //
 // Pure policy over a caller-supplied clock: the HTTP engine asks it before every start.
 #pragma once
@@ -35,6 +40,8 @@
 #include <optional>
 
 namespace chatwoot::core {
+
+struct SharedRequestWindow;
 
 struct RequestBudget {
     int limit = 0;                       // requests per window; 0: no budget (a safelisted IP)
@@ -71,6 +78,12 @@ public:
     // own, or one cut off): it stops being in flight.
     void on_done(const Start& started, TimePoint now);
 
+    // Spend the budget together with other processes (nullptr: alone). The window must
+    // outlive the pacer (it lives in shared memory).
+    void share(SharedRequestWindow* shared);
+    // Requests others reserved in the current clock window (0 when not shared).
+    int external(TimePoint now) const;
+
     // The budget in force: the configured one, or the learned one when lower; 0 = none.
     int limit() const;
     std::chrono::seconds max_pause() const { return budget_.max_pause; }
@@ -83,6 +96,10 @@ private:
     TimePoint window_start(TimePoint t) const;
     void prune(TimePoint now);
     void close_windows(TimePoint now);
+    bool reserve_shared(TimePoint now, int most);  // a start's place in the shared count
+
+    SharedRequestWindow* shared_ = nullptr;
+    std::optional<TimePoint> held_;               // the clock window of a shared reservation not yet started
 
     Budget budget_;
     int learned_ = 0;                             // 0: nothing learned

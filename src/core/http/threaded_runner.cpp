@@ -23,6 +23,8 @@ struct ThreadedRunner::Shared {
     int max_in_flight = 1;
     RequestPacer::Budget budget;
     bool budget_changed = false;
+    SharedRequestWindow* shared_budget = nullptr;
+    bool shared_changed = false;
     PacerState pacer;                        // published by the thread after each step
     bool stopping = false;
     Clock::time_point stop_deadline{};
@@ -60,6 +62,8 @@ struct ThreadedRunner::Shared {
                 engine->set_max_in_flight(max_in_flight);
                 if (budget_changed) engine->set_budget(budget);
                 budget_changed = false;
+                if (shared_changed) engine->share_budget(shared_budget);
+                shared_changed = false;
                 hold_new = stopping;
                 // Operations under way finish within the grace (a lookup's create
                 // still goes out); the others are handed back untouched.
@@ -73,7 +77,7 @@ struct ThreadedRunner::Shared {
             {
                 std::lock_guard<std::mutex> lock(mutex);
                 const RequestPacer& p = engine->pacer();
-                pacer = {p.paused_until(), p.limit(), p.throttled()};
+                pacer = {p.paused_until(), p.limit(), p.throttled(), p.external(RequestPacer::Clock::now())};
             }
             publish(finished);
         }
@@ -189,6 +193,16 @@ void ThreadedRunner::set_budget(RequestPacer::Budget budget) {
             return;
         shared_->budget = budget;
         shared_->budget_changed = true;
+    }
+    shared_->engine->wakeup();
+}
+
+void ThreadedRunner::share_budget(SharedRequestWindow* shared) {
+    {
+        std::lock_guard<std::mutex> lock(shared_->mutex);
+        if (shared == shared_->shared_budget) return;
+        shared_->shared_budget = shared;
+        shared_->shared_changed = true;
     }
     shared_->engine->wakeup();
 }

@@ -39,11 +39,16 @@ public:
     // The integration's request budget (see core/request_pacer.hpp). The thread paces
     // every start to it and sends a 429'd request again when the pacer allows.
     void set_budget(RequestPacer::Budget budget);
+    // Spend that budget together with other processes: `shared` (in shared memory,
+    // outliving the runner) counts their requests and the thread's per clock window
+    // (core/http/shared_budget.hpp). The thread only does atomics on it.
+    void share_budget(SharedRequestWindow* shared);
 
     struct PacerState {
         RequestPacer::TimePoint paused_until{};  // no request starts before this
         int limit = 0;                           // budget in force (learned when lower); 0: none
         std::int64_t throttled = 0;              // 429s received so far
+        int external = 0;                        // requests others reserved in the current clock window
     };
     PacerState pacer_state() const;
 

@@ -443,6 +443,8 @@ void TransferEngine::set_max_in_flight(int n) { impl_->max_in_flight = std::max(
 
 void TransferEngine::set_budget(RequestPacer::Budget budget) { impl_->pacer.configure(budget); }
 
+void TransferEngine::share_budget(SharedRequestWindow* shared) { impl_->pacer.share(shared); }
+
 const RequestPacer& TransferEngine::pacer() const { return impl_->pacer; }
 
 int TransferEngine::in_flight() const { return static_cast<int>(impl_->in_flight.size()); }

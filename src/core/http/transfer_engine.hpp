@@ -53,6 +53,8 @@ public:
 
     void set_max_in_flight(int n);
     void set_budget(RequestPacer::Budget budget);
+    // The budget is shared with other processes (see RequestPacer::share).
+    void share_budget(SharedRequestWindow* shared);
     const RequestPacer& pacer() const;
     int in_flight() const;
     // Transfers in flight, or operations under way with their next request queued.

@@ -3,12 +3,17 @@
 // deprecated GUC fallback; connection.cpp, as the worker does), calls Chatwoot synchronously through the core, and
 // returns the core's report as jsonb. Runs SECURITY DEFINER: the caller never sees
 // the key, and the key never enters a query text, a log line or an error.
+// Its requests count in the database's request budget, shared with the worker's
+// pacer in the worker registry slot (core/http/shared_budget.hpp): at most a tenth of
+// each window, and none once the window is spent (then it answers without calling).
 #include "core/chatwoot/chatwoot_api.hpp"
 #include "core/connections/connection_config.hpp"
 #include "core/http/http_client.hpp"
+#include "core/http/shared_budget.hpp"
 #include "pg/boundary/boundary.hpp"
 #include "pg/connections/connection.hpp"
 #include "pg/settings.hpp"
+#include "pg/worker/worker_registry.hpp"
 
 #include <string>
 
@@ -16,6 +21,9 @@ using namespace chatwoot;
 using namespace chatwoot::pg;
 
 namespace {
+
+// testar_conexao's requests: the token, then the account's inboxes.
+constexpr int kTestRequests = 2;
 
 Datum jsonb_from_text(const char* text) {
     return DirectFunctionCall1(jsonb_in, CStringGetDatum(text));
@@ -44,11 +52,23 @@ CHATWOOT_FUNCTION(chatwoot_testar_conexao) {
                              errhint("Use chatwoot.configurar(...) para gravar a integração em chatwoot.integracoes.")));
         });
 
+    // A turn at the budget the worker spends too (none when no worker slot serves
+    // this database: then nothing else sends).
+    std::optional<core::ExternalTurn> turn;
+    if (conn.found) {
+        core::SharedRequestWindow* shared = pg_call([] { return database_request_window(); });
+        if (shared)
+            turn = core::take_external_turn(*shared, conn.budget, kTestRequests, std::chrono::system_clock::now());
+    }
     std::string report_text;
     if (!conn.found) {
         core::ConnectionReport nothing;
         nothing.erro = "nenhuma integração configurada: use chatwoot.configurar(...)";
         report_text = nothing.to_json_text();
+    } else if (turn && turn->refused) {  // the window's budget is spent: no request
+        core::ConnectionReport refused;
+        refused.erro = turn->message();
+        report_text = refused.to_json_text(conn.from_settings ? "guc" : "");
     } else {
         // The abort check only reads PostgreSQL's interrupt flags (a cancel, a
         // statement_timeout, a shutdown), while a reply is received and while it is

@@ -532,6 +532,7 @@ void ensure_runner(const Connection& conn) {
     if (!state.runner) state.runner = std::make_unique<core::ThreadedRunner>(max_in_flight);
     state.runner->set_max_in_flight(max_in_flight);
     state.runner->set_budget(conn.budget);
+    state.runner->share_budget(worker_request_window());  // testar_conexao spends it too
 }
 
 // The default inbox's channel, asked of Chatwoot once per connection, through the

@@ -120,6 +120,17 @@ uint32 current_connection_generation() {
     return slot ? pg_atomic_read_u32(&slot->connection_generation) : 0;
 }
 
+chatwoot::core::SharedRequestWindow* worker_request_window() {
+    WorkerSlot* slot = my_worker_slot();
+    return slot ? &slot->requests : nullptr;
+}
+
+chatwoot::core::SharedRequestWindow* database_request_window() {
+    if (!registry) return nullptr;
+    WorkerSlot* slot = my_database_slot();
+    return slot ? &slot->requests : nullptr;
+}
+
 bool stop_worker_for_database(Oid database_oid, int timeout_ms) {
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     WorkerSlot* slot = find_slot(database_oid);

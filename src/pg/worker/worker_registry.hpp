@@ -5,6 +5,7 @@
 // except PGPROC latches, which live in shared memory themselves.
 #pragma once
 #include "pg/boundary/pg_headers.hpp"
+#include "core/http/shared_budget.hpp"
 
 namespace chatwoot::pg {
 
@@ -48,6 +49,9 @@ struct WorkerSlot {
     Latch* latch;                 // the worker's, while it runs
     pg_atomic_uint64 quiet_until; // commits do not wake the worker before this (it could not send)
     pg_atomic_uint32 connection_generation;  // bumped at commit of any change to chatwoot.integracoes
+    // Chatwoot's request budget, spent by the worker's HTTP thread and by testar_conexao
+    // in any backend (16 bytes, lock-free atomics only; core/http/shared_budget.hpp).
+    chatwoot::core::SharedRequestWindow requests;
 };
 
 struct Registry {
@@ -99,5 +103,11 @@ void connection_changed_at_commit();
 // DT_NOEND: until the connection changes).
 void set_worker_quiet_until(TimestampTz until);
 uint32 current_connection_generation();
+
+// The request budget the worker shares with testar_conexao: the running worker's
+// own (for its HTTP thread), and the current database's (nullptr when no worker slot
+// serves it: no worker sends, so nothing shares the budget).
+chatwoot::core::SharedRequestWindow* worker_request_window();
+chatwoot::core::SharedRequestWindow* database_request_window();
 
 }  // namespace chatwoot::pg

@@ -1,8 +1,12 @@
 #include "core/http/request_pacer.hpp"
 
+#include "core/http/shared_budget.hpp"
+
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
+#include <thread>
 #include <vector>
 
 using namespace chatwoot::core;
@@ -264,4 +268,136 @@ TEST(RequestPacer, AStray429CostsTheRestOfTheWindowNeverTheBudget) {
     EXPECT_EQ(q.limit(), 3000);
     EXPECT_EQ(q.paused_until(), at(61));
     EXPECT_EQ(burst(q, 61.0), 3000);  // the window after it: the whole budget
+}
+
+// --- A budget shared with other processes (chatwoot.testar_conexao; core/http/shared_budget.hpp) ---
+
+namespace {
+std::int64_t window_of(double seconds, std::chrono::seconds window = 5s) { return clock_window_start(at(seconds), window); }
+}  // namespace
+
+TEST(SharedBudget, OthersRequestsHoldThePacersStartsUntilTheNextClockWindow) {
+    SharedRequestWindow shared{};
+    RequestPacer p({10, 5s});
+    p.share(&shared);
+    EXPECT_TRUE(shared.reserve_external(window_of(0.2), 4, 10, 10));  // testar_conexao, twice
+    EXPECT_EQ(p.external(at(0.5)), 4);  // the pacer learns them with no message
+    EXPECT_EQ(burst(p, 0.5), 6);        // the rest of the window's budget
+    EXPECT_EQ(shared.usage(window_of(0.5)).used, 10);
+    EXPECT_FALSE(p.may_start(at(4.9)));
+    EXPECT_EQ(p.next_start(at(1.0)), at(5.0));  // the shared count is full until the clock window ends
+    // The next window: only the pacer's own span holds it (6 answered at 0.5, 4 free).
+    EXPECT_EQ(p.external(at(5.0)), 0);
+    EXPECT_EQ(burst(p, 5.0), 4);
+    EXPECT_EQ(burst(p, 5.6), 6);
+    // Alone, the same pacer would have sent all 10 in the first window.
+    RequestPacer alone({10, 5s});
+    EXPECT_EQ(burst(alone, 0.5), 10);
+}
+
+TEST(SharedBudget, ThePacersStartsFillTheSharedCountSoOthersAreRefusedWithoutARequest) {
+    SharedRequestWindow shared{};
+    RequestPacer p({10, 5s});
+    p.share(&shared);
+    EXPECT_EQ(burst(p, 0.5), 10);
+    EXPECT_EQ(shared.usage(window_of(0.5)).used, 10);
+    ExternalTurn turn = take_external_turn(shared, {10, 5s}, 2, at(1.2));
+    EXPECT_TRUE(turn.refused);
+    EXPECT_EQ(turn.retry_in, 4s);  // 3.8 s left, rounded up
+    EXPECT_EQ(turn.message(),
+              "orçamento de requisições ao Chatwoot esgotado; tente de novo em 4 s "
+              "(janela de 5 s: 10 de 10 usadas; testar_conexao usa no máximo 2)");
+    EXPECT_EQ(shared.usage(window_of(1.2)).used, 10);  // a refusal reserves nothing
+    EXPECT_FALSE(take_external_turn(shared, {10, 5s}, 2, at(5.0)).refused);  // the next window
+    EXPECT_EQ(shared.usage(window_of(5.0)).external, 2);
+}
+
+TEST(SharedBudget, OthersTakeAtMostATenthOfEachWindow) {
+    SharedRequestWindow shared{};
+    RequestPacer p({100, 60s});
+    p.share(&shared);
+    EXPECT_EQ(external_share(100), 10);
+    EXPECT_EQ(external_share(3000), 300);
+    EXPECT_EQ(external_share(5), 2);  // one call always fits a budget that holds two
+    int calls = 0;
+    for (double t = 0.1; t < 59; t += 0.1) calls += take_external_turn(shared, {100, 60s}, 2, at(t)).refused ? 0 : 1;
+    EXPECT_EQ(calls, 5);  // a loop: 5 calls of 2 requests in the window, every other refused
+    EXPECT_EQ(burst(p, 30.0), 90);  // the worker keeps the other nine tenths
+    ExternalTurn late = take_external_turn(shared, {100, 60s}, 2, at(59.5));
+    EXPECT_TRUE(late.refused);
+    EXPECT_EQ(late.used, 100);
+    EXPECT_EQ(late.retry_in, 1s);
+}
+
+TEST(SharedBudget, AReservationHeldAcrossQuestionsIsCountedOnce) {
+    SharedRequestWindow shared{};
+    RequestPacer p({10, 5s});
+    p.share(&shared);
+    EXPECT_TRUE(p.may_start(at(0.1)));
+    EXPECT_TRUE(p.may_start(at(0.2)));  // the engine asks again before it starts
+    EXPECT_EQ(shared.usage(window_of(0.2)).used, 1);
+    p.on_response(p.on_start(at(0.3)), 200, std::nullopt, at(0.3));
+    EXPECT_EQ(shared.usage(window_of(0.3)).used, 1);
+    // A start the pacer was not asked about counts anyway.
+    p.on_response(p.on_start(at(0.4)), 200, std::nullopt, at(0.4));
+    EXPECT_EQ(shared.usage(window_of(0.4)).used, 2);
+}
+
+TEST(SharedBudget, OthersFollowTheBudgetThePacerLearned) {
+    SharedRequestWindow shared{};
+    RequestPacer p({40, 5s});
+    p.share(&shared);
+    EXPECT_TRUE(p.may_start(at(0.1)));
+    EXPECT_EQ(shared.terms().limit, 40);
+    EXPECT_EQ(shared.terms().window_s, 5);
+    // Chatwoot allows 20: two throttled windows teach it.
+    EXPECT_EQ(burst(p, 0.2, 200, 20), 20);
+    p.on_response(p.on_start(at(0.3)), 429, std::nullopt, at(0.3));
+    EXPECT_EQ(burst(p, 5.3, 200, 20), 20);
+    p.on_response(p.on_start(at(5.4)), 429, std::nullopt, at(5.4));
+    EXPECT_EQ(p.limit(), 20);
+    EXPECT_TRUE(p.may_start(at(10.5)));
+    EXPECT_EQ(shared.terms().limit, 20);
+    ExternalTurn turn = take_external_turn(shared, {40, 5s}, 2, at(10.6));
+    EXPECT_FALSE(turn.refused);
+    EXPECT_EQ(turn.limit, 20);
+    // Terms for another window length are not the connection's: its own budget stands.
+    EXPECT_EQ(take_external_turn(shared, {40, 60s}, 2, at(10.6)).limit, 40);
+    // No budget (a safelisted IP): nothing is counted, nothing refused.
+    SharedRequestWindow none{};
+    for (int i = 0; i < 100; ++i) EXPECT_FALSE(take_external_turn(none, {0, 60s}, 2, at(0.5)).refused);
+    EXPECT_EQ(none.usage(window_of(0.5, 60s)).used, 0);
+}
+
+TEST(SharedBudget, ALaggingClockCountsInTheNewerWindow) {
+    SharedRequestWindow shared{};
+    EXPECT_TRUE(shared.reserve_own(window_of(5.1), 3));
+    EXPECT_TRUE(shared.reserve_external(window_of(4.9), 2, 3, 2));  // a process whose clock is behind
+    EXPECT_EQ(shared.usage(window_of(5.1)).used, 3);
+    EXPECT_FALSE(shared.reserve_own(window_of(5.2), 3));
+    EXPECT_TRUE(shared.reserve_own(window_of(10.0), 3));  // a new window starts from zero
+    EXPECT_EQ(shared.usage(window_of(10.0)).used, 1);
+    EXPECT_EQ(shared.usage(window_of(15.0)).used, 0);
+}
+
+TEST(SharedBudget, ConcurrentReservationsNeverPassTheLimit) {
+    SharedRequestWindow shared{};
+    std::int64_t window = window_of(0.0);
+    std::atomic<int> own{0}, external{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 20000; ++i) {
+                if (t % 2 == 0) {
+                    if (shared.reserve_own(window, 1000)) ++own;
+                } else if (shared.reserve_external(window, 2, 1000, 100)) {
+                    external += 2;
+                }
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(own + external, 1000);
+    EXPECT_LE(external.load(), 100);
+    EXPECT_EQ(shared.usage(window).used, 1000);
+    EXPECT_EQ(shared.usage(window).external, external.load());
 }
