@@ -518,3 +518,8 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ch
 CREATE FUNCTION chatwoot._testar_cerca(tabela regclass, comando text, limite_ms integer DEFAULT 0) RETURNS jsonb
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_testar_cerca';
 REVOKE ALL ON FUNCTION chatwoot._testar_cerca(regclass, text, integer) FROM PUBLIC;
+
+-- Secrets (issue 17, T3-12): auto_explain, when loaded, logs nested statements' plans
+-- with their parameters: the key and the webhook secret in clear. Not inside configurar.
+ALTER FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer)
+    SET auto_explain.log_min_duration = -1;

@@ -127,6 +127,10 @@ BEGIN
     RETURN v_id;
 END $$;
 REVOKE ALL ON FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer) FROM PUBLIC;
+-- auto_explain, when loaded, logs nested statements' plans with their parameters: the
+-- key and the webhook secret in clear (probe 026355c, 6.2). Not inside configurar.
+ALTER FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer)
+    SET auto_explain.log_min_duration = -1;
 INSERT INTO chatwoot._acessos_app (privilegio, objeto, para_configurar)
 VALUES ('EXECUTE', 'FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer)', true);
 
