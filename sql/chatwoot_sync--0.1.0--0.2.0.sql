@@ -168,3 +168,15 @@ END $$;
 -- contact (ORDER BY ... LIMIT 1) walked the whole unique index without it.
 DROP INDEX chatwoot.partes_chatwoot_contato;
 CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id, tipo_entidade, entidade_id);
+
+-- The updated_at trigger pins its search_path, as every other function does: it runs
+-- inside the worker's statements (issue 17, T3-1: no name the worker uses resolves
+-- through a search_path someone else chose).
+CREATE OR REPLACE FUNCTION chatwoot._tocar_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    NEW.updated_at := pg_catalog.now();
+    RETURN NEW;
+END $$;
