@@ -116,6 +116,11 @@ void define_settings() {
                             &settings.account_id, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("chatwoot_sync.default_inbox_id", "Deprecated fallback: Chatwoot inbox id.", nullptr,
                             &settings.default_inbox_id, 0, 0, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("chatwoot_sync.debug_worker_search_path",
+                               "Test only: the background worker's search_path (empty: pg_catalog, pg_temp).",
+                               "Exists for test/integration/worker_qualified_sql.sh; never set it in production.",
+                               &settings.debug_worker_search_path, "", PGC_POSTMASTER,
+                               GUC_SUPERUSER_ONLY | GUC_NOT_IN_SAMPLE, nullptr, nullptr, nullptr);
     MarkGUCPrefixReserved("chatwoot_sync");
 }
 

@@ -26,6 +26,9 @@ struct Settings {
     const char* api_key;           // the real key (kept by the GUC hooks, never stored as the value)
     int account_id;
     int default_inbox_id;
+    // Test only (worker_qualified_sql.sh): the worker's search_path instead of
+    // "pg_catalog, pg_temp" when not empty; proves its SQL qualifies every name.
+    char* debug_worker_search_path;
 };
 
 extern Settings settings;

@@ -1,11 +1,14 @@
 ------------------------------------------------------------------------------
 -- Connections: configuring and testing them
 ------------------------------------------------------------------------------
--- Keeps updated_at current (connections and party mappings).
+-- Keeps updated_at current (connections and party mappings). Its search_path is
+-- pinned like every other function's: it runs inside the worker's statements.
 CREATE FUNCTION chatwoot._tocar_updated_at() RETURNS trigger
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
-    NEW.updated_at := now();
+    NEW.updated_at := pg_catalog.now();
     RETURN NEW;
 END $$;
 REVOKE ALL ON FUNCTION chatwoot._tocar_updated_at() FROM PUBLIC;

@@ -14,7 +14,7 @@ Connection load_connection(std::optional<std::int64_t> integracao_id) {
     auto rows = sql_rows(
         "SELECT id, api_url, api_key, account_id, default_inbox_id, webhook_secret, limite_requisicoes, "
         "janela_limite_s, motivo_pausa, pausada_em IS NOT NULL FROM chatwoot.integracoes "
-        "WHERE CASE WHEN $1::pg_catalog.int8 IS NULL THEN ativo ELSE id = $1 END ORDER BY id LIMIT 1",
+        "WHERE CASE WHEN $1::pg_catalog.int8 IS NULL THEN ativo ELSE id OPERATOR(pg_catalog.=) $1 END ORDER BY id LIMIT 1",
         {integracao_id ? arg_int8(*integracao_id) : arg_null(INT8OID)});
     if (!rows.empty()) {
         const SqlRow& r = rows[0];

@@ -30,6 +30,7 @@
 // Plain C-style code with no C++ objects, so PostgreSQL errors may unwind freely.
 #include "core/text/text.hpp"
 #include "pg/boundary/boundary.hpp"
+#include "pg/boundary/qualified_sql.hpp"
 #include "pg/settings.hpp"
 #include "pg/worker/worker_registry.hpp"
 
@@ -385,7 +386,7 @@ void write_problem(void* arg) {
     Datum values[2] = {ObjectIdGetDatum(problem->pending->relid), CStringGetTextDatum(problem->pending->problem)};
     SPI_execute_with_args(
         "UPDATE chatwoot.rastreamentos SET erro = $2, erro_em = pg_catalog.now() "
-        "WHERE tabela OPERATOR(pg_catalog.=) $1 AND erro IS DISTINCT FROM $2",
+        "WHERE tabela OPERATOR(pg_catalog.=) $1 AND " SQL_IS_DISTINCT("erro", "$2"),
         2, types, values, nullptr, false, 0);
     SPI_finish();
     AtEOXact_GUC(true, guc_level);

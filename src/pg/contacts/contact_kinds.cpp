@@ -6,6 +6,7 @@
 // in chatwoot.partes_chatwoot.
 #include "core/contacts/contact_sync.hpp"
 #include "core/text/text.hpp"
+#include "pg/boundary/qualified_sql.hpp"
 #include "pg/boundary/spi_rows.hpp"
 #include "pg/contacts/contact_job.hpp"
 #include "pg/contacts/party_reader.hpp"
@@ -51,7 +52,8 @@ public:
 // own data onto it.
 void record_new_owner(const core::PartyRef& owner, std::int64_t contact_id) {
     sql_exec("UPDATE chatwoot.partes_chatwoot SET proprietario = true "
-             "WHERE tipo_entidade = $1 AND entidade_id = $2 AND chatwoot_contact_id = $3",
+             "WHERE tipo_entidade OPERATOR(pg_catalog.=) $1 AND entidade_id OPERATOR(pg_catalog.=) $2 "
+             "AND chatwoot_contact_id OPERATOR(pg_catalog.=) $3",
              {arg_text(owner.tipo_entidade), arg_int8(owner.entidade_id), arg_int8(contact_id)});
     queue_parties("upsert_contato", owner.tipo_entidade, {owner.entidade_id});
 }
@@ -63,9 +65,10 @@ void record_release(const PlannedContact& plan, const Connection& conn) {
     sql_exec(
         "UPDATE chatwoot.partes_chatwoot SET chatwoot_contact_id = NULL, proprietario = false, removida = false, "
         "  sincronizado = false, source_id = NULL, chatwoot_inbox_id = NULL, ultima_sincronizacao = pg_catalog.now(), "
-        "  erro_sincronizacao = NULLIF($4, ''), dados_sincronizados = pg_catalog.jsonb_build_object("
+        "  erro_sincronizacao = " SQL_NULLIF("$4", "''") ", dados_sincronizados = pg_catalog.jsonb_build_object("
         "    'contato_liberado', $3::pg_catalog.int8, 'anterior', dados_sincronizados) "
-        "WHERE tipo_entidade = $1 AND entidade_id = $2 AND chatwoot_contact_id = $3",
+        "WHERE tipo_entidade OPERATOR(pg_catalog.=) $1 AND entidade_id OPERATOR(pg_catalog.=) $2 "
+        "  AND chatwoot_contact_id OPERATOR(pg_catalog.=) $3",
         {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_int8(*r.released_contact),
          arg_text(recorded(conn, r.notes))});
     if (r.new_owner) record_new_owner(*r.new_owner, *r.released_contact);
@@ -75,9 +78,13 @@ void record_deactivation(const PlannedContact& plan, const Connection& conn) {
     const core::ContactSyncResult& r = plan.contact_result();
     sql_exec(
         "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = pg_catalog.now(), "
-        "erro_sincronizacao = NULLIF($3, '') WHERE tipo_entidade = $1 AND entidade_id = $2",
+        "erro_sincronizacao = " SQL_NULLIF("$3", "''") " "
+        "WHERE tipo_entidade OPERATOR(pg_catalog.=) $1 AND entidade_id OPERATOR(pg_catalog.=) $2",
         {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(conn, r.notes))});
 }
+
+// The conflicting mapping pointed at another contact than the one synced now.
+#define CONTACT_CHANGED SQL_IS_DISTINCT("p.chatwoot_contact_id", "EXCLUDED.chatwoot_contact_id")
 
 // All successful syncs of a batch in one statement: one parse, one plan, one round of
 // index maintenance, instead of one statement per job.
@@ -123,21 +130,22 @@ void record_successful_syncs(const std::vector<const PlannedContact*>& plans, co
         "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, chatwoot_contact_id, "
         "  chatwoot_account_id, chatwoot_inbox_id, source_id, ultima_sincronizacao, dados_sincronizados, "
         "  sincronizado, erro_sincronizacao, proprietario, removida) "
-        "SELECT r.tipo_entidade, r.entidade_id, $13, r.contact_id, $14, NULLIF(r.inbox_id, 0), NULLIF(r.source_id, ''), "
-        "  pg_catalog.now(), r.dados::pg_catalog.jsonb, r.ativo::pg_catalog.bool, NULLIF(r.problemas, ''), "
+        "SELECT r.tipo_entidade, r.entidade_id, $13, r.contact_id, $14, " SQL_NULLIF("r.inbox_id", "0") ", "
+        "  " SQL_NULLIF("r.source_id", "''") ", pg_catalog.now(), r.dados::pg_catalog.jsonb, r.ativo::pg_catalog.bool, "
+        "  " SQL_NULLIF("r.problemas", "''") ", "
         "  r.proprietario::pg_catalog.bool, false FROM r "
         "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET integracao_id = EXCLUDED.integracao_id, "
         "  chatwoot_contact_id = EXCLUDED.chatwoot_contact_id, chatwoot_account_id = EXCLUDED.chatwoot_account_id, "
         "  chatwoot_inbox_id = CASE WHEN EXCLUDED.source_id IS NOT NULL THEN EXCLUDED.chatwoot_inbox_id "
-        "    WHEN p.chatwoot_contact_id IS DISTINCT FROM EXCLUDED.chatwoot_contact_id THEN NULL "
-        "    ELSE p.chatwoot_inbox_id END, "
+        "    WHEN " CONTACT_CHANGED " THEN NULL ELSE p.chatwoot_inbox_id END, "
         "  source_id = CASE WHEN EXCLUDED.source_id IS NOT NULL THEN EXCLUDED.source_id "
-        "    WHEN p.chatwoot_contact_id IS DISTINCT FROM EXCLUDED.chatwoot_contact_id THEN NULL ELSE p.source_id END, "
+        "    WHEN " CONTACT_CHANGED " THEN NULL ELSE p.source_id END, "
         "  ultima_sincronizacao = pg_catalog.now(), dados_sincronizados = EXCLUDED.dados_sincronizados, "
         "  sincronizado = EXCLUDED.sincronizado, erro_sincronizacao = EXCLUDED.erro_sincronizacao, "
         "  proprietario = EXCLUDED.proprietario, "
         "  removida = p.removida AND NOT (SELECT r.liberou::pg_catalog.bool FROM r "
-        "    WHERE r.tipo_entidade = p.tipo_entidade AND r.entidade_id = p.entidade_id)",
+        "    WHERE r.tipo_entidade OPERATOR(pg_catalog.=) p.tipo_entidade "
+        "      AND r.entidade_id OPERATOR(pg_catalog.=) p.entidade_id)",
         {arg_int8_array(job_ids), arg_text_array(kinds), arg_int8_array(entity_ids), arg_int8_array(contact_ids),
          arg_int8_array(requests), arg_text_array(source_ids), arg_int8_array(inbox_ids), arg_text_array(snapshots),
          arg_text_array(active), arg_text_array(problems), arg_text_array(owners), arg_text_array(released),

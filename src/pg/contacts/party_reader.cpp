@@ -2,6 +2,7 @@
 #include "pg/contacts/party_reader.hpp"
 
 #include "core/text/text.hpp"
+#include "pg/boundary/qualified_sql.hpp"
 #include "pg/boundary/spi_rows.hpp"
 #include "pg/outbox/outbox.hpp"
 
@@ -41,10 +42,10 @@ struct Tracking {
 
 std::optional<Tracking> tracking_of(const std::string& kind) {
     std::string select =
-        "SELECT r.tabela::pg_catalog.oid, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = r.tabela), "
+        "SELECT r.tabela::pg_catalog.oid, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) r.tabela), "
         "chatwoot._validar_mapeamento(r.tabela, r.mapeamento), r.erro IS NOT NULL";
-    for (const char* key : kKeys) select += std::string(", r.mapeamento ->> '") + key + "'";
-    select += " FROM chatwoot.rastreamentos r WHERE r.tipo_entidade = $1";
+    for (const char* key : kKeys) select += std::string(", r.mapeamento OPERATOR(pg_catalog.->>) '") + key + "'";
+    select += " FROM chatwoot.rastreamentos r WHERE r.tipo_entidade OPERATOR(pg_catalog.=) $1";
     auto rows = sql_rows(select.c_str(), {arg_text(kind)});
     if (rows.empty()) return std::nullopt;
     Tracking t;
@@ -67,10 +68,10 @@ std::optional<Tracking> tracking_of(const std::string& kind) {
 void record_fit(const std::string& kind, const Tracking& t) {
     if (!t.misfit.empty())
         sql_exec("UPDATE chatwoot.rastreamentos SET erro = $2, erro_em = pg_catalog.now() "
-                 "WHERE tipo_entidade = $1 AND erro IS DISTINCT FROM $2",
+                 "WHERE tipo_entidade OPERATOR(pg_catalog.=) $1 AND " SQL_IS_DISTINCT("erro", "$2"),
                  {arg_text(kind), arg_text(t.misfit)});
     else if (t.had_error)
-        sql_exec("UPDATE chatwoot.rastreamentos SET erro = NULL, erro_em = NULL WHERE tipo_entidade = $1",
+        sql_exec("UPDATE chatwoot.rastreamentos SET erro = NULL, erro_em = NULL WHERE tipo_entidade OPERATOR(pg_catalog.=) $1",
                  {arg_text(kind)});
 }
 
@@ -163,17 +164,18 @@ void read_links(std::vector<ContactJob*>& jobs, std::optional<std::int64_t> defa
     }
     auto mapped = rows_by_key(
         "SELECT p.tipo_entidade, p.entidade_id, p.chatwoot_contact_id, p.proprietario, p.removida, "
-        "  p.source_id IS NOT NULL AND p.chatwoot_inbox_id IS NOT DISTINCT FROM $3, "
-        "  pg_catalog.jsonb_typeof(p.dados_sincronizados #> '{enviado,email}') = 'string', "
-        "  pg_catalog.jsonb_typeof(p.dados_sincronizados #> '{enviado,phone_number}') = 'string', "
-        "  pg_catalog.jsonb_typeof(p.dados_sincronizados #> '{enviado,custom_attributes,documento}') = 'string', "
+        "  p.source_id IS NOT NULL AND NOT (" SQL_IS_DISTINCT("p.chatwoot_inbox_id", "$3") "), "
+        "  pg_catalog.jsonb_typeof(p.dados_sincronizados OPERATOR(pg_catalog.#>) '{enviado,email}') OPERATOR(pg_catalog.=) 'string', "
+        "  pg_catalog.jsonb_typeof(p.dados_sincronizados OPERATOR(pg_catalog.#>) '{enviado,phone_number}') OPERATOR(pg_catalog.=) 'string', "
+        "  pg_catalog.jsonb_typeof(p.dados_sincronizados OPERATOR(pg_catalog.#>) '{enviado,custom_attributes,documento}') OPERATOR(pg_catalog.=) 'string', "
         "  o.tipo_entidade, o.entidade_id "
         "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.int8[])) "
         "  AS k(tipo_entidade, entidade_id) "
-        "JOIN chatwoot.partes_chatwoot p ON p.tipo_entidade = k.tipo_entidade AND p.entidade_id = k.entidade_id "
+        "JOIN chatwoot.partes_chatwoot p ON p.tipo_entidade OPERATOR(pg_catalog.=) k.tipo_entidade "
+        "  AND p.entidade_id OPERATOR(pg_catalog.=) k.entidade_id "
         "LEFT JOIN LATERAL (SELECT o.tipo_entidade, o.entidade_id FROM chatwoot.partes_chatwoot o "
-        "   WHERE o.chatwoot_contact_id = p.chatwoot_contact_id AND o.sincronizado AND NOT o.removida "
-        "     AND (o.tipo_entidade, o.entidade_id) IS DISTINCT FROM (p.tipo_entidade, p.entidade_id) "
+        "   WHERE o.chatwoot_contact_id OPERATOR(pg_catalog.=) p.chatwoot_contact_id AND o.sincronizado AND NOT o.removida "
+        "     AND NOT (o.tipo_entidade OPERATOR(pg_catalog.=) p.tipo_entidade AND o.entidade_id OPERATOR(pg_catalog.=) p.entidade_id) "
         "   ORDER BY o.tipo_entidade, o.entidade_id LIMIT 1) o ON true "
         "WHERE p.chatwoot_contact_id IS NOT NULL",
         {arg_text_array(kinds), arg_int8_array(ids),

@@ -35,35 +35,35 @@ namespace {
     "  RETURNING id, tabela, tipo_entidade, tipo, ARRAY[$4::pg_catalog.int8] AS ids, criado_em), "
 #define INGEST_REST \
     "valida AS (SELECT m.* FROM m WHERE EXISTS (SELECT 1 FROM chatwoot.rastreamentos r " \
-    "  WHERE r.tabela::pg_catalog.oid OPERATOR(pg_catalog.=) m.tabela AND r.tipo_entidade = m.tipo_entidade)), " \
+    "  WHERE r.tabela::pg_catalog.oid OPERATOR(pg_catalog.=) m.tabela AND r.tipo_entidade OPERATOR(pg_catalog.=) m.tipo_entidade)), " \
     "lotes AS (INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, ids, criado_em, executar_apos) " \
     "  SELECT 'lote', v.tipo_entidade, 0, v.ids, v.criado_em, v.criado_em FROM valida v " \
-    "  WHERE v.tipo = 'i' AND pg_catalog.cardinality(v.ids) > 1000 ORDER BY v.id RETURNING 1), " \
+    "  WHERE v.tipo OPERATOR(pg_catalog.=) 'i' AND pg_catalog.cardinality(v.ids) OPERATOR(pg_catalog.>) 1000 ORDER BY v.id RETURNING 1), " \
     "cada AS (SELECT v.tipo_entidade, e.id AS entidade_id, v.tipo, v.criado_em, v.id AS seq, e.ord " \
     "  FROM valida v, pg_catalog.unnest(v.ids) WITH ORDINALITY AS e(id, ord) " \
-    "  WHERE NOT (v.tipo = 'i' AND pg_catalog.cardinality(v.ids) > 1000)), " \
+    "  WHERE NOT (v.tipo OPERATOR(pg_catalog.=) 'i' AND pg_catalog.cardinality(v.ids) OPERATOR(pg_catalog.>) 1000)), " \
     "partes AS (SELECT c.tipo_entidade, c.entidade_id, " \
     "    (pg_catalog.array_agg(c.tipo ORDER BY c.seq DESC, c.ord DESC))[1] AS ultima, " \
-    "    pg_catalog.bool_or(c.tipo = 'r') AS removida, pg_catalog.bool_and(c.tipo = 'u') AS so_edicoes, " \
+    "    pg_catalog.bool_or(c.tipo OPERATOR(pg_catalog.=) 'r') AS removida, pg_catalog.bool_and(c.tipo OPERATOR(pg_catalog.=) 'u') AS so_edicoes, " \
     "    pg_catalog.min(c.criado_em) AS primeira, pg_catalog.max(c.criado_em) AS ultima_vez " \
     "  FROM cada c GROUP BY c.tipo_entidade, c.entidade_id), " \
     "marcadas AS (UPDATE chatwoot.partes_chatwoot p SET removida = true FROM partes x " \
-    "  WHERE x.removida AND p.tipo_entidade = x.tipo_entidade AND p.entidade_id = x.entidade_id " \
+    "  WHERE x.removida AND p.tipo_entidade OPERATOR(pg_catalog.=) x.tipo_entidade AND p.entidade_id OPERATOR(pg_catalog.=) x.entidade_id " \
     "    AND p.chatwoot_contact_id IS NOT NULL AND NOT p.removida RETURNING 1), " \
     "jobs AS (INSERT INTO chatwoot.fila AS f (tipo, tipo_entidade, entidade_id, executar_apos, criado_em) " \
-    "SELECT CASE WHEN x.ultima = 'r' THEN 'desativar_contato' ELSE 'upsert_contato' END, x.tipo_entidade, " \
+    "SELECT CASE WHEN x.ultima OPERATOR(pg_catalog.=) 'r' THEN 'desativar_contato' ELSE 'upsert_contato' END, x.tipo_entidade, " \
     "  x.entidade_id, " \
-    "  CASE WHEN x.so_edicoes THEN LEAST(x.ultima_vez + pg_catalog.make_interval(secs => $1::pg_catalog.float8 OPERATOR(pg_catalog./) 1000), " \
-    "                                    x.primeira + pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) " \
+    "  CASE WHEN x.so_edicoes THEN LEAST(x.ultima_vez OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $1::pg_catalog.float8 OPERATOR(pg_catalog./) 1000), " \
+    "                                    x.primeira OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) " \
     "       ELSE x.ultima_vez END, x.primeira " \
     "FROM partes x " \
     OUTBOX_ONE_PENDING_PER_PARTY " DO UPDATE SET " \
     "  tipo = EXCLUDED.tipo, atualizado_em = pg_catalog.now(), " \
-    "  executar_apos = CASE WHEN EXCLUDED.executar_apos <= pg_catalog.now() " \
+    "  executar_apos = CASE WHEN EXCLUDED.executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() " \
     "      THEN LEAST(f.executar_apos, EXCLUDED.executar_apos) " \
-    "    WHEN f.executar_apos <= pg_catalog.now() THEN f.executar_apos " \
+    "    WHEN f.executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() THEN f.executar_apos " \
     "    ELSE LEAST(EXCLUDED.executar_apos, " \
-    "               f.criado_em + pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) END RETURNING 1) " \
+    "               f.criado_em OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => $2::pg_catalog.float8 OPERATOR(pg_catalog./) 1000)) END RETURNING 1) " \
     "SELECT pg_catalog.count(*) FROM m"
 constexpr const char* kIngestAll = INGEST_ALL INGEST_REST;
 constexpr const char* kIngestChange = INGEST_CHANGE INGEST_REST;
@@ -98,7 +98,7 @@ std::int64_t ingest_around_blocked_parties() {
     std::int64_t moved = 0;
     int waits = 0;
     bool stopped = false;
-    auto rows = sql_rows("SELECT id, tipo_entidade, CASE WHEN pg_catalog.cardinality(ids) <= $1 THEN ids END "
+    auto rows = sql_rows("SELECT id, tipo_entidade, CASE WHEN pg_catalog.cardinality(ids) OPERATOR(pg_catalog.<=) $1 THEN ids END "
                          "FROM chatwoot.mudancas ORDER BY id LIMIT 1000",
                          {arg_int4(kSplitAtMost)});
     for (auto& row : rows) {

@@ -42,6 +42,11 @@ namespace {
 using core::Outcome;
 using Clock = std::chrono::steady_clock;
 
+// `secs` (an SQL expression) seconds from now. Every operator and function of this
+// file's SQL is qualified (pg/boundary/qualified_sql.hpp).
+#define SQL_SECONDS_FROM_NOW(secs) \
+    "pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => " secs ")"
+
 // How soon an inbox whose channel could not be read is asked again.
 constexpr auto kInboxRetry = std::chrono::seconds(60);
 
@@ -163,12 +168,14 @@ void requeue_orphaned_jobs(bool all) {
     std::vector<std::int64_t> held = all ? std::vector<std::int64_t>{} : held_job_ids();
     std::vector<std::int64_t> renew = all ? std::vector<std::int64_t>{} : jobs_due_for_renewal();
     if (!renew.empty()) {
-        sql_exec("UPDATE chatwoot.fila SET bloqueado_ate = pg_catalog.now() + pg_catalog.make_interval(secs => $2) "
-                 "WHERE id = ANY($1) AND estado = 'processando'",
+        sql_exec("UPDATE chatwoot.fila SET bloqueado_ate = " SQL_SECONDS_FROM_NOW("$2") " "
+                 "WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND estado OPERATOR(pg_catalog.=) 'processando'",
                  {arg_int8_array(renew), arg_int4(lease_seconds())});
     }
-    const char* orphaned = all ? "f.estado = 'processando'"
-                               : "f.estado = 'processando' AND f.bloqueado_ate < pg_catalog.now() AND f.id <> ALL($1)";
+    const char* orphaned = all ? "f.estado OPERATOR(pg_catalog.=) 'processando'"
+                               : "f.estado OPERATOR(pg_catalog.=) 'processando' AND "
+                                 "f.bloqueado_ate OPERATOR(pg_catalog.<) pg_catalog.now() AND "
+                                 "f.id OPERATOR(pg_catalog.<>) ALL ($1)";
     std::vector<SqlArg> args;
     if (!all) args.push_back(arg_int8_array(held));
     drop_superseded(orphaned, args);
@@ -182,8 +189,9 @@ void housekeeping(bool startup) {
     requeue_orphaned_jobs(startup);
     if (state.cycles % 50 == 0 && settings.retention_s >= 0) {
         sql_exec(
-            "DELETE FROM chatwoot.fila WHERE id IN (SELECT id FROM chatwoot.fila WHERE estado = 'concluido' "
-            "AND concluido_em < pg_catalog.now() - pg_catalog.make_interval(secs => $1) LIMIT 10000)",
+            "DELETE FROM chatwoot.fila WHERE id OPERATOR(pg_catalog.=) ANY (SELECT id FROM chatwoot.fila "
+            "WHERE estado OPERATOR(pg_catalog.=) 'concluido' AND concluido_em OPERATOR(pg_catalog.<) "
+            "(pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)) LIMIT 10000)",
             {arg_int8(settings.retention_s)});
     }
 }
@@ -217,14 +225,14 @@ std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& he
     int newest = batch >= 4 ? batch / 4 : 0;
     auto candidates = rows_in_due_order(
         "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-        "WHERE " OUTBOX_PENDING_JOB " AND executar_apos <= pg_catalog.now() "
+        "WHERE " OUTBOX_PENDING_JOB " AND executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() "
         "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
         {arg_int4(batch - newest)});
     SqlRows recent;
     if (newest > 0 && static_cast<int>(candidates.size()) == batch - newest)
         recent = rows_in_due_order(
             "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-            "WHERE " OUTBOX_PENDING_JOB " AND executar_apos <= pg_catalog.now() "
+            "WHERE " OUTBOX_PENDING_JOB " AND executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() "
             "ORDER BY executar_apos DESC, id DESC LIMIT $1 FOR UPDATE SKIP LOCKED",
             {arg_int4(newest)});
     std::vector<std::int64_t> ids;
@@ -245,9 +253,9 @@ std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& he
     }
     if (ids.empty()) return {};
     auto rows = sql_rows(
-        "UPDATE chatwoot.fila SET estado = 'processando', tentativas = tentativas + 1, "
-        "  bloqueado_ate = pg_catalog.now() + pg_catalog.make_interval(secs => $2), atualizado_em = pg_catalog.now() "
-        "WHERE id = ANY($1) RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
+        "UPDATE chatwoot.fila SET estado = 'processando', tentativas = tentativas OPERATOR(pg_catalog.+) 1, "
+        "  bloqueado_ate = " SQL_SECONDS_FROM_NOW("$2") ", atualizado_em = pg_catalog.now() "
+        "WHERE id OPERATOR(pg_catalog.=) ANY ($1) RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
         {arg_int8_array(ids), arg_int4(lease_s)});
     std::vector<Job> jobs;
     jobs.reserve(rows.size());
@@ -284,10 +292,11 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
         std::string kind = lote[0].text(1);
         const std::vector<std::int64_t>& members = lote[0].int8_array(2);  // a NULL element is skipped
         if (lote[0].int8(3) > room)
-            sql_exec("UPDATE chatwoot.fila SET ids = ids[$2 + 1:], atualizado_em = pg_catalog.now() WHERE id = $1",
+            sql_exec("UPDATE chatwoot.fila SET ids = ids[$2 OPERATOR(pg_catalog.+) 1:], atualizado_em = pg_catalog.now() "
+                     "WHERE id OPERATOR(pg_catalog.=) $1",
                      {arg_int8(lote_id), arg_int4(room)});
         else
-            sql_exec("DELETE FROM chatwoot.fila WHERE id = $1", {arg_int8(lote_id)});
+            sql_exec("DELETE FROM chatwoot.fila WHERE id OPERATOR(pg_catalog.=) $1", {arg_int8(lote_id)});
         std::vector<std::int64_t> free, busy;
         for (std::int64_t id : members) {
             if (!covered.emplace(kind, id).second) continue;
@@ -302,8 +311,7 @@ std::vector<Job> claim_from_lotes(int room, int lease_s, const std::set<PartyKey
         // By key: one probe of the one-pending-job-per-party index per party.
         auto rows = rows_by_key(
             "INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, estado, tentativas, bloqueado_ate) "
-            "SELECT $4, $1, m.i, 'processando', 1, "
-            "  pg_catalog.now() + pg_catalog.make_interval(secs => $3) "
+            "SELECT $4, $1, m.i, 'processando', 1, " SQL_SECONDS_FROM_NOW("$3") " "
             "FROM pg_catalog.unnest($2::pg_catalog.int8[]) AS m(i) "
             "WHERE NOT " OUTBOX_HAS_PENDING_JOB("$1", "m.i") " "
             "RETURNING id, tipo, tipo_entidade, entidade_id, tentativas",
@@ -324,15 +332,17 @@ void record_failure(const Plan& plan, Outcome outcome, const std::string& error,
     bool permanent = outcome == Outcome::permanent;
     std::string text = recorded(plan.batch->conn, error);
     // A newer pending job for this party exists: it supersedes this one.
-    if (!permanent && drop_superseded("f.id = $1", {arg_int8(job.id)}) > 0) return;
+    if (!permanent && drop_superseded("f.id OPERATOR(pg_catalog.=) $1", {arg_int8(job.id)}) > 0) return;
     sql_exec(
         "UPDATE chatwoot.fila SET "
         "  estado = CASE WHEN $2::pg_catalog.bool THEN 'morto' WHEN $7::pg_catalog.bool THEN 'pendente' "
-        "    WHEN tentativas >= $3 THEN 'morto' ELSE 'pendente' END, "
-        "  tentativas = CASE WHEN $7::pg_catalog.bool THEN GREATEST(tentativas - 1, 0) ELSE tentativas END, "
-        "  executar_apos = pg_catalog.now() + pg_catalog.make_interval(secs => $4::pg_catalog.float8 OPERATOR(pg_catalog./) 1000), "
-        "  bloqueado_ate = NULL, ultimo_erro = $5, requisicoes = requisicoes + $6, atualizado_em = pg_catalog.now() "
-        "WHERE id = $1",
+        "    WHEN tentativas OPERATOR(pg_catalog.>=) $3 THEN 'morto' ELSE 'pendente' END, "
+        "  tentativas = CASE WHEN $7::pg_catalog.bool THEN GREATEST(tentativas OPERATOR(pg_catalog.-) 1, 0) "
+        "    ELSE tentativas END, "
+        "  executar_apos = " SQL_SECONDS_FROM_NOW("$4::pg_catalog.float8 OPERATOR(pg_catalog./) 1000") ", "
+        "  bloqueado_ate = NULL, ultimo_erro = $5, requisicoes = requisicoes OPERATOR(pg_catalog.+) $6, "
+        "  atualizado_em = pg_catalog.now() "
+        "WHERE id OPERATOR(pg_catalog.=) $1",
         {arg_int8(job.id), arg_text(permanent ? "true" : "false"), arg_int4(settings.max_attempts),
          arg_int8(delay.count()), arg_text(text), arg_int4(requests), arg_text(free ? "true" : "false")});
     if (permanent && plan.kind) plan.kind->record_dead_letter(job, text);
@@ -343,7 +353,7 @@ void record_failure(const Plan& plan, Outcome outcome, const std::string& error,
 void pause_integration(const Connection& conn, const std::string& reason) {
     if (!conn.integracao_id) return;  // the deprecated settings: nothing to mark, the worker still stops
     sql_exec("UPDATE chatwoot.integracoes SET pausada_em = pg_catalog.now(), motivo_pausa = $2 "
-             "WHERE id = $1 AND pausada_em IS NULL",
+             "WHERE id OPERATOR(pg_catalog.=) $1 AND pausada_em IS NULL",
              {arg_int8(*conn.integracao_id), arg_text(recorded(conn, reason))});
 }
 
@@ -351,10 +361,11 @@ void pause_integration(const Connection& conn, const std::string& reason) {
 // thread failed): pending again at once, without counting an attempt.
 void release_untouched() {
     if (state.untouched.empty()) return;
-    drop_superseded("f.id = ANY($1) AND f.estado = 'processando'", {arg_int8_array(state.untouched)});
+    drop_superseded("f.id OPERATOR(pg_catalog.=) ANY ($1) AND f.estado OPERATOR(pg_catalog.=) 'processando'",
+                    {arg_int8_array(state.untouched)});
     sql_exec("UPDATE chatwoot.fila SET estado = 'pendente', bloqueado_ate = NULL, "
-             "tentativas = GREATEST(tentativas - 1, 0), atualizado_em = pg_catalog.now() "
-             "WHERE id = ANY($1) AND estado = 'processando'",
+             "tentativas = GREATEST(tentativas OPERATOR(pg_catalog.-) 1, 0), atualizado_em = pg_catalog.now() "
+             "WHERE id OPERATOR(pg_catalog.=) ANY ($1) AND estado OPERATOR(pg_catalog.=) 'processando'",
              {arg_int8_array(state.untouched)});
     state.untouched.clear();
 }
@@ -601,14 +612,15 @@ int claim_and_send(DrainOutcome& outcome) {
     if (!conn.config.default_inbox_id) state.inbox.reset(), state.inbox_warning.clear(), state.inbox_probed.reset();
     bool backing_off = Clock::now() < state.backing_off_until;
     // Standing problems stay in worker_status as long as rastreamentos records them.
-    auto misfits = sql_rows("SELECT string_agg(tipo_entidade || ': ' || erro, '; ' ORDER BY tipo_entidade) "
+    auto misfits = sql_rows("SELECT pg_catalog.string_agg(tipo_entidade OPERATOR(pg_catalog.||) ': ' "
+                            "OPERATOR(pg_catalog.||) erro, '; ' ORDER BY tipo_entidade) "
                             "FROM chatwoot.rastreamentos WHERE erro IS NOT NULL");
     state.mapping_warnings = misfits.empty() ? "" : misfits[0].text(0);
     std::vector<Job> jobs;
     bool waiting_work = false;
     if (!conn.found || conn.paused || probe_needed || backing_off) {
         waiting_work = !conn.found &&
-                       (!sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado = 'pendente' LIMIT 1").empty() ||
+                       (!sql_rows("SELECT 1 FROM chatwoot.fila WHERE estado OPERATOR(pg_catalog.=) 'pendente' LIMIT 1").empty() ||
                         !sql_rows("SELECT 1 FROM chatwoot.mudancas LIMIT 1").empty());
     } else {
         // Only a worker that can send drains the change log: one that cannot does no work
@@ -628,8 +640,9 @@ int claim_and_send(DrainOutcome& outcome) {
         // until the first of the others (the index gives it; no row means none waits).
         if (static_cast<int>(jobs.size()) < claim_size) {
             auto due = rows_in_due_order(
-                "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', executar_apos - pg_catalog.clock_timestamp()) "
-                "* 1000)::pg_catalog.int8 FROM chatwoot.fila WHERE " OUTBOX_PENDING_JOB " "
+                "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', executar_apos OPERATOR(pg_catalog.-) "
+                "pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8 "
+                "FROM chatwoot.fila WHERE " OUTBOX_PENDING_JOB " "
                 "ORDER BY executar_apos LIMIT 1");
             if (!due.empty() && !due[0].is_null(0)) outcome.next_due_ms = std::max<std::int64_t>(0, due[0].int8(0));
             // A short claim with lotes left (all locked, or each party in one already

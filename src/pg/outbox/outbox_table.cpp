@@ -24,13 +24,13 @@ void mark_done(const std::vector<DoneJob>& jobs) {
     // statistics lag far behind a bulk drain (the done jobs kept for retention pile up).
     sql_exec(
         "UPDATE chatwoot.fila f SET estado = 'concluido', concluido_em = pg_catalog.now(), bloqueado_ate = NULL, "
-        "  ultimo_erro = NULLIF(d.nota, ''), "
+        "  ultimo_erro = " SQL_NULLIF("d.nota", "''") ", "
         "  http_status = CASE WHEN d.enviado::pg_catalog.bool THEN 200 ELSE f.http_status END, "
-        "  requisicoes = f.requisicoes + d.requisicoes, atualizado_em = pg_catalog.now() "
+        "  requisicoes = f.requisicoes OPERATOR(pg_catalog.+) d.requisicoes, atualizado_em = pg_catalog.now() "
         "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), pg_catalog.unnest($2::pg_catalog.int8[]), "
         "    pg_catalog.unnest($3::pg_catalog.text[]), pg_catalog.unnest($4::pg_catalog.text[])) "
         "  AS d(id, requisicoes, enviado, nota) "
-        "WHERE f.id = d.id AND f.id = ANY($1)",
+        "WHERE f.id OPERATOR(pg_catalog.=) d.id AND f.id OPERATOR(pg_catalog.=) ANY ($1)",
         {arg_int8_array(ids), arg_int8_array(requests), arg_text_array(sent), arg_text_array(notes)});
 }
 

