@@ -200,7 +200,8 @@ out=$(psql -X -A -t -q -h 127.0.0.1 -p "$IT_PORT" -U app_zattar -d zattar -c "SE
         -c "SELECT chatwoot.testar_conexao()" 2>&1)
 check "testar_conexao, called with public first, reports success" test "$(jq -r .ok <<<"$out" 2>/dev/null)" = true
 eventually 20 "everything drained" queue_drained
-check "nothing is dead" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0
+check "nothing is dead" test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE estado = 'morto'")" = 0 \
+  || q zattar "SELECT tipo, left(ultimo_erro, 300), count(*) FROM chatwoot.fila WHERE estado = 'morto' GROUP BY 1, 2" | sed "s/^/# /"
 
 # --- nothing of the app's ran -------------------------------------------------------------------
 check "no look-alike of the app's was called, by the worker or anyone" test "$(calls)" = 0 \

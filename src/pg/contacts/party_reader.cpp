@@ -34,7 +34,7 @@ std::string quote_ident(const std::string& name) {
 struct Tracking {
     Oid table = InvalidOid;
     Oid owner = InvalidOid;
-    std::string table_name;  // as regclass prints it (qualified: the worker's search_path is pinned)
+    std::string table_name;  // schema-qualified, quoted
     std::string misfit;      // _validar_mapeamento's verdict, empty when the mapping fits
     bool had_error = false;  // rastreamentos.erro was set
     SqlValue columns[kKeyCount];
@@ -55,7 +55,12 @@ std::optional<Tracking> tracking_of(const std::string& kind) {
     t.had_error = rows[0].boolean(3);
     for (int k = 0; k < kKeyCount; ++k) t.columns[k] = rows[0][4 + k];
     if (t.misfit.empty()) {
-        auto name = sql_rows("SELECT $1::pg_catalog.oid::pg_catalog.regclass::pg_catalog.text",
+        // Always schema-qualified: regclass prints a bare name whenever the caller's
+        // search_path sees the table, and the fence reads it with another search_path.
+        auto name = sql_rows("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+                             "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
+                             "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                             "ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) $1",
                              {{OIDOID, ObjectIdGetDatum(t.table), false}});
         t.table_name = name.at(0).at(0).value_or("");
     }
