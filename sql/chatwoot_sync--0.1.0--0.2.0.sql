@@ -385,10 +385,6 @@ END $$;
 REVOKE ALL ON FUNCTION chatwoot._ressincronizar_tabela(regclass) FROM PUBLIC;
 
 CREATE FUNCTION chatwoot._ao_reescrever_tabela() RETURNS event_trigger
--- The updated_at trigger pins its search_path, as every other function does: it runs
--- inside the worker's statements (issue 17, T3-1: no name the worker uses resolves
--- through a search_path someone else chose).
-CREATE OR REPLACE FUNCTION chatwoot._tocar_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -527,6 +523,15 @@ REVOKE ALL ON FUNCTION chatwoot._testar_cerca(regclass, text, integer) FROM PUBL
 -- with their parameters: the key and the webhook secret in clear. Not inside configurar.
 ALTER FUNCTION chatwoot.configurar(text, text, integer, integer, text, text, integer, integer)
     SET auto_explain.log_min_duration = -1;
+
+-- The updated_at trigger pins its search_path, as every other function does: it runs
+-- inside the worker's statements (issue 17, T3-1: no name the worker uses resolves
+-- through a search_path someone else chose).
+CREATE OR REPLACE FUNCTION chatwoot._tocar_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     NEW.updated_at := pg_catalog.now();
     RETURN NEW;
 END $$;

@@ -241,10 +241,7 @@ std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& he
     for (const SqlRows* lane : {&candidates, &recent}) {
         for (auto& c : *lane) {
             if (!taken.insert(c.int8(0)).second) continue;
-            // Newest: from that end, or all of the due jobs (a claim that emptied the
-            // queue holds only jobs newer than every one already on the wire).
-            if (lane == &recent || static_cast<int>(candidates.size()) < batch - newest)
-                newest_ids.insert(c.int8(0));
+            if (lane == &recent) newest_ids.insert(c.int8(0));
             if (held.count({c.text(1), c.int8(2)}))
                 state.waiting_for_held = true;  // claimable once that party's job is recorded
             else
