@@ -187,6 +187,7 @@ DECLARE
     v_type oid;
     v_typtype char;
     v_typnamespace oid;
+    v_typowner oid;
     v_text_family oid[] := ARRAY['text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'name'::regtype]::oid[];
     v_integers oid[] := ARRAY['int2'::regtype, 'int4'::regtype, 'int8'::regtype]::oid[];
 BEGIN
@@ -209,7 +210,7 @@ BEGIN
     END IF;
     FOR v_key, v_col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(mapeamento) e
                          WHERE jsonb_typeof(e.value) = 'string' ORDER BY e.key LOOP
-        SELECT a.atttypid, t.typtype, t.typnamespace INTO v_type, v_typtype, v_typnamespace
+        SELECT a.atttypid, t.typtype, t.typnamespace, t.typowner INTO v_type, v_typtype, v_typnamespace, v_typowner
           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
          WHERE a.attrelid = tabela AND a.attname = v_col AND a.attnum > 0 AND NOT a.attisdropped;
         IF NOT FOUND THEN
@@ -226,9 +227,14 @@ BEGIN
             END IF;
         ELSIF NOT (v_type = ANY (v_text_family) OR v_type = ANY (v_integers)
                    OR (v_key = 'emails' AND v_type IN ('jsonb'::regtype, 'json'::regtype))
-                   OR (v_typtype = 'e' AND v_typnamespace = v_rel.relnamespace)) THEN
+                   -- An enum's text is a cast its owner may redefine: the table's schema,
+                   -- the table's owner or a superuser (a table moved to another schema
+                   -- keeps its types), never another role's.
+                   OR (v_typtype = 'e' AND (v_typnamespace = v_rel.relnamespace OR v_typowner = v_rel.relowner
+                                            OR (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = v_typowner)))) THEN
             RETURN format('a coluna "%s" (chave %s) de %s é do tipo %s: use texto, inteiro, json(b) ou um enum do '
-                          'esquema da tabela', v_col, v_key, tabela, v_type::regtype);
+                          'esquema da tabela, do dono da tabela ou de um superusuário', v_col, v_key, tabela,
+                          v_type::regtype);
         END IF;
     END LOOP;
     RETURN NULL;

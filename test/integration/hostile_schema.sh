@@ -6,9 +6,10 @@
 # RESTART IDENTITY, after which a new party must not inherit an old contact); and what
 # stops capture is loud (../shared/review/security-probe-026355c.md 1.5, 1.8, 1.10,
 # 1.11): a capture trigger disabled or dropped, the table attached as a partition, a
-# rewrite re-queues every party, a drop-and-rebuild keeps the pending deactivations.
+# rewrite re-queues every party, a drop-and-rebuild keeps the pending deactivations; and a
+# tracked table moved to another schema while its enum stays in public keeps syncing (1.6).
 source "$(dirname "$0")/../lib/integration.sh"
-plan 49
+plan 51
 
 it_zattar schema "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.max_attempts = 3" \
   "chatwoot_sync.update_debounce = '100ms'"
@@ -195,4 +196,13 @@ check "the old contact $old kept its person's name and lost the reused identifie
 new=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND entidade_id = 1")
 check "the new party with id 1 got a contact of its own ($new, not $old)" \
   test "$(sim_contact "$new" | jq -r '.name + "|" + .identifier')" = "Pessoa Totalmente Diferente|zattar_terceiro_1"
+
+# --- a tracked table moved to another schema; its enum (a superuser's) stays in public -----------
+q zattar "CREATE SCHEMA arquivo AUTHORIZATION app_zattar" >/dev/null
+qa "ALTER TABLE terceiros SET SCHEMA arquivo" >/dev/null
+t=$(qa "INSERT INTO arquivo.terceiros (tipo_pessoa, nome, tipo_parte, polo, emails) VALUES ('pj', 'Perito Arquivado', 'perito', 'neutro', '[\"arquivado@example.com\"]') RETURNING id")
+has_contact() { [ "$(sim_contacts | jq --arg i "zattar_$1" '[.[] | select(.identifier == $i)] | length')" = 1 ]; }
+eventually 20 "after ALTER TABLE terceiros SET SCHEMA arquivo, a third party inserted there syncs" has_contact "terceiro_${t:-0}"
+check "and the move recorded no problem for the kind (its enum public.tipo_pessoa still fits)" \
+  test "$(q zattar "SELECT coalesce(erro, 'none') FROM chatwoot.rastreamentos WHERE tipo_entidade = 'terceiro'")" = none
 exit $IT_FAILED

@@ -3,7 +3,7 @@
 -- app's grants cover the new columns but never the secrets, and the mapping check
 -- refuses what would make the worker read app code or the extension's own tables.
 BEGIN;
-SELECT plan(36);
+SELECT plan(39);
 
 -- Every function of the extension that runs with raised rights.
 SELECT is((SELECT count(*)::int FROM pg_proc
@@ -67,5 +67,23 @@ SELECT matches(chatwoot._validar_mapeamento('public.tap_codigos', '{"id": "n", "
                'tap_nome', 'a domain (a type a role created) is refused');
 SELECT matches(chatwoot._validar_mapeamento('public.tap_codigos', '{"id": "n", "nome": "nome", "ativo": "d"}'),
                'boolean', 'ativo must be boolean');
+-- Enums: a tracked table moved to another schema keeps its types (probe 026355c, 1.6);
+-- an enum of another role's, whose cast to text that role may redefine, is refused.
+CREATE SCHEMA tap_tipos;
+CREATE TYPE tap_tipos.sexo AS ENUM ('f', 'm');                 -- a superuser's, as migrations make them
+CREATE ROLE tap_dono_tabela;
+CREATE ROLE tap_outro_dono;
+CREATE TYPE tap_tipos.do_dono AS ENUM ('a');
+ALTER TYPE tap_tipos.do_dono OWNER TO tap_dono_tabela;
+CREATE TYPE tap_tipos.de_outro AS ENUM ('b');
+ALTER TYPE tap_tipos.de_outro OWNER TO tap_outro_dono;
+CREATE TABLE public.tap_pessoas (id bigint, nome text, s tap_tipos.sexo, d tap_tipos.do_dono, o tap_tipos.de_outro);
+ALTER TABLE public.tap_pessoas OWNER TO tap_dono_tabela;
+SELECT is(chatwoot._validar_mapeamento('public.tap_pessoas', '{"id": "id", "nome": "nome", "tipo_pessoa": "s"}'), NULL,
+          'an enum of another schema owned by a superuser fits');
+SELECT is(chatwoot._validar_mapeamento('public.tap_pessoas', '{"id": "id", "nome": "nome", "tipo_pessoa": "d"}'), NULL,
+          'an enum of another schema owned by the table''s owner fits');
+SELECT matches(chatwoot._validar_mapeamento('public.tap_pessoas', '{"id": "id", "nome": "nome", "tipo_pessoa": "o"}'),
+               'de_outro: use texto', 'an enum of another role''s, in another schema, is refused');
 SELECT * FROM finish();
 ROLLBACK;
