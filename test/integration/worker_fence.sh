@@ -236,8 +236,8 @@ for s in "default_transaction_read_only|on" "role|app_zattar" "session_authoriza
          "statement_timeout|'1ms'" "lock_timeout|'1ms'" "search_path|public, pg_catalog" \
          "default_transaction_isolation|'serializable'"; do
   db_setting "${s%%|*}" "${s#*|}"
+  # The next setting's own restart starts a worker without this one.
   q postgres "ALTER DATABASE zattar RESET ALL" >/dev/null
-  restart_worker
 done
 # exit_on_error, with an error provoked inside the worker: the policy raises there (or
 # the worker's read of the FORCE'd table fails).
