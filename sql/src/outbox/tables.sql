@@ -6,6 +6,9 @@
 -- index, no constraint, no trigger, by design: an app's single-row INSERT then costs
 -- one row appended, not an outbox row with its indexes and conflict check
 -- (bench/app_writes.sh). Nobody but the owner may read or write it.
+-- Not dumped: it names tables by oid, which a restore changes; what it holds is a
+-- few seconds of changes the worker has not moved yet (drenar_mudancas() moves them
+-- into the dumped fila before a dump; README, "Dump and restore").
 CREATE TABLE chatwoot.mudancas (
     id            bigint GENERATED ALWAYS AS IDENTITY,
     tabela        oid NOT NULL,
