@@ -41,29 +41,27 @@ struct Tracking {
 };
 
 std::optional<Tracking> tracking_of(const std::string& kind) {
+    // The table's name always schema-qualified: regclass prints a bare name whenever
+    // the caller's search_path sees the table, and the fence reads it with another.
     std::string select =
-        "SELECT r.tabela::pg_catalog.oid, (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) r.tabela), "
+        "SELECT r.tabela::pg_catalog.oid, c.relowner, "
+        "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) "
+        "pg_catalog.quote_ident(c.relname), "
         "chatwoot._validar_mapeamento(r.tabela, r.mapeamento), r.erro IS NOT NULL";
     for (const char* key : kKeys) select += std::string(", r.mapeamento OPERATOR(pg_catalog.->>) '") + key + "'";
-    select += " FROM chatwoot.rastreamentos r WHERE r.tipo_entidade OPERATOR(pg_catalog.=) $1";
+    select += " FROM chatwoot.rastreamentos r "
+              "LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.tabela "
+              "LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+              "WHERE r.tipo_entidade OPERATOR(pg_catalog.=) $1";
     auto rows = sql_rows(select.c_str(), {arg_text(kind)});
     if (rows.empty()) return std::nullopt;
     Tracking t;
     t.table = static_cast<Oid>(rows[0].int8(0));
     t.owner = static_cast<Oid>(rows[0].int8(1));
-    t.misfit = rows[0][2].value_or("");
-    t.had_error = rows[0].boolean(3);
-    for (int k = 0; k < kKeyCount; ++k) t.columns[k] = rows[0][4 + k];
-    if (t.misfit.empty()) {
-        // Always schema-qualified: regclass prints a bare name whenever the caller's
-        // search_path sees the table, and the fence reads it with another search_path.
-        auto name = sql_rows("SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
-                             "OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
-                             "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-                             "ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) $1",
-                             {{OIDOID, ObjectIdGetDatum(t.table), false}});
-        t.table_name = name.at(0).at(0).value_or("");
-    }
+    t.table_name = rows[0][2].value_or("");
+    t.misfit = rows[0][3].value_or("");
+    t.had_error = rows[0].boolean(4);
+    for (int k = 0; k < kKeyCount; ++k) t.columns[k] = rows[0][5 + k];
     return t;
 }
 

@@ -221,20 +221,17 @@ Job job_from_row(const SqlRow& r) {  // id, tipo, tipo_entidade, entidade_id, te
 // depend on the backlog). Parties this worker already holds a job for are skipped
 // (never two jobs of one party in flight): every 'processando' job belongs to this
 // worker, as there is one worker per database and start-up requeues a dead one's jobs.
+#define DUE_JOBS_IN_ORDER(order)                                                              \
+    "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "                               \
+    "WHERE " OUTBOX_PENDING_JOB " AND executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() " \
+    "ORDER BY " order " LIMIT $1 FOR UPDATE SKIP LOCKED"
+
 std::vector<Job> claim_jobs(int batch, int lease_s, const std::set<PartyKey>& held) {
     int newest = batch >= 4 ? batch / 4 : 0;
-    auto candidates = rows_in_due_order(
-        "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-        "WHERE " OUTBOX_PENDING_JOB " AND executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() "
-        "ORDER BY executar_apos, id LIMIT $1 FOR UPDATE SKIP LOCKED",
-        {arg_int4(batch - newest)});
+    auto candidates = rows_in_due_order(DUE_JOBS_IN_ORDER("executar_apos, id"), {arg_int4(batch - newest)});
     SqlRows recent;
     if (newest > 0 && static_cast<int>(candidates.size()) == batch - newest)
-        recent = rows_in_due_order(
-            "SELECT id, tipo_entidade, entidade_id FROM chatwoot.fila "
-            "WHERE " OUTBOX_PENDING_JOB " AND executar_apos OPERATOR(pg_catalog.<=) pg_catalog.now() "
-            "ORDER BY executar_apos DESC, id DESC LIMIT $1 FOR UPDATE SKIP LOCKED",
-            {arg_int4(newest)});
+        recent = rows_in_due_order(DUE_JOBS_IN_ORDER("executar_apos DESC, id DESC"), {arg_int4(newest)});
     std::vector<std::int64_t> ids;
     std::set<std::int64_t> taken;  // the lanes may meet: a job is taken once
     std::set<std::int64_t> newest_ids;
