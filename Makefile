@@ -66,7 +66,7 @@ core:
 test: deps
 	test/run.sh
 
-# Only the long failure runs (`make test` includes them); their files are kept only on failure.
+# Only the long failure runs (`make test` skips them unless LONG=1); files kept only on failure.
 test-long: deps install core
 	@W=$$(mktemp -d /tmp/chatwoot_sync_long.XXXXXX) && chmod 755 $$W && \
 	LONG=1 WORK=$$W bash test/integration/contacts_long.sh; rc=$$?; \

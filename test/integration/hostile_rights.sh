@@ -6,7 +6,7 @@
 # to tables of their own, and tables rastrear must refuse. Every attempt must run with
 # the attacker's rights or not at all, and queue nothing it could not queue itself.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 39
+plan 45
 
 it_zattar rights "chatwoot_sync.database_name = 'zattar,outra'" "chatwoot_sync.poll_interval = '1s'" \
   "chatwoot_sync.update_debounce = '100ms'"
@@ -77,6 +77,36 @@ check "...without running the app's operators ($(spied) rows)" test "$(spied)" =
 q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 check "all 1,201 new clients were synced all the same" \
   test "$(q zattar "SELECT count(*) FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND sincronizado")" -ge 1201
+
+# --- an upsert that hits its conflict (probe 1.2) ---------------------------------------------
+# The row trigger fires BEFORE INSERT, so the identity the insert only proposed is queued too:
+# a job for a row that never existed, which must be dropped without a request.
+qa zattar "INSERT INTO clientes (tipo_pessoa, nome, cpf) VALUES ('pf', 'Conflito', '11144477735')" >/dev/null
+eventually 60 "the worker syncs the client the upserts will hit" queue_drained
+real=$(q zattar "SELECT id FROM clientes WHERE cpf = '11144477735'")
+clear_requests
+q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null  # to see what gets queued
+qa zattar "INSERT INTO clientes (tipo_pessoa, nome, cpf) VALUES ('pf', 'Conflito revisto', '11144477735')
+           ON CONFLICT (cpf) DO UPDATE SET nome = excluded.nome;
+           INSERT INTO clientes (tipo_pessoa, nome, cpf) VALUES ('pf', 'Conflito outro', '11144477735')
+           ON CONFLICT DO NOTHING" >/dev/null
+last=$(q zattar "SELECT last_value FROM $(q zattar "SELECT pg_get_serial_sequence('public.clientes', 'id')")")
+q zattar "SELECT chatwoot.drenar_mudancas()" >/dev/null
+check "the upserts queued ids they only proposed ($((real + 1))..$last), which never existed" \
+  test "$(q zattar "SELECT count(*) FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id > $real")" = 2
+q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
+eventually 60 "the worker drains the upserts' jobs" queue_drained
+check "the DO UPDATE's edit reached Chatwoot" grep -q "zattar_cliente_${real}\b" <<<"$(requests_json)"
+ghost_requests() {
+  local body; body=$(requests_json); local g n=0
+  for g in $(seq $((real + 1)) "$last"); do grep -q "zattar_cliente_${g}\b" <<<"$body" && n=$((n + 1)); done
+  echo "$n"
+}
+check "the proposed ids cost no request to Chatwoot" test "$(ghost_requests)" = 0
+check "...their two jobs ended done with no request, and no mapping was made" \
+  test "$(q zattar "SELECT (SELECT count(*) FILTER (WHERE estado = 'concluido' AND requisicoes = 0) || '/' || count(*)
+                            FROM chatwoot.fila WHERE tipo_entidade = 'cliente' AND entidade_id > $real)
+                        || ' ' || (SELECT count(*) FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id > $real)")" = "2/2 0"
 
 # --- code of the table owner's runs as the owner, never as the worker ---------------------
 # A cast of the app's own type onto a mapped column: rastrear and the worker refuse the type.
