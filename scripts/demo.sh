@@ -12,6 +12,17 @@ DEMO_DIR=/tmp/chatwoot_sync_demo
 KEEP="${KEEP:-0}"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Waits (up to 30 s) until the worker has nothing left to do: nothing pending or being sent,
+# nothing in the change log. A sleep would show a half-done step on a slow machine.
+wait_queue() {
+  for _ in $(seq 1 300); do
+    [ "$(psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c \
+         "SELECT NOT EXISTS (SELECT 1 FROM chatwoot.fila WHERE estado IN ('pendente', 'processando'))
+             AND NOT EXISTS (SELECT 1 FROM chatwoot.mudancas)")" = t ] && return 0
+    sleep 0.1
+  done
+  echo "(the queue is still not empty after 30 s)"
+}
 run_sql() { printf '\033[2mzattar=# %s\033[0m\n' "$1"; psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c "$1"; }
 
 finish() {
@@ -83,7 +94,7 @@ psql -X -q -h 127.0.0.1 -p "$PORT" -U app_zattar -d zattar -c "SELECT id, nome, 
 step "Track the law firm's party tables: clients, opposing parties, third parties"
 run_sql "SELECT chatwoot.rastrear('clientes', 'cliente'), chatwoot.rastrear('partes_contrarias', 'parte_contraria'), chatwoot.rastrear('terceiros', 'terceiro')"
 run_sql "SELECT chatwoot.sincronizar_app_para_chatwoot() AS partes_enfileiradas"
-sleep 2
+wait_queue
 run_sql "SELECT tipo_entidade, entidade_id, chatwoot_contact_id, sincronizado, erro_sincronizacao FROM chatwoot.partes_chatwoot ORDER BY 1, 2"
 echo "Contacts now in the simulator:"
 curl -s "$SIM_CONTROL/__sim/accounts/1/contacts" | jq -r '.[] | "  #\(.id)  \(.identifier)  \(.name)  \(.phone_number // "-")  \(.email // "-")"'
@@ -103,19 +114,25 @@ echo "Contacts in the simulator: $(curl -s "$SIM_CONTROL/__sim/accounts/1/contac
 step "Chatwoot refuses the token (an admin revoked it): the integration pauses, no job spends an attempt"
 run_sql "UPDATE chatwoot.integracoes SET api_key = 'token-revogado' WHERE nome = 'padrao'"
 run_sql "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Durante a Pausa', '[\"pausa@example.com\"]')"
-sleep 2
+for _ in $(seq 1 300); do  # until the worker has met the refusal
+  [ -n "$(psql -X -q -At -h 127.0.0.1 -p "$PORT" -U postgres -d zattar -c \
+          "SELECT motivo_pausa FROM chatwoot.worker_status() WHERE processo = 'worker'")" ] && break
+  sleep 0.1
+done
 run_sql "SELECT estado, motivo_pausa FROM chatwoot.worker_status() WHERE processo = 'worker'"
 run_sql "SELECT estado, tipo, quantidade, pausa FROM chatwoot.fila_resumo WHERE estado = 'pendente'"
 step "configurar with the right token resumes it"
 run_sql "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1) AS integracao_id"
-sleep 2
+wait_queue
 run_sql "SELECT p.entidade_id, p.chatwoot_contact_id, p.sincronizado FROM chatwoot.partes_chatwoot p JOIN clientes c ON c.id = p.entidade_id AND p.tipo_entidade = 'cliente' WHERE c.nome = 'Durante a Pausa'"
 
 step "An edit of a mapped field becomes one PUT (after the 3 s update debounce); an edit of anything else, nothing"
+curl -s -X DELETE "$SIM_CONTROL/__sim/requests" >/dev/null
 run_sql "UPDATE clientes SET nome = 'MARIA APARECIDA DOS SANTOS SILVA' WHERE id = 1"
 run_sql "UPDATE clientes SET updated_at = now() WHERE id = 2"
-sleep 4.5
-curl -s "$SIM_CONTROL/__sim/requests" | jq -r '.[-3:][] | "  \(.method) \(.path) -> \(.status)"'
+wait_queue
+echo "Requests Chatwoot received for the two edits:"
+curl -s "$SIM_CONTROL/__sim/requests" | jq -r '.[] | "  \(.method) \(.path) -> \(.status)"'
 
 if [ "$KEEP" = 1 ]; then
   step "Left running (KEEP=1)"
