@@ -78,6 +78,7 @@ HttpResponse contacts_conversations(ApiCtx& c);
 HttpResponse contacts_contact_inboxes_create(ApiCtx& c);
 HttpResponse contacts_contactable_inboxes(ApiCtx& c);
 HttpResponse contacts_destroy_custom_attributes(ApiCtx& c);
+HttpResponse contacts_merge(ApiCtx& c);
 
 HttpResponse conversations_index(ApiCtx& c);
 HttpResponse conversations_meta(ApiCtx& c);

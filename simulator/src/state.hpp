@@ -218,6 +218,9 @@ public:
     void rename_contact_inbox(std::int64_t contact_inbox_id, const std::string& source_id);
     User& add_user(const std::string& name, const std::string& email, const std::string& token);
     void delete_contact(std::int64_t contact_id);
+    // ContactMergeAction's moves: the mergee's conversations, messages and contact
+    // inboxes become the base's (the caller then destroys the mergee and updates the base).
+    void move_contact_records(std::int64_t mergee_id, std::int64_t base_id);
     void delete_conversation(std::int64_t conversation_id);
 };
 

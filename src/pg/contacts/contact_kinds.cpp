@@ -78,9 +78,13 @@ void record_deactivation(const PlannedContact& plan, const Connection& conn) {
     const core::ContactSyncResult& r = plan.contact_result();
     sql_exec(
         "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = pg_catalog.now(), "
-        "erro_sincronizacao = " SQL_NULLIF("$3", "''") " "
+        "erro_sincronizacao = " SQL_NULLIF("$3", "''") ", "
+        // A merge survivor that carries the party's identifier is the party's contact now.
+        "chatwoot_contact_id = CASE WHEN $4 OPERATOR(pg_catalog.>) 0 AND chatwoot_contact_id IS NOT NULL "
+        "  THEN $4 ELSE chatwoot_contact_id END "
         "WHERE tipo_entidade OPERATOR(pg_catalog.=) $1 AND entidade_id OPERATOR(pg_catalog.=) $2",
-        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(conn, r.notes))});
+        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(conn, r.notes)),
+         arg_int8(r.contact_id)});
 }
 
 // The conflicting mapping pointed at another contact than the one synced now.
@@ -196,7 +200,7 @@ public:
                 return std::make_unique<PlannedContact>(std::move(job), Step::release, std::move(release));
             }
             auto deactivation =
-                std::make_unique<core::ContactDeactivation>(context.requests, *link.contact_id, link.others_active);
+                std::make_unique<core::ContactDeactivation>(context.requests, party, *link.contact_id, link.others_active);
             return std::make_unique<PlannedContact>(std::move(job), Step::deactivation, std::move(deactivation));
         }
         if (!data->tracked) {
@@ -210,7 +214,7 @@ public:
         }
         if (data->party && !link.removed && link.contact_id) {  // desincronizar: the party stays
             auto deactivation =
-                std::make_unique<core::ContactDeactivation>(context.requests, *link.contact_id, link.others_active);
+                std::make_unique<core::ContactDeactivation>(context.requests, party, *link.contact_id, link.others_active);
             return std::make_unique<PlannedContact>(std::move(job), Step::deactivation, std::move(deactivation));
         }
         if (link.contact_id) {  // the row is gone (or its id was a removed party's)
