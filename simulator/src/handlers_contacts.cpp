@@ -434,6 +434,7 @@ HttpResponse contacts_contact_inboxes_create(ApiCtx& c) {
     auto inbox_id = c.params.integer("inbox_id");
     Inbox* inbox = inbox_id ? c.s.inbox(c.account_id(), *inbox_id) : nullptr;
     if (!inbox) return not_found();
+    if (!c.sees(*inbox)) return policy_denied();  // ContactInboxesController: authorize @inbox, :show?
     SourceId sid = builder_source_id(*inbox, *ct, c.params);
     if (sid.error) return std::move(*sid.error);
     // No source_id: the builder returns nil and the view calls nil.source_id.

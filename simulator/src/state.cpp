@@ -256,6 +256,7 @@ void Store::reset(const SeedConfig& cfg) {
 
     // Fixed secrets so tests and docs can rely on them.
     Inbox& api = add_api_inbox(a, "Zattar API", "");
+    api.member_ids.push_back(agent.id);  // the seeded agent works in the seeded inbox
     api.identifier = "zattarApiInboxIdentifier";
     api.secret = "zattarApiInboxSecret";
     api.hmac_token = "zattarApiInboxHmacToken";

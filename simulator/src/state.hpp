@@ -60,6 +60,9 @@ struct Inbox {
     std::string hmac_token;
     bool hmac_mandatory = false;
     bool lock_to_single_conversation = false;
+    // Its agents (inbox_members): an agent sees only the inboxes it is a member of
+    // (InboxPolicy#show?, User#assigned_inboxes); administrators see all.
+    std::vector<std::int64_t> member_ids;
     Json additional_attributes = Json::object();
     std::int64_t created_us = 0;
     std::int64_t updated_us = 0;

@@ -7,9 +7,10 @@
 #  - a Chatwoot merge (N3): the release of the merged party acts on the survivor, which
 #    carries its identifier;
 #  - crm_v2's search (N1, SN1): the exact identifier on a later page of look-alikes;
-#  - an agent's token (D8): its refused DELETE fails that job, the integration goes on.
+#  - an agent's token (D8): its refused DELETE fails that job, an inbox it is not a member
+#    of is a warning; the integration goes on.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 24
+plan 26
 
 it_zattar rules "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '2s'" \
   "chatwoot_sync.max_concurrency = 16"
@@ -128,6 +129,15 @@ q zattar "INSERT INTO clientes (id, tipo_pessoa, nome, emails) OVERRIDING SYSTEM
             VALUES (105, 'pf', 'Gil Depois', '[\"gil@example.com\"]')" >/dev/null
 eventually 15 "a party inserted after it still syncs" queue_drained
 check "... to Chatwoot" test "$(by_identifier zattar_cliente_105 | jq length)" = 1
+# An inbox the agent is not a member of: Chatwoot answers its GET with Pundit's 401.
+# The worker's probe of the default inbox is refused, and the integration goes on.
+inbox2=$(api POST /inboxes '{"name":"Sem o agente","channel":{"type":"api"}}' | jq -r .id)
+q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-agent-token', 1, ${inbox2:-0}, limite_requisicoes => $IT_BUDGET, janela_limite_s => 60)" >/dev/null
+q zattar "INSERT INTO clientes (id, tipo_pessoa, nome, emails) OVERRIDING SYSTEM VALUE
+            VALUES (106, 'pf', 'Helena Inbox', '[\"helena@example.com\"]')" >/dev/null
+eventually 15 "a party syncs while the agent's token may not read the default inbox" queue_drained
+check "... the integration is not paused, and worker_status says the agent is not a member of the inbox" \
+  test "$(q zattar "SELECT coalesce(pausada_em::text, 'no') FROM chatwoot.integracoes WHERE ativo")|$(q zattar "SELECT count(*) FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar' AND avisos LIKE '%não é membro deste inbox%'")|$(by_identifier zattar_cliente_106 | jq length)" = "no|1|1"
 q zattar "ALTER SYSTEM RESET chatwoot_sync.delete_contacts" >/dev/null
 q zattar "SELECT pg_reload_conf()" >/dev/null
 
