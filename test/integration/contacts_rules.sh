@@ -6,11 +6,12 @@
 #  - one owner per contact: two parties with disjoint keys adopting one contact at once;
 #  - a Chatwoot merge (N3): the release of the merged party acts on the survivor, which
 #    carries its identifier;
+#  - a cleared document is removed from the contact, not stored as null (N5);
 #  - crm_v2's search (N1, SN1): the exact identifier on a later page of look-alikes;
 #  - an agent's token (D8): its refused DELETE fails that job, an inbox it is not a member
 #    of is a warning; the integration goes on.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 26
+plan 29
 
 it_zattar rules "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.request_timeout = '2s'" \
   "chatwoot_sync.max_concurrency = 16"
@@ -88,6 +89,15 @@ eventually 15 "Eva's removal drains" queue_drained
 check "the removal acted on the survivor: its identifier released, ativo false" \
   test "$(contact "$base" | jq -r '"\(.identifier)|\(.ativo)"')" = "zattar_cliente_103-removido-$base|false" \
   || echo "#   survivor: $(contact "$base")"
+
+# --- a cleared document is removed, not stored as null (N5) ------------------------------
+# Chatwoot merges custom_attributes on update: only destroy_custom_attributes drops a key.
+q zattar "INSERT INTO clientes (id, tipo_pessoa, nome, cpf) OVERRIDING SYSTEM VALUE VALUES (107, 'pf', 'Ivo Documento', '529.982.247-25')" >/dev/null
+eventually 15 "a client with a CPF is synced" queue_drained
+doc() { sim_contacts | jq -c '.[] | select(.identifier == "zattar_cliente_107") | .custom_attributes | has("documento"), .documento' | paste -sd,; }
+check "its contact holds the document" test "$(doc)" = 'true,"52998224725"'
+q zattar "UPDATE clientes SET cpf = NULL WHERE id = 107" >/dev/null
+eventually_eq 15 "the cleared CPF leaves no documento key on the contact (not a null)" "false,null" doc
 
 # --- crm_v2: the exact identifier on the search's second page (N1, SN1) -----------------
 # The contact with client 9001's identifier and nothing else is a visitor, which the

@@ -897,3 +897,26 @@ TEST(ContactSync, CaseIsFoldedBeyondAscii) {
     d.answer(200, list(contact_json(2, "", "Élida@Example.com")));
     d.expect("PUT", "/contacts/2");
 }
+
+// N3 on a reused id: the removed party's contact was merged away. The survivor carries
+// the identifier the new party would otherwise adopt as its own: it is released first.
+TEST(ContactSync, AReleaseMetWithA404ReleasesTheMergeSurvivorBeforeTheNewPartyLooksUp) {
+    ContactLink link = mapped(4);
+    link.removed = true;
+    Driver d(link);
+    d.expect("PUT", "/contacts/4");
+    d.answer(404, R"({"error":"Resource could not be found"})");
+    HttpRequest find = d.expect("POST", "/contacts/filter");
+    EXPECT_NE(find.body.find("zattar_cliente_7"), std::string::npos);
+    d.answer(200, list(contact_json(9, "zattar_cliente_7", "old@example.com")));
+    HttpRequest release = d.expect("PUT", "/contacts/9");
+    EXPECT_EQ(Json::parse(release.body)["identifier"].as_string(), "zattar_cliente_7-removido-9");
+    d.answer(200, payload(contact_json(9, "zattar_cliente_7-removido-9")));
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(200, kCreated);
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 55);
+    EXPECT_NE(d.sync.result().notes.find("mesclado no 9"), std::string::npos) << d.sync.result().notes;
+}
