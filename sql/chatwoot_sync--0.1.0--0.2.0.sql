@@ -168,6 +168,24 @@ END $$;
 -- contact (ORDER BY ... LIMIT 1) walked the whole unique index without it.
 DROP INDEX chatwoot.partes_chatwoot_contato;
 CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id, tipo_entidade, entidade_id);
+-- A contact two parties own (0.1.0 let them): the first mapping keeps it, the others
+-- become sharers with the conflict recorded, before the index that forbids it.
+UPDATE chatwoot.partes_chatwoot p
+   SET proprietario = false, sincronizado = false,
+       erro_sincronizacao = 'conflito: o contato ' || p.chatwoot_contact_id || ' do Chatwoot já pertence a '
+                            || o.tipo_entidade || ' ' || o.entidade_id || ' (atualização para 0.2.0)'
+  FROM (SELECT DISTINCT ON (COALESCE(integracao_id, 0), chatwoot_contact_id) *
+          FROM chatwoot.partes_chatwoot
+         WHERE proprietario AND chatwoot_contact_id IS NOT NULL
+         ORDER BY COALESCE(integracao_id, 0), chatwoot_contact_id, id) o
+ WHERE p.proprietario AND p.chatwoot_contact_id = o.chatwoot_contact_id
+   AND COALESCE(p.integracao_id, 0) = COALESCE(o.integracao_id, 0)
+   AND p.id <> o.id;
+-- One owner per contact: two parties with disjoint keys (one's e-mail, the other's
+-- phone, both on one Chatwoot contact) could both adopt it and flip its identifier on
+-- every sync. The worker records the second as a conflict instead (contact_kinds.cpp).
+CREATE UNIQUE INDEX partes_chatwoot_um_proprietario ON chatwoot.partes_chatwoot
+    ((COALESCE(integracao_id, 0)), chatwoot_contact_id) WHERE proprietario AND chatwoot_contact_id IS NOT NULL;
 
 ------------------------------------------------------------------------------
 -- Capture gaps (issue 17, T3-6, T3-13): a tracked table attached as a partition, a

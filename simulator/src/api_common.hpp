@@ -33,6 +33,13 @@ struct ApiCtx {
     bool deferred = false;
 
     bool admin() const { return membership && membership->role == "administrator"; }
+    // InboxPolicy#show?: Current.user.assigned_inboxes.include?(inbox) (all of them for an administrator).
+    bool sees(const Inbox& inbox) const {
+        if (admin()) return true;
+        for (std::int64_t id : inbox.member_ids)
+            if (user && id == user->id) return true;
+        return false;
+    }
     std::int64_t account_id() const { return account ? account->id : 0; }
 };
 
@@ -78,6 +85,7 @@ HttpResponse contacts_conversations(ApiCtx& c);
 HttpResponse contacts_contact_inboxes_create(ApiCtx& c);
 HttpResponse contacts_contactable_inboxes(ApiCtx& c);
 HttpResponse contacts_destroy_custom_attributes(ApiCtx& c);
+HttpResponse contacts_merge(ApiCtx& c);
 
 HttpResponse conversations_index(ApiCtx& c);
 HttpResponse conversations_meta(ApiCtx& c);

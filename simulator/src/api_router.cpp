@@ -78,6 +78,8 @@ Route route_account(const std::vector<std::string>& seg, const std::string& m) {
         if (n == 3 && seg[2] == "contact_inboxes" && post) return {contacts_contact_inboxes_create, true};
         if (n == 3 && seg[2] == "contactable_inboxes" && get) return {contacts_contactable_inboxes, false};
         if (n == 3 && seg[2] == "destroy_custom_attributes" && post) return {contacts_destroy_custom_attributes, true};
+    } else if (r == "actions") {
+        if (n == 2 && seg[1] == "contact_merge" && post) return {contacts_merge, true};  // config/routes.rb
     } else if (r == "conversations") {
         if (n == 1 && get) return {conversations_index, false};
         if (n == 1 && post) return {conversations_create, true};

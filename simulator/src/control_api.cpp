@@ -106,6 +106,21 @@ HttpResponse create_inbox(App& app, std::int64_t account_id, const std::string& 
     return ok(out);
 }
 
+// The agents of an inbox: {"user_ids": [2, ...]} replaces them.
+HttpResponse set_inbox_members(App& app, std::int64_t account_id, std::int64_t inbox_id, const std::string& body) {
+    Json parsed = Json::parse(body.empty() ? "{}" : body);
+    json_t* ids = json_object_get(parsed.get(), "user_ids");
+    if (!json_is_array(ids)) return bad_request("user_ids must be an array of user ids");
+    std::unique_lock<std::shared_mutex> lk(app.store.mu);
+    Inbox* in = app.store.inbox(account_id, inbox_id);
+    if (!in) return ctl_not_found();
+    in->member_ids.clear();
+    size_t i;
+    json_t* v;
+    json_array_foreach(ids, i, v) if (json_is_integer(v)) in->member_ids.push_back(json_integer_value(v));
+    return ok(json_integer(static_cast<json_int_t>(in->member_ids.size())));
+}
+
 HttpResponse incoming_message(App& app, std::int64_t account_id, std::int64_t display_id, const std::string& body) {
     Json parsed = Json::parse(body.empty() ? "{}" : body);
     if (!parsed.is_object()) return bad_request("body must be a JSON object");
@@ -200,6 +215,11 @@ HttpResponse handle_control(App& app, const HttpRequest& req) {
         if (n == 4 && p[3] == "contacts" && m == "GET") return dump_contacts(app, *account_id);
         if (n == 4 && p[3] == "conversations" && m == "GET") return dump_conversations(app, *account_id);
         if (n == 4 && p[3] == "inboxes" && m == "POST") return create_inbox(app, *account_id, req.body);
+        if (n == 6 && p[3] == "inboxes" && p[5] == "members" && (m == "PUT" || m == "POST")) {
+            auto inbox_id = parse_int(p[4]);
+            if (!inbox_id) return ctl_not_found();
+            return set_inbox_members(app, *account_id, *inbox_id, req.body);
+        }
         if (n == 6 && p[3] == "conversations" && p[5] == "incoming" && m == "POST") {
             auto display_id = parse_int(p[4]);
             if (!display_id) return ctl_not_found();

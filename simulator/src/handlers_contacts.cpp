@@ -220,16 +220,21 @@ HttpResponse contacts_search(ApiCtx& c) {
     if (!q || is_blank(*q)) return unprocessable_error("Specify search string with parameter q");
     std::string needle = strip(*q);
     std::string pattern = "%" + needle + "%";
-    std::optional<std::int64_t> as_id;
-    if (!needle.empty() && std::all_of(needle.begin(), needle.end(), [](char ch) { return ch >= '0' && ch <= '9'; }))
-        as_id = ruby_to_i(needle);
+    // Released Chatwoot (v4.15.1 ContactsController#search) matches name, e-mail and phone
+    // with ILIKE and the identifier with LIKE ('_' and '%' in q are wildcards); no match
+    // on the contact id (that is only in an open pull request's branch).
     std::vector<const Contact*> list;
     for (const Contact* ct : account_contacts(c, false)) {
         bool hit = sql_like(ct->name, pattern, true) || (ct->email && sql_like(*ct->email, pattern, true)) ||
                    (ct->phone_number && sql_like(*ct->phone_number, pattern, true)) ||
-                   (ct->identifier && sql_like(*ct->identifier, pattern, false)) || (as_id && ct->id == *as_id);
+                   (ct->identifier && sql_like(*ct->identifier, pattern, false));
         if (hit) list.push_back(ct);
     }
+    // No ORDER BY: PostgreSQL returns heap order, and an UPDATE writes the row's new
+    // version further on. Modelled as the order of the last write (oldest first), so a
+    // contact updated after its siblings is not the first on page 1.
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Contact* a, const Contact* b) { return a->updated_us < b->updated_us; });
     sort_contacts(list, c.params.str("sort"));
     std::size_t page = static_cast<std::size_t>(page_number(c.params));
     std::size_t from = std::min(list.size(), (page - 1) * kPerPage);
@@ -429,6 +434,7 @@ HttpResponse contacts_contact_inboxes_create(ApiCtx& c) {
     auto inbox_id = c.params.integer("inbox_id");
     Inbox* inbox = inbox_id ? c.s.inbox(c.account_id(), *inbox_id) : nullptr;
     if (!inbox) return not_found();
+    if (!c.sees(*inbox)) return policy_denied();  // ContactInboxesController: authorize @inbox, :show?
     SourceId sid = builder_source_id(*inbox, *ct, c.params);
     if (sid.error) return std::move(*sid.error);
     // No source_id: the builder returns nil and the view calls nil.source_id.
@@ -480,6 +486,42 @@ HttpResponse contacts_destroy_custom_attributes(ApiCtx& c) {
     next.custom_attributes = attrs;
     save_contact(c, *ct, std::move(next));
     return contact_payload(c, *ct);
+}
+
+// POST /actions/contact_merge {base_contact_id, mergee_contact_id}
+// (Actions::ContactMergesController, no Pundit check; ContactMergeAction): the mergee's
+// conversations, messages and contact inboxes move to the base, the mergee is
+// destroyed, then the base is updated with mergee.deep_merge(base) over identifier,
+// name, email, phone_number, additional and custom attributes, blank values left out:
+// the base keeps its own, and inherits the mergee's where its own are blank.
+HttpResponse contacts_merge(ApiCtx& c) {
+    auto base_id = c.params.integer("base_contact_id");
+    auto mergee_id = c.params.integer("mergee_contact_id");
+    Contact* base = base_id ? c.s.contact(c.account_id(), *base_id) : nullptr;
+    if (!base) return not_found();
+    Contact* mergee = mergee_id ? c.s.contact(c.account_id(), *mergee_id) : nullptr;
+    if (!mergee) return not_found();
+    if (base->id == mergee->id) return json_response(200, contact_json(c.s, *base, false));
+    Contact next = *base;
+    auto blank = [](const std::optional<std::string>& v) { return !v || is_blank(*v); };
+    if (is_blank(next.name) && !is_blank(mergee->name)) next.name = mergee->name;
+    if (blank(next.email) && !blank(mergee->email)) next.email = mergee->email;
+    if (blank(next.phone_number) && !blank(mergee->phone_number)) next.phone_number = mergee->phone_number;
+    if (blank(next.identifier) && !blank(mergee->identifier)) next.identifier = mergee->identifier;
+    // Hash#deep_merge one level down: the base's keys win, the mergee's others are added.
+    for (Json* attrs : {&next.additional_attributes, &next.custom_attributes}) {
+        const Json& theirs = attrs == &next.custom_attributes ? mergee->custom_attributes : mergee->additional_attributes;
+        Json merged = Json::adopt(jobject_copy(theirs.get()));
+        const char* key;
+        json_t* value;
+        json_object_foreach(attrs->get(), key, value) json_object_set(merged.get(), key, value);
+        *attrs = merged;
+    }
+    c.s.move_contact_records(mergee->id, base->id);
+    c.s.delete_contact(mergee->id);
+    base = c.s.contact(c.account_id(), next.id);
+    save_contact(c, *base, std::move(next));
+    return json_response(200, contact_json(c.s, *base, false));
 }
 
 }  // namespace sim

@@ -9,7 +9,8 @@ namespace sim {
 HttpResponse inboxes_index(ApiCtx& c) {
     json_t* arr = json_array();
     for (const auto& [id, in] : c.s.inboxes)
-        if (in.account_id == c.account_id()) json_array_append_new(arr, inbox_json(in, c.admin()));
+        if (in.account_id == c.account_id() && c.sees(in))  // policy_scope: the agent's own inboxes
+            json_array_append_new(arr, inbox_json(in, c.admin()));
     json_t* o = json_object();
     json_object_set_new(o, "payload", arr);
     return json_response(200, o);
@@ -18,6 +19,7 @@ HttpResponse inboxes_index(ApiCtx& c) {
 HttpResponse inboxes_show(ApiCtx& c) {
     Inbox* in = c.s.inbox(c.account_id(), id_segment(c.seg[1]));
     if (!in) return not_found();
+    if (!c.sees(*in)) return policy_denied();  // authorize @inbox, :show?
     return json_response(200, inbox_json(*in, c.admin()));
 }
 

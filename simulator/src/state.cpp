@@ -188,6 +188,23 @@ void Store::delete_conversation(std::int64_t conversation_id) {
     conversations.erase(it);
 }
 
+void Store::move_contact_records(std::int64_t mergee_id, std::int64_t base_id) {
+    for (auto& [id, conv] : conversations)
+        if (conv.contact_id == mergee_id) conv.contact_id = base_id;
+    for (auto& [id, m] : messages)
+        if (m.sender_type == "Contact" && m.sender_id == mergee_id) m.sender_id = base_id;
+    auto moved = contact_inboxes_by_contact.find(mergee_id);
+    if (moved == contact_inboxes_by_contact.end()) return;
+    std::vector<std::int64_t> ids = std::move(moved->second);
+    contact_inboxes_by_contact.erase(moved);
+    for (std::int64_t id : ids) {
+        auto ci = contact_inboxes.find(id);
+        if (ci == contact_inboxes.end()) continue;
+        ci->second.contact_id = base_id;
+        contact_inboxes_by_contact[base_id].push_back(id);
+    }
+}
+
 void Store::delete_contact(std::int64_t contact_id) {
     auto it = contacts.find(contact_id);
     if (it == contacts.end()) return;
@@ -239,6 +256,7 @@ void Store::reset(const SeedConfig& cfg) {
 
     // Fixed secrets so tests and docs can rely on them.
     Inbox& api = add_api_inbox(a, "Zattar API", "");
+    api.member_ids.push_back(agent.id);  // the seeded agent works in the seeded inbox
     api.identifier = "zattarApiInboxIdentifier";
     api.secret = "zattarApiInboxSecret";
     api.hmac_token = "zattarApiInboxHmacToken";

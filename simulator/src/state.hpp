@@ -60,6 +60,9 @@ struct Inbox {
     std::string hmac_token;
     bool hmac_mandatory = false;
     bool lock_to_single_conversation = false;
+    // Its agents (inbox_members): an agent sees only the inboxes it is a member of
+    // (InboxPolicy#show?, User#assigned_inboxes); administrators see all.
+    std::vector<std::int64_t> member_ids;
     Json additional_attributes = Json::object();
     std::int64_t created_us = 0;
     std::int64_t updated_us = 0;
@@ -218,6 +221,9 @@ public:
     void rename_contact_inbox(std::int64_t contact_inbox_id, const std::string& source_id);
     User& add_user(const std::string& name, const std::string& email, const std::string& token);
     void delete_contact(std::int64_t contact_id);
+    // ContactMergeAction's moves: the mergee's conversations, messages and contact
+    // inboxes become the base's (the caller then destroys the mergee and updates the base).
+    void move_contact_records(std::int64_t mergee_id, std::int64_t base_id);
     void delete_conversation(std::int64_t conversation_id);
 };
 

@@ -63,6 +63,24 @@ TEST_F(SimTest, AgentPolicyFailuresAre401) {
     EXPECT_EQ(call("GET", "/api/v1/accounts/1/contacts/" + std::to_string(id), "", "sim-agent-token").status, 200);
 }
 
+// InboxPolicy#show?: an agent sees only its inboxes; another is Pundit's 401, on the
+// inbox and on a contact inbox there (D8: a refusal of one action, not of the token).
+TEST_F(SimTest, AnAgentSeesOnlyTheInboxesItIsAMemberOf) {
+    Resp made = call("POST", "/api/v1/accounts/1/inboxes", R"({"name":"Outra","channel":{"type":"api"}})");
+    ASSERT_EQ(made.status, 200) << made.body;
+    std::string other = std::to_string(made.json()["id"].i());
+    EXPECT_EQ(call("GET", "/api/v1/accounts/1/inboxes/1", "", "sim-agent-token").status, 200);
+    Resp denied = call("GET", "/api/v1/accounts/1/inboxes/" + other, "", "sim-agent-token");
+    EXPECT_EQ(denied.status, 401);
+    EXPECT_EQ(denied.body, R"({"error":"You are not authorized to do this action"})");
+    EXPECT_EQ(call("GET", "/api/v1/accounts/1/inboxes", "", "sim-agent-token").json()["payload"].size(), 1u);
+    EXPECT_EQ(call("GET", "/api/v1/accounts/1/inboxes/" + other).status, 200);  // the administrator
+    long long id = make_contact(R"({"name":"A","email":"a@x.test"})");
+    std::string path = "/api/v1/accounts/1/contacts/" + std::to_string(id) + "/contact_inboxes";
+    EXPECT_EQ(call("POST", path, "{\"inbox_id\":" + other + "}", "sim-agent-token").status, 401);
+    EXPECT_EQ(call("POST", path, R"({"inbox_id":1})", "sim-agent-token").status, 200);
+}
+
 TEST_F(SimTest, UnknownRouteIs404Html) {
     Resp r = call("GET", "/api/v1/accounts/1/nothing_here");
     EXPECT_EQ(r.status, 404);

@@ -124,3 +124,26 @@ TEST_F(SimTest, ContactableInboxesGivesUnsavedSourceId) {
     EXPECT_TRUE(is_uuid(r.json()["payload"][0]["source_id"].str()));
     EXPECT_EQ(call("GET", "/api/v1/accounts/1/contacts/" + std::to_string(id)).json()["payload"]["contact_inboxes"].size(), 0u);
 }
+
+// ContactMergeAction: the mergee's contact inboxes move, the mergee is destroyed, and the
+// base inherits identifier, e-mail and custom attributes where its own are blank.
+TEST_F(SimTest, AMergeDestroysTheMergeeAndTheBaseInheritsItsBlankFields) {
+    long long mergee = make_contact(
+        R"({"name":"Eva","email":"eva@x.test","identifier":"zattar_cliente_3","inbox_id":1,"custom_attributes":{"ativo":true,"documento":"1"}})");
+    long long base = make_contact(R"({"name":"Eva WhatsApp","phone_number":"+5511933334444","custom_attributes":{"documento":"2"}})");
+    Resp merged = call("POST", "/api/v1/accounts/1/actions/contact_merge",
+                       "{\"base_contact_id\":" + std::to_string(base) + ",\"mergee_contact_id\":" + std::to_string(mergee) + "}");
+    ASSERT_EQ(merged.status, 200) << merged.body;
+    EXPECT_EQ(call("GET", "/api/v1/accounts/1/contacts/" + std::to_string(mergee)).status, 404);
+    J c = call("GET", "/api/v1/accounts/1/contacts/" + std::to_string(base)).json()["payload"];
+    EXPECT_EQ(c["identifier"].str(), "zattar_cliente_3");
+    EXPECT_EQ(c["email"].str(), "eva@x.test");
+    EXPECT_EQ(c["phone_number"].str(), "+5511933334444");
+    EXPECT_EQ(c["name"].str(), "Eva WhatsApp");                     // the base's own wins
+    EXPECT_EQ(c["custom_attributes"]["documento"].str(), "2");
+    EXPECT_TRUE(c["custom_attributes"]["ativo"].b());                // the mergee's others added
+    EXPECT_EQ(c["contact_inboxes"].size(), 1u);                     // moved to the base
+    EXPECT_EQ(call("POST", "/api/v1/accounts/1/actions/contact_merge",
+                   "{\"base_contact_id\":" + std::to_string(base) + ",\"mergee_contact_id\":" + std::to_string(mergee) + "}")
+                  .status, 404);
+}

@@ -40,11 +40,29 @@ TEST_F(SimTest, SearchMatchesSubstringsWithChatwootCaseRules) {
     EXPECT_EQ(names("Cliente%3A1"), std::vector<std::string>{"João Silva"});     // identifier LIKE
     EXPECT_TRUE(names("cliente%3A1").empty());                                   // ... case-sensitive
     EXPECT_EQ(names("pedro"), std::vector<std::string>{"Only Name Pedro"});
-    EXPECT_EQ(names("3"), std::vector<std::string>{"Only Name Pedro"});          // digits also match the id
+    EXPECT_TRUE(names("3").empty());  // no match on the id in released Chatwoot (v4.15.1; S1)
     Resp empty = call("GET", "/api/v1/accounts/1/contacts/search?q=");
     EXPECT_EQ(empty.status, 422);
     EXPECT_EQ(empty.body, R"({"error":"Specify search string with parameter q"})");
     EXPECT_EQ(call("GET", "/api/v1/accounts/1/contacts/search").status, 422);
+}
+
+// '_' in q is LIKE's any-character, and results come in heap order (the last write
+// last), not id order (SN1): the exact identifier, updated after its look-alikes, is last.
+TEST_F(SimTest, SearchIdentifierIsALikeInHeapOrder) {
+    long long exact = make_contact(R"({"name":"Exact","identifier":"zattar_cliente_1"})");
+    make_contact(R"({"name":"Ten","identifier":"zattar_cliente_10"})");
+    make_contact(R"({"name":"X","identifier":"zattarXcliente-1"})");
+    make_contact(R"({"name":"Other","identifier":"zattar_cliente_2"})");
+    auto names = [&] {
+        J p = call("GET", "/api/v1/accounts/1/contacts/search?q=zattar_cliente_1").json()["payload"];
+        std::string out;
+        for (std::size_t i = 0; i < p.size(); ++i) out += (i ? "," : "") + p[i]["name"].str();
+        return out;
+    };
+    EXPECT_EQ(names(), "Exact,Ten,X");
+    ASSERT_EQ(call("PUT", "/api/v1/accounts/1/contacts/" + std::to_string(exact), R"({"name":"Exact 2"})").status, 200);
+    EXPECT_EQ(names(), "Ten,X,Exact 2");
 }
 
 TEST_F(SimTest, SearchMetaCountsThisPageAndHasMore) {

@@ -92,9 +92,9 @@ q zattar "SELECT pg_reload_conf()" >/dev/null
 # --- shared contacts: one owner, sharers never write its identity ----------------------------------
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Dona Compartilhada', '[\"partilha@example.com\"]')" >/dev/null
 eventually 15 "the client is synced" queue_drained
-q zattar "INSERT INTO terceiros (tipo_pessoa, nome, emails, tipo_parte, polo) VALUES ('pf', 'TESTEMUNHA COMPARTILHADA', '[\"partilha@example.com\"]', 'testemunha', 'ativo')" >/dev/null
-eventually 15 "the witness (the same person) is synced" queue_drained
-cid=$(id_of clientes 'Dona Compartilhada'); tid=$(id_of terceiros 'TESTEMUNHA COMPARTILHADA'); shared=$(contact_of cliente "$cid")
+q zattar "INSERT INTO terceiros (tipo_pessoa, nome, emails, tipo_parte, polo) VALUES ('pf', 'DONA COMPARTILHADA', '[\"partilha@example.com\"]', 'testemunha', 'ativo')" >/dev/null
+eventually 15 "the witness (the same person: the same name, in capitals) is synced" queue_drained
+cid=$(id_of clientes 'Dona Compartilhada'); tid=$(id_of terceiros 'DONA COMPARTILHADA'); shared=$(contact_of cliente "$cid")
 check "the witness maps to the client's contact, as a sharer" \
   test "$(q zattar "SELECT string_agg(proprietario::text, ',' ORDER BY tipo_entidade) FROM chatwoot.partes_chatwoot WHERE chatwoot_contact_id = $shared")" = "true,false"
 clear_requests

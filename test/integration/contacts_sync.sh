@@ -43,9 +43,10 @@ q zattar "
   INSERT INTO partes_contrarias (tipo_pessoa, nome, cnpj, emails)
   SELECT 'pj', 'EMPRESA ' || g || ' LTDA', NULL, jsonb_build_array('empresa' || g || '@example.com')
     FROM generate_series(1, 300) g;
-  -- 50 third parties are the same people as clients 1..50 (same e-mail): one contact each.
+  -- 50 third parties are the same people as clients 1..50 (same e-mail and name): one
+  -- contact each. (A shared e-mail under another name is another person: contacts_rules.sh.)
   INSERT INTO terceiros (tipo_pessoa, nome, emails, tipo_parte, polo)
-  SELECT 'pf', 'Terceiro ' || g,
+  SELECT 'pf', CASE WHEN g <= 50 THEN 'Cliente ' ELSE 'Terceiro ' END || g,
          jsonb_build_array(CASE WHEN g <= 50 THEN 'cliente' || g || '@example.com' ELSE 'terceiro' || g || '@example.com' END),
          'testemunha', 'ativo'
     FROM generate_series(1, 300) g;" >/dev/null
@@ -105,7 +106,7 @@ clear_requests
 pairs="BEGIN;"
 for g in $(seq 1 20); do
   pairs+=" INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Par Cliente $g', '[\"par$g@example.com\"]');"
-  pairs+=" INSERT INTO terceiros (tipo_pessoa, nome, emails, tipo_parte, polo) VALUES ('pf', 'Par Terceiro $g', '[\"par$g@example.com\"]', 'testemunha', 'ativo');"
+  pairs+=" INSERT INTO terceiros (tipo_pessoa, nome, emails, tipo_parte, polo) VALUES ('pf', 'Par Cliente $g', '[\"par$g@example.com\"]', 'testemunha', 'ativo');"
 done
 q zattar "$pairs COMMIT;" >/dev/null
 eventually 30 "the 20 pairs drain" queue_drained
@@ -113,7 +114,7 @@ check "40 parties mapped and synced to 20 distinct contacts" \
   test "$(q zattar "SELECT count(*) || '/' || count(DISTINCT p.chatwoot_contact_id) FROM chatwoot.partes_chatwoot p
                      LEFT JOIN clientes c ON p.tipo_entidade = 'cliente' AND c.id = p.entidade_id
                      LEFT JOIN terceiros t ON p.tipo_entidade = 'terceiro' AND t.id = p.entidade_id
-                    WHERE (c.nome LIKE 'Par Cliente %' OR t.nome LIKE 'Par Terceiro %') AND p.sincronizado")" = "40/20"
+                    WHERE (c.nome LIKE 'Par Cliente %' OR t.nome LIKE 'Par Cliente %') AND p.sincronizado")" = "40/20"
 check "Chatwoot holds exactly 20 contacts for the 20 people" \
   test "$(sim_contacts | jq '[.[] | select(.email // "" | test("^par[0-9]+@example.com$"))] | length')" = 20
 # The worker never has two lookups with overlapping keys in flight (its key gate), so
@@ -351,7 +352,7 @@ check "its contact stays in Chatwoot, ativo false, its identifier released as <i
 # Client 9 is also third party 9 (one e-mail, one contact): deleting the client leaves
 # the contact active, with the third party as its owner.
 id9=$(q zattar "SELECT id FROM clientes WHERE nome = 'Cliente 9'")
-t9=$(q zattar "SELECT id FROM terceiros WHERE nome = 'Terceiro 9'")
+t9=$(q zattar "SELECT id FROM terceiros WHERE nome = 'Cliente 9'")
 contact9=$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'cliente' AND entidade_id = $id9")
 check "client 9 and third party 9 share one contact" \
   test "$(q zattar "SELECT chatwoot_contact_id FROM chatwoot.partes_chatwoot WHERE tipo_entidade = 'terceiro' AND entidade_id = $t9")" = "${contact9:-none}"

@@ -11,8 +11,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/integration.sh"
 
 # One path today (0.1.0 -> the default). A released version adds a path: raise the
-# plan by the 9 checks of a path, and PATHS_EXPECTED by one.
-plan 13
+# plan by the 9 checks of a path, and PATHS_EXPECTED by one. (Plus one check of the
+# update's one-owner cleanup, from the oldest version.)
+plan 14
 PATHS_EXPECTED=1
 
 DEFAULT=$(sed -nE 's/^EXTVERSION *= *([0-9.]+).*/\1/p' Makefile)
@@ -29,7 +30,7 @@ check "the default version $DEFAULT has no committed install script: the build j
   bash -c "[ -n '$DEFAULT' ] && ! git ls-files --error-unmatch 'sql/chatwoot_sync--$DEFAULT.sql' >/dev/null 2>&1 \
            && ! printf '%s\n' ${FROZEN[*]} | grep -qx '$DEFAULT'"
 
-dbs="nova"
+dbs="nova,dupla"  # dupla: the one-owner cleanup of the update (no connection: nothing to drain)
 for v in "${FROZEN[@]}"; do dbs="$dbs,$(db_of "$v")"; done
 it_cluster upgrade "chatwoot_sync.database_name = '$dbs'" "chatwoot_sync.poll_interval = '1s'" \
   || { not_ok "cluster starts"; exit 1; }
@@ -151,5 +152,16 @@ for v in "${FROZEN[@]}"; do
       "$(app_sees "SELECT count(*) FROM chatwoot.fila_resumo")" "$(app_sees "SELECT count(*) FROM chatwoot.partes_chatwoot")" \
       "$(app_sees "SELECT api_key FROM chatwoot.integracoes")"
 done
+# --- two owners of one contact, which 0.1.0 allowed: the update keeps the first ---------
+# (A database no worker serves: only the update script touches it.)
+load_app dupla && q dupla "CREATE EXTENSION chatwoot_sync VERSION '${FROZEN[0]}'" >/dev/null && q dupla "
+  INSERT INTO chatwoot.partes_chatwoot (tipo_entidade, entidade_id, chatwoot_contact_id, proprietario, sincronizado)
+  VALUES ('cliente', 1, 777, true, true), ('terceiro', 1, 777, true, true), ('cliente', 2, 778, true, true)" >/dev/null
+q dupla "ALTER EXTENSION chatwoot_sync UPDATE" >/dev/null
+check "${FROZEN[0]} -> $DEFAULT: two owners of one contact become one owner and a sharer with the conflict recorded" \
+  test "$(q dupla "SELECT string_agg(tipo_entidade || ':' || proprietario || ':' || coalesce(left(erro_sincronizacao, 38), ''), ','
+                     ORDER BY id) FROM chatwoot.partes_chatwoot")" \
+       = "cliente:true:,terceiro:false:conflito: o contato 777 do Chatwoot já,cliente:true:"
+
 check "$PATHS_EXPECTED upgrade path(s) to $DEFAULT tested (a new frozen version needs its checks in the plan)" \
   test "$paths" = "$PATHS_EXPECTED"

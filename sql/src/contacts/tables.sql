@@ -30,6 +30,11 @@ CREATE TABLE chatwoot.partes_chatwoot (
 -- The parties of a contact, in party order: the worker's look for another party on
 -- the same contact (ORDER BY ... LIMIT 1) walks this index, never the whole table.
 CREATE INDEX partes_chatwoot_contato ON chatwoot.partes_chatwoot (chatwoot_contact_id, tipo_entidade, entidade_id);
+-- One owner per contact: two parties with disjoint keys (one's e-mail, the other's
+-- phone, both on one Chatwoot contact) could both adopt it and flip its identifier on
+-- every sync. The worker records the second as a conflict instead (contact_kinds.cpp).
+CREATE UNIQUE INDEX partes_chatwoot_um_proprietario ON chatwoot.partes_chatwoot
+    ((COALESCE(integracao_id, 0)), chatwoot_contact_id) WHERE proprietario AND chatwoot_contact_id IS NOT NULL;
 INSERT INTO chatwoot._acessos_app (privilegio, objeto) VALUES ('SELECT', 'chatwoot.partes_chatwoot');
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.partes_chatwoot', '');
 -- Its identity sequence too: restored at 1, the next mapping written would collide

@@ -212,6 +212,9 @@ void InboxProbeOperation::on_response(const HttpResponse& response) {
     if (verdict.outcome == Outcome::refused) {
         probe.refused = true;
         probe.error = verdict.reason;
+    } else if (verdict.denied) {  // an agent's token on an inbox it is not a member of: not the token's refusal
+        probe.error = "inbox " + std::to_string(inbox_id_) + ": o usuário do token não é membro deste inbox; " +
+                      verdict.reason;
     } else if (verdict.outcome != Outcome::success) {
         probe.error = "inbox " + std::to_string(inbox_id_) + ": " + verdict.reason;
     } else {

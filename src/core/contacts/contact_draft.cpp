@@ -33,9 +33,7 @@ bool chatwoot_accepts_email(const std::string& email) {
 }
 
 std::string lower_trimmed(std::string_view text) {
-    std::string out = clean_text(text, 10000);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
+    return fold_case(clean_text(text, 10000));  // as Ruby's downcase (contact.rb), beyond ASCII
 }
 
 void pick_email(const std::string& emails_json, ContactDraft& draft) {
@@ -183,11 +181,9 @@ std::string ContactDraft::request_body(const BodyOptions& options) const {
     body += ",\"entidade_id\":" + std::to_string(entidade_id);
     body += ",\"sistema_origem\":\"zattar\",\"ativo\":";
     body += options.ativo.value_or(ativo) ? "true" : "false";
-    if (document) {
+    if (document) {  // a cleared one is removed by destroy_custom_attributes (a null would stay as a key)
         body += ",\"documento\":";
         Json::append_string_literal(body, *document);
-    } else if (options.clear_document) {
-        body += ",\"documento\":null";
     }
     body += "}}";
     return body;

@@ -38,7 +38,6 @@ struct BodyOptions {
     std::optional<std::int64_t> inbox_id;   // create only: also make the contact inbox
     bool clear_email = false;                // "email": null (the app's field became empty)
     bool clear_phone = false;                // "phone_number": null
-    bool clear_document = false;             // custom attribute "documento": null
     bool leave_out_email = false;            // another contact holds it: say nothing
     bool leave_out_phone = false;
     std::optional<bool> ativo;               // instead of the draft's (another active party shares the contact)

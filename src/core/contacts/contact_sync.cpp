@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 
 namespace chatwoot::core {
 
@@ -12,12 +13,18 @@ namespace {
 
 constexpr int kMaxLookups = 2;  // the first, and one after a create was refused as taken
 
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-    return text;
-}
+// Chatwoot compares identifiers and e-mails with LOWER() and Ruby's downcase: beyond ASCII.
+std::string lower(const std::string& text) { return fold_case(text); }
 
 bool same_text_ci(const std::string& a, const std::string& b) { return lower(a) == lower(b); }
+
+// Chatwoot's answer to a DELETE of a contact that is online (ContactsController#destroy):
+// 422 "<Name> is Online, please try again later". It will go offline: a retry.
+bool online_refusal(const HttpResponse& response) {
+    if (response.status != 422) return false;
+    std::string message = Json::parse(response.body)["message"].as_string().value_or("");
+    return message.find(" is Online") != std::string::npos;
+}
 
 // A 422 for a value another contact holds. `attributes` names the failing fields in
 // every locale, but it names them for any validation error; the drafts are checked
@@ -158,12 +165,80 @@ std::vector<std::string> person_keys(const ContactDraft& draft) {
 
 std::string contact_key(std::int64_t contact_id) { return "contact:" + std::to_string(contact_id); }
 
-bool ContactOperation::ended_by(const HttpResponse& response) {
+std::chrono::seconds wait_for_next_window(std::int64_t now_epoch) {
+    constexpr std::int64_t kWindow = 60, kMargin = 2;
+    std::int64_t into = ((now_epoch % kWindow) + kWindow) % kWindow;
+    return std::chrono::seconds(kWindow - into + kMargin);
+}
+
+namespace {
+// A name as people compare it: no case, no extra spaces.
+std::string person_name(const std::string& name) { return fold_case(clean_text(name, 1000)); }
+std::string digits_of(const std::string& text) {
+    std::string out;
+    for (unsigned char c : text)
+        if (std::isdigit(c)) out.push_back(static_cast<char>(c));
+    return out;
+}
+}  // namespace
+
+bool same_person(const ContactDraft& draft, const std::string& contact_name, const std::string& contact_document) {
+    std::string theirs = digits_of(contact_document);
+    if (draft.document && !theirs.empty()) return *draft.document == theirs;
+    std::string name = person_name(contact_name);
+    return !name.empty() && name == person_name(draft.name);
+}
+
+HttpRequest SurvivorLookup::request(const RequestFactory& requests) const {
+    if (!searching_) {
+        std::string body = "{\"payload\":[{\"attribute_key\":\"identifier\",\"filter_operator\":\"equal_to\",\"values\":[";
+        Json::append_string_literal(body, identifier_);
+        body += "],\"query_operator\":null}]}";
+        return requests.account("POST", "/contacts/filter?include_contact_inboxes=false", body);
+    }
+    HttpRequest search = requests.account("GET", "/contacts/search?q=" + percent_encoded(identifier_) + "&page=" +
+                                                     std::to_string(page_) + "&include_contact_inboxes=false");
+    search.separately_limited = true;
+    return search;
+}
+
+SurvivorLookup::Step SurvivorLookup::read(const HttpResponse& response, std::int64_t& found_id, std::string& why) {
+    LookupReply found = read_lookup(response);
+    if (!found.unreadable.empty()) {
+        why = found.unreadable;
+        return Step::unreadable;
+    }
+    for (const Json& contact : found.contacts) {
+        if (same_text_ci(contact["identifier"].as_string().value_or(""), identifier_)) {
+            found_id = contact["id"].as_integer().value_or(0);
+            return Step::found;
+        }
+    }
+    if (!searching_) {
+        searching_ = true;
+        return Step::again;
+    }
+    if (Json::parse(response.body)["meta"]["has_more"].as_bool().value_or(false) && page_ < kMaxSearchPages) {
+        ++page_;
+        return Step::again;
+    }
+    return Step::none;
+}
+
+bool ContactOperation::ended_by(const HttpResponse& response, bool search, bool denial_ends) {
     ++result_.requests;
     const ConnectionConfig& config = requests_.config();
     Verdict verdict = classify_response(response, {config.api_key, config.webhook_secret});
     if (verdict.throttled) result_.throttled = true;
     if (verdict.retry_after) result_.retry_after = verdict.retry_after;
+    // The search's own throttle (100/min per account, dashboards included) says nothing of
+    // when: the job waits for rack-attack's next window instead of coming straight back.
+    if (verdict.throttled && search && !verdict.retry_after)
+        result_.retry_after = wait_for_next_window(static_cast<std::int64_t>(std::time(nullptr)));
+    if (verdict.denied && denial_ends) {
+        finish(Outcome::permanent, verdict.reason);
+        return true;
+    }
     if (response.error == TransportError::aborted) {
         result_.aborted = true;
         finish(Outcome::retry, verdict.reason);
@@ -254,6 +329,7 @@ ContactSync::ContactSync(const RequestFactory& requests, ContactDraft draft, Con
         target_id_ = *link_.contact_id;
         state_ = link_.owner ? State::update_mapped : State::check_shared;
         if (link_.owner) update_body_ = owner_body();  // a new contact never needs one
+        clear_document_ = link_.owner && link_.last_sent.document && draft_.document_blank;
     } else {
         state_ = State::lookup;
     }
@@ -267,7 +343,6 @@ std::string ContactSync::owner_body() const {
     bool mapped = state_ == State::update_mapped;
     options.clear_email = mapped && link_.last_sent.email && draft_.email_blank;
     options.clear_phone = mapped && link_.last_sent.phone && draft_.phone_blank;
-    options.clear_document = mapped && link_.last_sent.document && draft_.document_blank;
     options.leave_out_email = drop_email_;
     options.leave_out_phone = drop_phone_;
     if (link_.others_active && !draft_.ativo) options.ativo = true;
@@ -283,6 +358,10 @@ std::vector<std::string> ContactSync::exclusive_keys() const {
 std::optional<HttpRequest> ContactSync::next_request() const {
     switch (state_) {
         case State::release: return release_request(requests_, release_);
+        case State::release_lookup: return survivor_->request(requests_);
+        case State::clear_document:
+            return requests_.account("POST", "/contacts/" + std::to_string(target_id_) + "/destroy_custom_attributes",
+                                     R"({"custom_attributes":["documento"]})");
         case State::update_mapped:
         case State::update_found:
             return requests_.account("PUT", "/contacts/" + std::to_string(target_id_), update_body_);
@@ -293,6 +372,7 @@ std::optional<HttpRequest> ContactSync::next_request() const {
         case State::create: return requests_.account("POST", "/contacts", wanted_body_);
         case State::search: {
             HttpRequest search = requests_.account("GET", "/contacts/search?q=" + percent_encoded(draft_.identifier) +
+                                                              "&page=" + std::to_string(search_page_) +
                                                               "&include_contact_inboxes=false");
             search.separately_limited = true;  // a 429 ends this job (retried later, no attempt lost)
             return search;
@@ -306,17 +386,43 @@ std::optional<HttpRequest> ContactSync::next_request() const {
 }
 
 void ContactSync::on_response(const HttpResponse& response) {
-    if (ended_by(response)) {
+    bool search = state_ == State::search || (state_ == State::release_lookup && survivor_->searching());
+    // A contact inbox refused to the token's user is noted; the contact itself is synced.
+    if (ended_by(response, search, state_ != State::add_inbox)) {
         state_ = State::done;
         return;
     }
     switch (state_) {
-        case State::release:
-            if ((response.status >= 200 && response.status < 300) || response.status == 404) {
-                after_release();
-            } else {
-                finish(Outcome::permanent, http_error("liberação do contato anterior: ", response));
+        case State::release: handle_release(response); break;
+        case State::release_lookup: {
+            if (response.status < 200 || response.status >= 300) {
+                finish(Outcome::permanent, http_error("busca do sobrevivente de uma mesclagem: ", response));
+                break;
             }
+            std::int64_t survivor = 0;
+            std::string why;
+            switch (survivor_->read(response, survivor, why)) {
+                case SurvivorLookup::Step::again: break;
+                case SurvivorLookup::Step::none: after_release(); break;
+                case SurvivorLookup::Step::unreadable:
+                    finish(Outcome::retry, unreadable_lookup("busca do sobrevivente", response, why));
+                    break;
+                case SurvivorLookup::Step::found: {
+                    result_.notes += "contato " + std::to_string(release_.contact_id) + " foi mesclado no " +
+                                     std::to_string(survivor) + ", que leva o identificador; ";
+                    ContactLink on_survivor = link_;
+                    on_survivor.contact_id = survivor;
+                    release_ = plan_release(on_survivor, draft_.identifier, release_.kind == ReleaseStep::Kind::remove);
+                    state_ = State::release;
+                    break;
+                }
+            }
+            break;
+        }
+        case State::clear_document:
+            if (response.status < 200 || response.status >= 300)
+                result_.notes += "documento não removido do contato: " + http_error("", response) + ". ";
+            owner_written(target_id_, Json::parse(written_reply_)["payload"]);
             break;
         case State::update_mapped: handle_update(response, true); break;
         case State::update_found: handle_update(response, false); break;
@@ -335,6 +441,23 @@ std::string ContactSync::unreadable_lookup(const char* what, const HttpResponse&
                                            const std::string& why) const {
     return "resposta ilegível da " + std::string(what) + " (HTTP " + std::to_string(response.status) + ", " +
            quoted(why, kQuotedUnreadable) + "): " + quoted(response.body, kQuotedUnreadable);
+}
+
+void ContactSync::handle_release(const HttpResponse& response) {
+    if (response.status >= 200 && response.status < 300) {
+        after_release();
+    } else if (response.status == 404 && !survivor_) {
+        // Deleted, or merged into a contact that may carry the removed party's identifier
+        // (which this party would then inherit): look for it.
+        survivor_.emplace(draft_.identifier);
+        state_ = State::release_lookup;
+    } else if (response.status == 404) {
+        after_release();
+    } else if (online_refusal(response)) {
+        finish(Outcome::retry, http_error("liberação do contato anterior: ", response));
+    } else {
+        finish(Outcome::permanent, http_error("liberação do contato anterior: ", response));
+    }
 }
 
 // The removed party's contact is let go: from here on the party is unmapped.
@@ -366,6 +489,12 @@ void ContactSync::owner_written(std::int64_t contact_id, const Json& contact) {
 void ContactSync::handle_update(const HttpResponse& response, bool mapped) {
     if (response.status >= 200 && response.status < 300) {
         sent_body_ = update_body_;
+        if (clear_document_ && mapped) {
+            // custom_attributes are merged on update: only this removes the key.
+            written_reply_ = response.body;
+            state_ = State::clear_document;
+            return;
+        }
         owner_written(target_id_, Json::parse(response.body)["payload"]);
         return;
     }
@@ -452,29 +581,57 @@ void ContactSync::handle_lookup(const HttpResponse& response) {
         return;
     }
     // Priority: our identifier, then e-mail, then either phone form. Chatwoot compares
-    // identifiers and e-mails without case (LOWER() in its filter), and so do we.
+    // identifiers and e-mails without case (LOWER() in its filter), and so do we. A
+    // contact of another party that holds our e-mail or phone is shared only when it is
+    // the same person (same_person); otherwise the field is another person's (a shared
+    // office e-mail or phone) and this party's own contact goes without it.
     Json best;
     int best_rank = 99;
+    bool email_conflict = false, phone_conflict = false;
+    std::string conflict_with;
     for (const Json& contact : found.contacts) {
-        int rank = 99;
         std::string identifier = contact["identifier"].as_string().value_or("");
         std::string email = contact["email"].as_string().value_or("");
         std::string phone = contact["phone_number"].as_string().value_or("");
-        if (!identifier.empty() && same_text_ci(identifier, draft_.identifier)) rank = 0;
-        else if (draft_.email && !email.empty() && same_text_ci(email, *draft_.email)) rank = 1;
-        else
-            for (const auto& form : draft_.phone_lookup_forms)
-                if (phone == form) rank = 2;
+        if (!identifier.empty() && same_text_ci(identifier, draft_.identifier)) {
+            best_rank = 0;
+            best = contact;
+            break;
+        }
+        bool by_email = draft_.email && !email.empty() && same_text_ci(email, *draft_.email);
+        bool by_phone = std::find(draft_.phone_lookup_forms.begin(), draft_.phone_lookup_forms.end(), phone) !=
+                        draft_.phone_lookup_forms.end();
+        if (!by_email && !by_phone) continue;
+        bool unowned = identifier.empty() || is_released_identifier(identifier);
+        std::string document = contact["custom_attributes"]["documento"].as_string().value_or("");
+        if (!unowned && !same_person(draft_, contact["name"].as_string().value_or(""), document)) {
+            email_conflict = email_conflict || by_email;
+            phone_conflict = phone_conflict || by_phone;
+            conflict_with = identifier;
+            continue;
+        }
+        int rank = by_email ? 1 : 2;
         if (rank < best_rank) {
             best_rank = rank;
             best = contact;
         }
     }
     if (best) {
+        if (email_conflict && best_rank > 0) drop_email_ = true;   // the adopted contact's PUT leaves it out
+        if (phone_conflict && best_rank > 0) drop_phone_ = true;
         adopt(best);
         return;
     }
-    if (lookups_ > 1) {
+    bool newly_left_out = (email_conflict && !drop_email_) || (phone_conflict && !drop_phone_);
+    if (newly_left_out) {
+        drop_email_ = drop_email_ || email_conflict;
+        drop_phone_ = drop_phone_ || phone_conflict;
+        rebuild_create_body();
+        result_.notes += std::string(email_conflict ? "email" : "") + (email_conflict && phone_conflict ? " e " : "") +
+                         (phone_conflict ? "telefone" : "") + " de outra pessoa (" + excerpt(conflict_with, 80) +
+                         "); contato próprio sem ele. ";
+    }
+    if (lookups_ > 1 && !newly_left_out) {
         if (identifier_taken_) {
             state_ = State::search;  // invisible to the filter (crm_v2 lists only leads)
             return;
@@ -483,6 +640,20 @@ void ContactSync::handle_lookup(const HttpResponse& response) {
         return;
     }
     state_ = State::create;
+}
+
+// The create body without the fields another person holds; an inbox whose channel
+// needs a left-out field is not asked for (the contact gets it once it can).
+void ContactSync::rebuild_create_body() {
+    ContactDraft sendable = draft_;
+    if (drop_email_) sendable.email.reset();
+    if (drop_phone_) sendable.phone_e164.reset();
+    create_with_inbox_ = inbox_ && inbox_->accepts(sendable);
+    BodyOptions create;
+    if (create_with_inbox_) create.inbox_id = inbox_->id;
+    create.leave_out_email = drop_email_;
+    create.leave_out_phone = drop_phone_;
+    wanted_body_ = draft_.request_body(create);
 }
 
 void ContactSync::handle_create(const HttpResponse& response) {
@@ -538,11 +709,17 @@ void ContactSync::handle_search(const HttpResponse& response) {
         finish(Outcome::retry, unreadable_lookup("pesquisa de contato (search)", response, found.unreadable));
         return;
     }
+    // A LIKE '%q%' where '_' matches any character, 15 a page in no set order: only the
+    // exact identifier counts, and it may be on any page.
     for (const Json& contact : found.contacts) {
         if (same_text_ci(contact["identifier"].as_string().value_or(""), draft_.identifier)) {
             adopt(contact);
             return;
         }
+    }
+    if (Json::parse(response.body)["meta"]["has_more"].as_bool().value_or(false) && search_page_ < kMaxSearchPages) {
+        ++search_page_;
+        return;
     }
     finish(Outcome::retry, "Chatwoot recusou a criação por duplicidade mas nem a busca nem a pesquisa acharam o contato");
 }
@@ -565,13 +742,14 @@ void ContactSync::handle_add_inbox(const HttpResponse& response) {
 ContactRelease::ContactRelease(const RequestFactory& requests, const PartyRef& party, const ContactLink& link,
                                bool delete_contact)
     : ContactOperation(requests), party_(party), link_(link),
-      step_(plan_release(link, party.identifier(), delete_contact)) {
+      step_(plan_release(link, party.identifier(), delete_contact)), delete_contact_(delete_contact) {
     result_.released_contact = link.contact_id;
     if (step_.kind == ReleaseStep::Kind::none) finish(Outcome::success);
 }
 
 std::optional<HttpRequest> ContactRelease::next_request() const {
     if (done_) return std::nullopt;
+    if (survivor_) return survivor_->request(requests_);
     return release_request(requests_, step_);
 }
 
@@ -583,11 +761,50 @@ std::vector<std::string> ContactRelease::exclusive_keys() const {
 }
 
 void ContactRelease::on_response(const HttpResponse& response) {
-    if (ended_by(response)) return;
+    if (ended_by(response, survivor_ && survivor_->searching())) return;
+    if (survivor_) {
+        if (response.status < 200 || response.status >= 300) {
+            finish(Outcome::permanent, http_error("busca do sobrevivente de uma mesclagem: ", response));
+            return;
+        }
+        std::int64_t survivor = 0;
+        std::string why;
+        switch (survivor_->read(response, survivor, why)) {
+            case SurvivorLookup::Step::again: return;
+            case SurvivorLookup::Step::none:
+                result_.notes = "contato já não existia no Chatwoot";
+                finish(Outcome::success);
+                return;
+            case SurvivorLookup::Step::unreadable:
+                finish(Outcome::retry, "resposta ilegível da busca do sobrevivente (HTTP " +
+                                           std::to_string(response.status) + ", " + quoted(why, kQuotedUnreadable) + ")");
+                return;
+            case SurvivorLookup::Step::found: {
+                // The survivor of a merge carries the party's identifier: the same step on it.
+                result_.notes = "contato " + std::to_string(step_.contact_id) + " foi mesclado no " +
+                                std::to_string(survivor) + ", que leva o identificador; ";
+                ContactLink on_survivor = link_;
+                on_survivor.contact_id = survivor;
+                step_ = plan_release(on_survivor, party_.identifier(), delete_contact_);
+                survivor_.reset();
+                looked_up_ = true;
+                return;
+            }
+        }
+        return;
+    }
+    if (response.status == 404 && !looked_up_) {
+        survivor_.emplace(party_.identifier());
+        return;
+    }
     if ((response.status >= 200 && response.status < 300) || response.status == 404) {
         if (step_.kind == ReleaseStep::Kind::transfer) result_.new_owner = link_.successor;
-        if (response.status == 404) result_.notes = "contato já não existia no Chatwoot";
+        if (response.status == 404) result_.notes += "contato já não existia no Chatwoot";
         finish(Outcome::success);
+        return;
+    }
+    if (online_refusal(response)) {  // a DELETE of a contact online: it goes offline soon
+        finish(Outcome::retry, http_error("", response));
         return;
     }
     finish(Outcome::permanent, http_error("", response));
@@ -595,8 +812,9 @@ void ContactRelease::on_response(const HttpResponse& response) {
 
 // --- ContactDeactivation ----------------------------------------------------------
 
-ContactDeactivation::ContactDeactivation(const RequestFactory& requests, std::int64_t contact_id, bool others_active)
-    : ContactOperation(requests), contact_id_(contact_id), others_active_(others_active) {
+ContactDeactivation::ContactDeactivation(const RequestFactory& requests, const PartyRef& party,
+                                         std::int64_t contact_id, bool others_active)
+    : ContactOperation(requests), party_(party), contact_id_(contact_id), others_active_(others_active) {
     result_.contact_id = contact_id;
     if (others_active_) {
         result_.notes = "contato mantido ativo: outra parte ativa usa o mesmo contato";
@@ -606,13 +824,46 @@ ContactDeactivation::ContactDeactivation(const RequestFactory& requests, std::in
 
 std::optional<HttpRequest> ContactDeactivation::next_request() const {
     if (done_) return std::nullopt;
-    return requests_.account("PUT", "/contacts/" + std::to_string(contact_id_), R"({"custom_attributes":{"ativo":false}})");
+    if (survivor_) return survivor_->request(requests_);
+    return requests_.account("PUT", "/contacts/" + std::to_string(result_.contact_id),
+                             R"({"custom_attributes":{"ativo":false}})");
 }
 
 void ContactDeactivation::on_response(const HttpResponse& response) {
-    if (ended_by(response)) return;
+    if (ended_by(response, survivor_ && survivor_->searching())) return;
+    if (survivor_) {
+        if (response.status < 200 || response.status >= 300) {
+            finish(Outcome::permanent, http_error("busca do sobrevivente de uma mesclagem: ", response));
+            return;
+        }
+        std::int64_t survivor = 0;
+        std::string why;
+        switch (survivor_->read(response, survivor, why)) {
+            case SurvivorLookup::Step::again: return;
+            case SurvivorLookup::Step::none:
+                result_.notes = "contato já não existia no Chatwoot";
+                finish(Outcome::success);
+                return;
+            case SurvivorLookup::Step::unreadable:
+                finish(Outcome::retry, "resposta ilegível da busca do sobrevivente (HTTP " +
+                                           std::to_string(response.status) + ", " + quoted(why, kQuotedUnreadable) + ")");
+                return;
+            case SurvivorLookup::Step::found:
+                result_.notes = "contato " + std::to_string(contact_id_) + " foi mesclado no " +
+                                std::to_string(survivor) + ", que leva o identificador; ";
+                result_.contact_id = survivor;  // the mapping follows the survivor
+                survivor_.reset();
+                looked_up_ = true;
+                return;
+        }
+        return;
+    }
+    if (response.status == 404 && !looked_up_) {
+        survivor_.emplace(party_.identifier());
+        return;
+    }
     if ((response.status >= 200 && response.status < 300) || response.status == 404) {
-        if (response.status == 404) result_.notes = "contato já não existia no Chatwoot";
+        if (response.status == 404) result_.notes += "contato já não existia no Chatwoot";
         finish(Outcome::success);
         return;
     }

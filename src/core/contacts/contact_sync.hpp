@@ -14,10 +14,16 @@
 //                     404 on either: deleted or merged in Chatwoot -> look it up again
 //   unmapped       -> POST contacts/filter   identifier OR e-mail OR phone (both forms)
 //                     ours, unowned or released -> PUT it (adopt, owner)
-//                     another identifier -> share it, no write
+//                     another identifier, the same person -> share it, no write
+//                       (same person: both documents equal; without both, the same name)
+//                     another identifier, another person (a shared office e-mail or
+//                       phone) -> this party gets its own contact, the shared field left out
 //                     none -> POST contacts (2 requests for a new contact)
 //                             422 taken -> look up again; an identifier still not found
-//                             (crm_v2 filters only leads) -> GET contacts/search
+//                             (crm_v2 filters only leads) -> GET contacts/search, page
+//                             by page (a LIKE on the identifier: exact match on our side)
+//   an owner's PUT that clears the document -> POST destroy_custom_attributes (Chatwoot
+//   merges custom_attributes: a null would stay as a key)
 //   then, when the contact has no contact inbox for the default inbox and the inbox's
 //   channel can take this party (Api: always; WhatsApp/SMS: a phone; Email: an
 //   e-mail) -> POST contacts/{id}/contact_inboxes
@@ -30,6 +36,12 @@
 //
 // ContactDeactivation (desincronizar): PUT ativo false unless another active party
 // shares the contact.
+//
+// A 404 on the release or the deactivation is not "gone": a Chatwoot merge destroys
+// the mergee and the survivor inherits its identifier, e-mail, phone and custom
+// attributes where its own are blank (ContactMergeAction). The identifier is looked up
+// (filter, then search): a survivor that carries it gets the same step. A DELETE of a
+// contact that is online (422 "... is Online") is retried.
 //
 // Every step is safe to repeat: a retried job looks up before it creates. So a reply
 // the machine cannot read is a retry, never a guess: a lookup (filter, search, the
@@ -45,6 +57,7 @@
 #include "core/chatwoot/request_factory.hpp"
 #include "core/outbox/retry_policy.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -93,6 +106,19 @@ struct InboxTarget {
 std::vector<std::string> person_keys(const ContactDraft& draft);
 std::string contact_key(std::int64_t contact_id);
 
+// Whether a contact that holds the party's e-mail or phone under another party's
+// identifier is the same person: both documents known -> they are equal; otherwise the
+// names are equal, without case and extra spaces. A shared office e-mail or phone of
+// two people is not one person.
+bool same_person(const ContactDraft& draft, const std::string& contact_name, const std::string& contact_document);
+
+// How long a search refused by its own per-account throttle (429 without Retry-After)
+// waits: to the next epoch-aligned 60 s window of rack-attack, plus a margin.
+std::chrono::seconds wait_for_next_window(std::int64_t now_epoch);
+
+// Pages of GET contacts/search read at most per lookup (15 contacts each).
+constexpr int kMaxSearchPages = 20;
+
 struct ContactSyncResult {
     Outcome outcome = Outcome::permanent;   // success, retry (whole job later), permanent or refused
     std::int64_t contact_id = 0;            // 0: the party maps to no contact now
@@ -120,8 +146,9 @@ public:
 
 protected:
     explicit ContactOperation(const RequestFactory& requests) : requests_(requests) {}
-    // Counts the reply; true when it ended the job (retry, refused).
-    bool ended_by(const HttpResponse& response);
+    // Counts the reply; true when it ended the job (retry, refused, an action denied).
+    // `search`: a contacts search, throttled apart from the rest (its 429 waits for the window).
+    bool ended_by(const HttpResponse& response, bool search = false, bool denial_ends = true);
     void finish(Outcome outcome, std::string error = {});
     // A piece of a reply for a message: the connection's secrets redacted from all of
     // it before it is cut to `max_bytes` (recorded_text).
@@ -141,6 +168,23 @@ struct ReleaseStep {
 };
 ReleaseStep plan_release(const ContactLink& link, const std::string& removed_identifier, bool delete_contact);
 
+// After a 404: the contact that now carries `identifier` (a merge survivor), by the
+// filter, then page by page through the search (the filter of crm_v2 lists only leads).
+class SurvivorLookup {
+public:
+    explicit SurvivorLookup(std::string identifier) : identifier_(std::move(identifier)) {}
+    HttpRequest request(const RequestFactory& requests) const;
+    bool searching() const { return searching_; }
+    enum class Step { again, none, found, unreadable };
+    // A 2xx reply: found (its id in `found_id`), none, or ask `request()` again.
+    Step read(const HttpResponse& response, std::int64_t& found_id, std::string& why);
+
+private:
+    std::string identifier_;
+    bool searching_ = false;
+    int page_ = 1;
+};
+
 class ContactSync final : public ContactOperation {
 public:
     ContactSync(const RequestFactory& requests, ContactDraft draft, ContactLink link,
@@ -158,7 +202,8 @@ public:
     const ContactDraft& draft() const { return draft_; }
 
 private:
-    enum class State { release, update_mapped, check_shared, lookup, create, search, update_found, add_inbox, done };
+    enum class State { release, release_lookup, update_mapped, check_shared, lookup, create, search, update_found,
+                       clear_document, add_inbox, done };
 
     void after_release();
     void handle_update(const HttpResponse& response, bool mapped);
@@ -167,6 +212,9 @@ private:
     void handle_create(const HttpResponse& response);
     void handle_search(const HttpResponse& response);
     void handle_add_inbox(const HttpResponse& response);
+    void handle_release(const HttpResponse& response);
+    void after_owner_write(const Json& contact);
+    void rebuild_create_body();
     bool takes_over(const Json& contact);
     void adopt(const Json& contact);
     void owner_written(std::int64_t contact_id, const Json& contact);
@@ -188,6 +236,10 @@ private:
     bool drop_phone_ = false;
     bool create_with_inbox_ = false;
     bool identifier_taken_ = false;
+    bool clear_document_ = false;   // the owner's PUT is followed by destroy_custom_attributes
+    int search_page_ = 1;
+    std::optional<SurvivorLookup> survivor_;  // the release met a 404
+    std::string written_reply_;               // the owner's PUT reply, read after clear_document
 };
 
 class ContactRelease final : public ContactOperation {
@@ -202,19 +254,26 @@ private:
     PartyRef party_;
     ContactLink link_;
     ReleaseStep step_;
+    bool delete_contact_ = false;
+    std::optional<SurvivorLookup> survivor_;
+    bool looked_up_ = false;
 };
 
 class ContactDeactivation final : public ContactOperation {
 public:
-    ContactDeactivation(const RequestFactory& requests, std::int64_t contact_id, bool others_active);
+    ContactDeactivation(const RequestFactory& requests, const PartyRef& party, std::int64_t contact_id,
+                        bool others_active);
     std::optional<HttpRequest> next_request() const override;
     void on_response(const HttpResponse& response) override;
     std::vector<std::string> exclusive_keys() const override { return {contact_key(contact_id_)}; }
     bool needs_request() const { return !others_active_; }
 
 private:
+    PartyRef party_;
     std::int64_t contact_id_;
     bool others_active_;
+    std::optional<SurvivorLookup> survivor_;
+    bool looked_up_ = false;
 };
 
 }  // namespace chatwoot::core

@@ -34,6 +34,12 @@ Verdict classify_response(const HttpResponse& response, Secrets secrets) {
         v.reason = redirect_reason(response, secrets);
         return v;
     }
+    if (is_action_denied(response)) {
+        v.outcome = Outcome::permanent;
+        v.denied = true;
+        v.reason = refusal_reason(response, secrets);
+        return v;
+    }
     if (s == 401 || s == 403) {
         v.outcome = Outcome::refused;
         v.reason = refusal_reason(response, secrets);
@@ -58,6 +64,11 @@ Verdict classify_response(const HttpResponse& response, Secrets secrets) {
     return v;
 }
 
+bool is_action_denied(const HttpResponse& response) {
+    if (!response.transport_ok() || response.status != 401) return false;
+    return Json::parse(response.body)["error"].as_string() == std::string("You are not authorized to do this action");
+}
+
 std::string redirect_reason(const HttpResponse& response, Secrets secrets) {
     std::string reason = "HTTP " + std::to_string(response.status) + ": redirecionamento ";
     if (response.location.empty()) reason += "sem Location";
@@ -74,8 +85,8 @@ std::string refusal_reason(const HttpResponse& response, Secrets secrets) {
         if (*message == "You are not authorized to access this account")
             return prefix + "o token não tem acesso a esta conta (You are not authorized to access this account)";
         if (*message == "You are not authorized to do this action")
-            return prefix + "o usuário do token não pode fazer isto; use o token de um administrador "
-                            "(You are not authorized to do this action)";
+            return prefix + "o usuário do token não pode fazer isto (só este trabalho falha); use o token de um "
+                            "administrador (You are not authorized to do this action)";
         return prefix + recorded_text(*message, secrets, kQuotedRefusal);
     }
     Json errors = body["errors"];

@@ -22,6 +22,12 @@ enum class Outcome {
                       // pauses until it is reconfigured; the job loses no attempt
 };
 
+// Chatwoot's answer when Pundit denies one action to the token's user (an agent's
+// DELETE, an inbox the agent is not a member of): 401 "You are not authorized to do
+// this action" (request_exception_handler.rb). The token itself is good, so only that
+// job fails (permanent, with the reason); the integration goes on.
+bool is_action_denied(const HttpResponse& response);
+
 // The longest any server-given Retry-After is obeyed: the backoff cap. A reply (or a
 // proxy) asking for more must not stop the worker for days.
 constexpr std::chrono::seconds kMaxRetryAfter{5 * 60};
@@ -29,6 +35,7 @@ constexpr std::chrono::seconds kMaxRetryAfter{5 * 60};
 struct Verdict {
     Outcome outcome = Outcome::permanent;
     bool throttled = false;                          // a 429: pace the integration, costs no attempt
+    bool denied = false;                             // a 401 for one action (is_action_denied): permanent
     std::optional<std::chrono::seconds> retry_after; // the server said when (Retry-After), clamped
     std::string reason;                              // for ultimo_erro (not yet redacted or bounded)
 };

@@ -100,4 +100,64 @@ std::string recorded_text(std::string_view text, std::initializer_list<std::stri
     return cut_utf8(out, max_bytes);
 }
 
+namespace {
+
+char32_t folded(char32_t cp) {
+    if (cp >= 'A' && cp <= 'Z') return cp + 32;
+    if (cp < 0xC0) return cp;
+    if (cp <= 0xDE) return cp == 0xD7 ? cp : cp + 32;                          // Latin-1 (not ×)
+    if (cp >= 0x100 && cp <= 0x137) return cp % 2 == 0 && cp != 0x130 ? cp + 1 : cp;  // Ā..ķ (İ apart)
+    if (cp >= 0x139 && cp <= 0x148) return cp % 2 == 1 ? cp + 1 : cp;         // Ĺ..ň
+    if (cp >= 0x14A && cp <= 0x177) return cp % 2 == 0 ? cp + 1 : cp;         // Ŋ..ŷ
+    if (cp == 0x178) return 0xFF;                                              // Ÿ
+    if (cp >= 0x179 && cp <= 0x17E) return cp % 2 == 1 ? cp + 1 : cp;         // Ź..ž
+    if (cp == 0x386) return 0x3AC;
+    if (cp >= 0x388 && cp <= 0x38A) return cp + 37;
+    if (cp == 0x38C) return 0x3CC;
+    if (cp == 0x38E || cp == 0x38F) return cp + 63;
+    if (cp >= 0x391 && cp <= 0x3AB && cp != 0x3A2) return cp + 32;             // Greek
+    if (cp >= 0x400 && cp <= 0x40F) return cp + 80;                            // Cyrillic Ѐ..Џ
+    if (cp >= 0x410 && cp <= 0x42F) return cp + 32;                            // А..Я
+    return cp;
+}
+
+void append_cp(std::string& out, char32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+}  // namespace
+
+std::string fold_case(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        unsigned char c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : static_cast<char>(c));
+            ++i;
+            continue;
+        }
+        // Two-byte sequences hold every capital folded here; İ (U+0130) becomes "i̇" as in Ruby.
+        if ((c >> 5) == 0x6 && i + 1 < text.size() && (static_cast<unsigned char>(text[i + 1]) >> 6) == 0x2) {
+            char32_t cp = (static_cast<char32_t>(c & 0x1F) << 6) | (static_cast<unsigned char>(text[i + 1]) & 0x3F);
+            if (cp == 0x130) out += "i\xCC\x87";
+            else append_cp(out, folded(cp));
+            i += 2;
+            continue;
+        }
+        out.push_back(static_cast<char>(c));
+        ++i;
+    }
+    return out;
+}
+
 }  // namespace chatwoot::core

@@ -30,6 +30,12 @@ void copy_utf8(char* dst, std::size_t size, std::string_view src) noexcept;
 // `max_chars` characters, "…" when cut.
 std::string excerpt(std::string_view input, std::size_t max_chars = 40);
 
+// Lower case beyond ASCII, as Ruby's String#downcase and PostgreSQL's LOWER() under a
+// UTF-8 collation fold what Chatwoot compares (e-mails, identifiers): Latin-1, Latin
+// Extended-A, Greek and Cyrillic capitals; other characters are kept. Invalid UTF-8
+// is kept byte for byte.
+std::string fold_case(std::string_view text);
+
 // Every text the worker records (ultimo_erro, erro_sincronizacao, worker errors) goes
 // through here, and so does every excerpt of a reply, at the point it is made (the
 // 300 bytes of a 422's message, the 200 of a 401's error, a redirect's Location):

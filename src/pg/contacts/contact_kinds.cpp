@@ -14,6 +14,7 @@
 #include "pg/outbox/outbox_table.hpp"
 #include "pg/settings.hpp"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,17 +79,75 @@ void record_deactivation(const PlannedContact& plan, const Connection& conn) {
     const core::ContactSyncResult& r = plan.contact_result();
     sql_exec(
         "UPDATE chatwoot.partes_chatwoot SET sincronizado = false, ultima_sincronizacao = pg_catalog.now(), "
-        "erro_sincronizacao = " SQL_NULLIF("$3", "''") " "
+        "erro_sincronizacao = " SQL_NULLIF("$3", "''") ", "
+        // A merge survivor that carries the party's identifier is the party's contact now.
+        "chatwoot_contact_id = CASE WHEN $4 OPERATOR(pg_catalog.>) 0 AND chatwoot_contact_id IS NOT NULL "
+        "  THEN $4 ELSE chatwoot_contact_id END "
         "WHERE tipo_entidade OPERATOR(pg_catalog.=) $1 AND entidade_id OPERATOR(pg_catalog.=) $2",
-        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(conn, r.notes))});
+        {arg_text(plan.job.tipo_entidade), arg_int8(plan.job.entidade_id), arg_text(recorded(conn, r.notes)),
+         arg_int8(r.contact_id)});
 }
 
 // The conflicting mapping pointed at another contact than the one synced now.
 #define CONTACT_CHANGED SQL_IS_DISTINCT("p.chatwoot_contact_id", "EXCLUDED.chatwoot_contact_id")
 
+// One owner per contact (index partes_chatwoot_um_proprietario). Two parties whose keys
+// do not overlap (one's e-mail, the other's phone) can adopt the same contact in one
+// batch, and each write its identifier. The one that comes second (another party
+// already owns the contact, or an earlier job of this batch took it) is left unmapped
+// with the conflict recorded, and the owner is synced again to put its identity back.
+// A party of this batch that owned the contact and moves to another is also taken as
+// holding it: the unique index is checked row by row, so a swap could fail the batch.
+std::vector<const PlannedContact*> without_second_owners(const std::vector<const PlannedContact*>& plans,
+                                                         const Connection& conn) {
+    std::vector<std::int64_t> owned;
+    for (const PlannedContact* plan : plans)
+        if (plan->contact_result().owner && plan->contact_result().contact_id > 0)
+            owned.push_back(plan->contact_result().contact_id);
+    if (owned.empty()) return plans;
+    std::map<std::int64_t, core::PartyRef> holder;
+    auto rows = sql_rows(
+        "SELECT chatwoot_contact_id, tipo_entidade, entidade_id FROM chatwoot.partes_chatwoot "
+        "WHERE proprietario AND chatwoot_contact_id OPERATOR(pg_catalog.=) ANY ($1) "
+        "  AND COALESCE(integracao_id, 0) OPERATOR(pg_catalog.=) $2",
+        {arg_int8_array(owned), arg_int8(conn.integracao_id.value_or(0))});
+    for (const auto& row : rows) holder[row.int8(0)] = core::PartyRef{row.text(1), row.int8(2)};
+    std::vector<const PlannedContact*> kept;
+    for (const PlannedContact* plan : plans) {
+        const core::ContactSyncResult& r = plan->contact_result();
+        if (!r.owner || r.contact_id <= 0) {
+            kept.push_back(plan);
+            continue;
+        }
+        auto it = holder.find(r.contact_id);
+        if (it == holder.end() ||
+            (it->second.tipo_entidade == plan->job.tipo_entidade && it->second.entidade_id == plan->job.entidade_id)) {
+            holder[r.contact_id] = core::PartyRef{plan->job.tipo_entidade, plan->job.entidade_id};
+            kept.push_back(plan);
+            continue;
+        }
+        const core::PartyRef& owner = it->second;
+        std::string why = "conflito: o contato " + std::to_string(r.contact_id) + " do Chatwoot já pertence a " +
+                          owner.tipo_entidade + " " + std::to_string(owner.entidade_id) +
+                          " (as chaves desta parte o acharam ao mesmo tempo); a parte ficou sem contato";
+        sql_exec(
+            "INSERT INTO chatwoot.partes_chatwoot AS p (tipo_entidade, entidade_id, integracao_id, sincronizado, "
+            "  erro_sincronizacao, ultima_sincronizacao) VALUES ($1, $2, $3, false, $4, pg_catalog.now()) "
+            "ON CONFLICT (tipo_entidade, entidade_id) DO UPDATE SET chatwoot_contact_id = NULL, proprietario = false, "
+            "  sincronizado = false, source_id = NULL, chatwoot_inbox_id = NULL, "
+            "  erro_sincronizacao = EXCLUDED.erro_sincronizacao, ultima_sincronizacao = pg_catalog.now()",
+            {arg_text(plan->job.tipo_entidade), arg_int8(plan->job.entidade_id),
+             conn.integracao_id ? arg_int8(*conn.integracao_id) : arg_null(INT8OID), arg_text(recorded(conn, why))});
+        queue_parties("upsert_contato", owner.tipo_entidade, {owner.entidade_id});
+    }
+    return kept;
+}
+
 // All successful syncs of a batch in one statement: one parse, one plan, one round of
 // index maintenance, instead of one statement per job.
-void record_successful_syncs(const std::vector<const PlannedContact*>& plans, const Connection& conn) {
+void record_successful_syncs(const std::vector<const PlannedContact*>& all_plans, const Connection& conn) {
+    if (all_plans.empty()) return;
+    std::vector<const PlannedContact*> plans = without_second_owners(all_plans, conn);
     if (plans.empty()) return;
     std::vector<std::int64_t> job_ids, entity_ids, contact_ids, requests, inbox_ids;
     std::vector<std::string> kinds, source_ids, snapshots, active, problems, owners, released;
@@ -196,7 +255,7 @@ public:
                 return std::make_unique<PlannedContact>(std::move(job), Step::release, std::move(release));
             }
             auto deactivation =
-                std::make_unique<core::ContactDeactivation>(context.requests, *link.contact_id, link.others_active);
+                std::make_unique<core::ContactDeactivation>(context.requests, party, *link.contact_id, link.others_active);
             return std::make_unique<PlannedContact>(std::move(job), Step::deactivation, std::move(deactivation));
         }
         if (!data->tracked) {
@@ -210,7 +269,7 @@ public:
         }
         if (data->party && !link.removed && link.contact_id) {  // desincronizar: the party stays
             auto deactivation =
-                std::make_unique<core::ContactDeactivation>(context.requests, *link.contact_id, link.others_active);
+                std::make_unique<core::ContactDeactivation>(context.requests, party, *link.contact_id, link.others_active);
             return std::make_unique<PlannedContact>(std::move(job), Step::deactivation, std::move(deactivation));
         }
         if (link.contact_id) {  // the row is gone (or its id was a removed party's)

@@ -152,8 +152,7 @@ std::string tree_request_body(const ContactDraft& d, const BodyOptions& o) {
     custom.set("entidade_id", Json::integer(d.entidade_id));
     custom.set("sistema_origem", "zattar");
     custom.set("ativo", Json::boolean(o.ativo.value_or(d.ativo)));
-    if (d.document) custom.set("documento", *d.document);
-    else if (o.clear_document) custom.set("documento", Json::null());
+    if (d.document) custom.set("documento", *d.document);  // never null (N5: a key that stays)
     body.set("custom_attributes", custom);
     return body.dump();
 }
@@ -198,7 +197,7 @@ TEST(ContactDraft, BodiesAreExactlyWhatAJanssonTreeOfTheSameFieldsDumps) {
     drafts.push_back(raw);
     std::vector<BodyOptions> options{{}, BodyOptions{7}};
     BodyOptions clearing;
-    clearing.clear_email = clearing.clear_phone = clearing.clear_document = true;
+    clearing.clear_email = clearing.clear_phone = true;
     clearing.ativo = true;
     options.push_back(clearing);
     BodyOptions leaving_out;

@@ -38,9 +38,16 @@ HttpResponse reply(long status, const std::string& body) {
 }
 
 std::string contact_json(int id, const std::string& identifier, const std::string& email = "",
-                         const std::string& phone = "") {
+                         const std::string& phone = "", const std::string& name = "Ana Souza",
+                         const std::string& document = "") {
     Json c = Json::object();
     c.set("id", std::int64_t{id});
+    c.set("name", name);
+    if (!document.empty()) {
+        Json custom = Json::object();
+        custom.set("documento", document);
+        c.set("custom_attributes", custom);
+    }
     c.set("identifier", identifier.empty() ? Json::null() : Json::string(identifier));
     c.set("email", email.empty() ? Json::null() : Json::string(email));
     c.set("phone_number", phone.empty() ? Json::null() : Json::string(phone));
@@ -137,8 +144,16 @@ TEST(ContactSync, FieldsTheAppEmptiedAreClearedOnAnOwnedContactOnly) {
     EXPECT_TRUE(body["email"].is_null());
     ASSERT_TRUE(body["phone_number"]);
     EXPECT_TRUE(body["phone_number"].is_null());
-    ASSERT_TRUE(body["custom_attributes"]["documento"]);
-    EXPECT_TRUE(body["custom_attributes"]["documento"].is_null());
+    // N5: a null would stay as a key (custom_attributes are merged): the key is destroyed.
+    EXPECT_FALSE(body["custom_attributes"]["documento"]);
+    d.answer(200, payload(contact_json(99, "zattar_cliente_7")));
+    HttpRequest destroy = d.expect("POST", "/contacts/99/destroy_custom_attributes");
+    EXPECT_EQ(Json::parse(destroy.body)["custom_attributes"].at(0).as_string(), "documento");
+    d.answer(200, payload(contact_json(99, "zattar_cliente_7")));
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().requests, 2);
+    EXPECT_FALSE(Json::parse(d.sync.sent_body())["custom_attributes"]["documento"]);
 
     // Unusable is not empty: an invalid e-mail in the app leaves Chatwoot's as it is.
     PartySnapshot invalid = emptied;
@@ -333,7 +348,6 @@ TEST(ContactSync, ARefusedConnectionEndsTheJobAsRefusedWithTheReason) {
     };
     for (const Case& c : {Case{401, R"({"error":"Invalid Access Token"})", "token de API inválido"},
                           Case{401, R"({"error":"Account is suspended"})", "suspensa"},
-                          Case{401, R"({"error":"You are not authorized to do this action"})", "administrador"},
                           Case{401, R"({"errors":["You need to sign in or sign up before continuing."]})", "proxy"},
                           Case{403, "<html>Forbidden</html>", "HTTP 403"}}) {
         Driver d;
@@ -461,7 +475,7 @@ TEST(ContactRelease, ANoLongerSharedOwnedContactIsDeactivatedUnderAnotherIdentif
 
     ContactRelease erased(factory, party, mapped(12), true);
     EXPECT_EQ(erased.next_request()->method, "DELETE");
-    erased.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    erased.on_response(reply(200, ""));  // a 404: A404AfterAMergeActsOnTheSurvivorThatCarriesTheIdentifier
     EXPECT_EQ(erased.result().outcome, Outcome::success);
 
     ContactRelease failing(factory, party, mapped(12), false);
@@ -497,7 +511,7 @@ TEST(ContactRelease, AContactAnotherActivePartyMapsToIsNeverDeactivatedOrDeleted
 
 TEST(ContactDeactivation, PushesAtivoFalseUnlessAnotherActivePartySharesTheContact) {
     RequestFactory factory(config());
-    ContactDeactivation soft(factory, 12, false);
+    ContactDeactivation soft(factory, PartyRef{"cliente", 7}, 12, false);
     auto r = soft.next_request();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->method, "PUT");
@@ -506,12 +520,12 @@ TEST(ContactDeactivation, PushesAtivoFalseUnlessAnotherActivePartySharesTheConta
     soft.on_response(reply(200, payload(contact_json(12, "x"))));
     EXPECT_EQ(soft.result().outcome, Outcome::success);
 
-    ContactDeactivation kept(factory, 12, true);
+    ContactDeactivation kept(factory, PartyRef{"cliente", 7}, 12, true);
     EXPECT_FALSE(kept.next_request());
     EXPECT_EQ(kept.result().outcome, Outcome::success);
     EXPECT_NE(kept.result().notes.find("outra parte"), std::string::npos);
 
-    ContactDeactivation failing(factory, 12, false);
+    ContactDeactivation failing(factory, PartyRef{"cliente", 7}, 12, false);
     failing.on_response(reply(503, ""));
     EXPECT_EQ(failing.result().outcome, Outcome::retry);
 }
@@ -662,4 +676,247 @@ TEST(ContactSync, AMessageEchoingASecretAcrossTheCutKeepsNothingOfIt) {
                 EXPECT_NE(error.find("[redacted] (echoed)"), std::string::npos) << pad << ": " << error;
         }
     }
+}
+
+// --- issue 18: what the third reading of Chatwoot found ------------------------------
+
+// D8: Pundit's denial of one action is not a refusal of the token: that job fails with
+// the reason (a dead letter), the integration is not paused.
+TEST(ContactSync, AnActionDeniedToTheTokensUserFailsOnlyThatJob) {
+    const std::string denied = R"({"error":"You are not authorized to do this action"})";
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(401, denied);
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::permanent);
+    EXPECT_NE(d.sync.result().error.find("só este trabalho falha"), std::string::npos) << d.sync.result().error;
+
+    RequestFactory factory(config());
+    ContactRelease erase(factory, PartyRef{"cliente", 7}, mapped(12), true);
+    EXPECT_EQ(erase.next_request()->method, "DELETE");
+    erase.on_response(reply(401, denied));
+    EXPECT_EQ(erase.result().outcome, Outcome::permanent);
+
+    // A contact inbox on an inbox the agent is not a member of: noted, the contact synced.
+    Driver inbox({}, InboxTarget{3, InboxChannel::api});
+    inbox.expect("POST", "/contacts/filter");
+    inbox.answer(200, list(contact_json(20, "zattar_cliente_7")));
+    inbox.expect("PUT", "/contacts/20");
+    inbox.answer(200, payload(contact_json(20, "zattar_cliente_7")));
+    inbox.expect("POST", "/contacts/20/contact_inboxes");
+    inbox.answer(401, denied);
+    ASSERT_TRUE(inbox.sync.finished());
+    EXPECT_EQ(inbox.sync.result().outcome, Outcome::success);
+    EXPECT_NE(inbox.sync.result().notes.find("inbox 3 não adicionado"), std::string::npos);
+
+    // The token itself refused still pauses (refused).
+    for (const char* body : {R"({"error":"Invalid Access Token"})", R"({"error":"You are not authorized to access this account"})"}) {
+        Driver t;
+        t.expect("POST", "/contacts/filter");
+        t.answer(401, body);
+        EXPECT_EQ(t.sync.result().outcome, Outcome::refused) << body;
+    }
+}
+
+TEST(ContactSync, SamePersonIsTheSameDocumentOrWithoutOneTheSameName) {
+    ContactDraft with_document = draft_contact(ana());  // CPF 52998224725
+    EXPECT_TRUE(same_person(with_document, "Outro Nome", "529.982.247-25"));
+    EXPECT_FALSE(same_person(with_document, "Ana Souza", "111.444.777-35"));
+    EXPECT_TRUE(same_person(with_document, "  ana   SOUZA ", ""));
+    EXPECT_FALSE(same_person(with_document, "Escritório Souza", ""));
+    EXPECT_FALSE(same_person(with_document, "", ""));
+    PartySnapshot accented = ana();
+    accented.nome = "ÉLIDA ÇÃO";
+    accented.documento = "";
+    EXPECT_TRUE(same_person(draft_contact(accented), "élida ção", "529.982.247-25"));
+}
+
+// A shared office e-mail or phone: another person's contact holds it. This party gets
+// its own contact without the field; the other contact is not touched.
+TEST(ContactSync, AnotherPersonsSharedEmailOrPhoneIsLeftOffThisPartysOwnContact) {
+    Driver d({}, InboxTarget{1, InboxChannel::api});
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(5, "zattar_cliente_3", "ana@example.com", "", "Bruno Lima") + "," +
+                       contact_json(6, "zattar_terceiro_9", "", "+5511987654321", "Carla Reis")));
+    HttpRequest create = d.expect("POST", "/contacts");
+    Json body = Json::parse(create.body);
+    EXPECT_FALSE(body["email"]);
+    EXPECT_FALSE(body["phone_number"]);
+    EXPECT_EQ(body["identifier"].as_string(), "zattar_cliente_7");
+    d.answer(200, kCreated);
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_TRUE(d.sync.result().owner);
+    EXPECT_TRUE(d.sync.result().created);
+    EXPECT_NE(d.sync.result().notes.find("outra pessoa"), std::string::npos) << d.sync.result().notes;
+
+    // The same person under another role still shares (document equal, another name).
+    Driver same;
+    same.expect("POST", "/contacts/filter");
+    same.answer(200, list(contact_json(5, "zattar_terceiro_3", "ana@example.com", "", "A. Souza", "52998224725")));
+    ASSERT_TRUE(same.sync.finished());
+    EXPECT_EQ(same.sync.result().contact_id, 5);
+    EXPECT_FALSE(same.sync.result().owner);
+
+    // A WhatsApp inbox needs the phone another person holds: the contact goes without the inbox.
+    Driver whatsapp({}, InboxTarget{4, InboxChannel::needs_phone});
+    whatsapp.expect("POST", "/contacts/filter");
+    whatsapp.answer(200, list(contact_json(6, "zattar_terceiro_9", "", "+5511987654321", "Carla Reis")));
+    Json wbody = Json::parse(whatsapp.expect("POST", "/contacts").body);
+    EXPECT_FALSE(wbody["phone_number"]);
+    EXPECT_FALSE(wbody["inbox_id"]);
+    EXPECT_EQ(wbody["email"].as_string(), "ana@example.com");
+}
+
+// N3: a 404 after a Chatwoot merge. The survivor inherited the identifier: the release
+// (LGPD erasure or deactivation) acts on it.
+TEST(ContactRelease, A404AfterAMergeActsOnTheSurvivorThatCarriesTheIdentifier) {
+    RequestFactory factory(config());
+    PartyRef party{"cliente", 7};
+    ContactRelease erase(factory, party, mapped(12), true);
+    EXPECT_EQ(erase.next_request()->method, "DELETE");
+    erase.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    auto lookup = erase.next_request();
+    ASSERT_TRUE(lookup);
+    EXPECT_NE(lookup->url.find("/contacts/filter"), std::string::npos);
+    EXPECT_NE(lookup->body.find("zattar_cliente_7"), std::string::npos);
+    erase.on_response(reply(200, list(contact_json(30, "ZATTAR_CLIENTE_7", "ana@example.com"))));
+    auto again = erase.next_request();
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->method, "DELETE");
+    EXPECT_NE(again->url.find("/contacts/30"), std::string::npos);
+    erase.on_response(reply(200, ""));
+    EXPECT_EQ(erase.result().outcome, Outcome::success);
+    EXPECT_NE(erase.result().notes.find("mesclado no 30"), std::string::npos);
+
+    ContactRelease soft(factory, party, mapped(12), false);
+    soft.next_request();
+    soft.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    soft.next_request();
+    soft.on_response(reply(200, kEmpty));  // crm_v2: the filter may list only leads
+    auto search = soft.next_request();
+    ASSERT_TRUE(search);
+    EXPECT_NE(search->url.find("/contacts/search?q=zattar_cliente_7&page=1"), std::string::npos) << search->url;
+    soft.on_response(reply(200, list(contact_json(31, "zattar_cliente_7"))));
+    auto put = soft.next_request();
+    ASSERT_TRUE(put);
+    EXPECT_EQ(put->method, "PUT");
+    EXPECT_NE(put->url.find("/contacts/31"), std::string::npos);
+    EXPECT_EQ(Json::parse(put->body)["identifier"].as_string(), "zattar_cliente_7-removido-31");
+    EXPECT_EQ(Json::parse(put->body)["custom_attributes"]["ativo"].as_bool(), false);
+    soft.on_response(reply(200, payload(contact_json(31, "x"))));
+    EXPECT_EQ(soft.result().outcome, Outcome::success);
+
+    // Really gone: the filter and the search find nothing; done.
+    ContactRelease gone(factory, party, mapped(12), true);
+    gone.next_request();
+    gone.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    gone.next_request();
+    gone.on_response(reply(200, kEmpty));
+    gone.next_request();
+    gone.on_response(reply(200, R"({"meta":{"count":0,"has_more":false},"payload":[]})"));
+    EXPECT_TRUE(gone.finished());
+    EXPECT_EQ(gone.result().outcome, Outcome::success);
+    EXPECT_EQ(gone.result().requests, 3);
+}
+
+TEST(ContactDeactivation, A404AfterAMergeDeactivatesTheSurvivorAndFollowsIt) {
+    RequestFactory factory(config());
+    ContactDeactivation d(factory, PartyRef{"cliente", 7}, 12, false);
+    d.next_request();
+    d.on_response(reply(404, R"({"error":"Resource could not be found"})"));
+    d.next_request();
+    d.on_response(reply(200, list(contact_json(30, "zattar_cliente_7"))));
+    auto put = d.next_request();
+    ASSERT_TRUE(put);
+    EXPECT_NE(put->url.find("/contacts/30"), std::string::npos);
+    EXPECT_EQ(Json::parse(put->body)["custom_attributes"]["ativo"].as_bool(), false);
+    d.on_response(reply(200, payload(contact_json(30, "zattar_cliente_7"))));
+    EXPECT_EQ(d.result().outcome, Outcome::success);
+    EXPECT_EQ(d.result().contact_id, 30);
+}
+
+// N4: Chatwoot refuses to delete a contact that is online; it will not be for long.
+TEST(ContactRelease, DeletingAnOnlineContactIsRetried) {
+    RequestFactory factory(config());
+    ContactRelease erase(factory, PartyRef{"cliente", 7}, mapped(12), true);
+    erase.next_request();
+    erase.on_response(reply(422, R"({"message":"Ana souza is Online, please try again later"})"));
+    EXPECT_EQ(erase.result().outcome, Outcome::retry);
+}
+
+// N1: the search is a LIKE in which '_' matches anything, 15 a page in no set order:
+// the exact identifier may be on a later page.
+TEST(ContactSync, TheSearchPagesUntilTheExactIdentifier) {
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(422, R"({"message":"Identifier has already been taken","attributes":["identifier"]})");
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("GET", "/contacts/search?q=zattar_cliente_7&page=1");
+    std::string siblings;
+    for (int i = 0; i < 15; ++i) siblings += (i ? "," : "") + contact_json(100 + i, "zattarXcliente_7" + std::to_string(i));
+    d.answer(200, R"({"meta":{"count":15,"has_more":true},"payload":[)" + siblings + "]}");
+    d.expect("GET", "/contacts/search?q=zattar_cliente_7&page=2");
+    d.answer(200, R"({"meta":{"count":2,"has_more":false},"payload":[)" + contact_json(200, "zattar_cliente_77") + "," +
+                      contact_json(201, "zattar_cliente_7") + "]}");
+    d.expect("PUT", "/contacts/201");
+}
+
+// N2: a search 429 (its own 100/min per account, no Retry-After) waits for the window.
+TEST(ContactSync, ASearch429WaitsForTheNextWindow) {
+    EXPECT_EQ(wait_for_next_window(120).count(), 62);
+    EXPECT_EQ(wait_for_next_window(179).count(), 3);
+    Driver d;
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(422, R"({"message":"Identifier has already been taken","attributes":["identifier"]})");
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("GET", "/contacts/search");
+    d.answer(429, "Retry later\n");
+    ASSERT_TRUE(d.sync.finished());
+    EXPECT_EQ(d.sync.result().outcome, Outcome::retry);
+    EXPECT_TRUE(d.sync.result().throttled);
+    ASSERT_TRUE(d.sync.result().retry_after);
+    EXPECT_GE(d.sync.result().retry_after->count(), 2);
+    EXPECT_LE(d.sync.result().retry_after->count(), 62);
+}
+
+// D9: Chatwoot lower-cases with Ruby and LOWER(): beyond ASCII.
+TEST(ContactSync, CaseIsFoldedBeyondAscii) {
+    PartySnapshot p = ana();
+    p.emails_json = R"(["ÉLIDA@EXAMPLE.COM"])";
+    ContactDraft draft = draft_contact(p);
+    EXPECT_EQ(draft.email, "élida@example.com");
+    Driver d({}, std::nullopt, p);
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, list(contact_json(2, "", "Élida@Example.com")));
+    d.expect("PUT", "/contacts/2");
+}
+
+// N3 on a reused id: the removed party's contact was merged away. The survivor carries
+// the identifier the new party would otherwise adopt as its own: it is released first.
+TEST(ContactSync, AReleaseMetWithA404ReleasesTheMergeSurvivorBeforeTheNewPartyLooksUp) {
+    ContactLink link = mapped(4);
+    link.removed = true;
+    Driver d(link);
+    d.expect("PUT", "/contacts/4");
+    d.answer(404, R"({"error":"Resource could not be found"})");
+    HttpRequest find = d.expect("POST", "/contacts/filter");
+    EXPECT_NE(find.body.find("zattar_cliente_7"), std::string::npos);
+    d.answer(200, list(contact_json(9, "zattar_cliente_7", "old@example.com")));
+    HttpRequest release = d.expect("PUT", "/contacts/9");
+    EXPECT_EQ(Json::parse(release.body)["identifier"].as_string(), "zattar_cliente_7-removido-9");
+    d.answer(200, payload(contact_json(9, "zattar_cliente_7-removido-9")));
+    d.expect("POST", "/contacts/filter");
+    d.answer(200, kEmpty);
+    d.expect("POST", "/contacts");
+    d.answer(200, kCreated);
+    EXPECT_EQ(d.sync.result().outcome, Outcome::success);
+    EXPECT_EQ(d.sync.result().contact_id, 55);
+    EXPECT_NE(d.sync.result().notes.find("mesclado no 9"), std::string::npos) << d.sync.result().notes;
 }
