@@ -541,3 +541,19 @@ BEGIN
     NEW.updated_at := pg_catalog.now();
     RETURN NEW;
 END $$;
+
+-- Monitoring (issue 18, docs/monitoring/): the worker's requests, 429s and budget in
+-- force, and the connections' names, budgets and pauses for pg_monitor (no secret).
+CREATE FUNCTION chatwoot.requisicoes_chatwoot(
+    OUT banco text,
+    OUT integracao_id bigint,
+    OUT requisicoes bigint,
+    OUT respostas_429 bigint,
+    OUT limite_em_vigor integer,
+    OUT janela_limite_s integer,
+    OUT usadas_na_janela integer
+) RETURNS SETOF record
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_requisicoes_chatwoot';
+REVOKE ALL ON FUNCTION chatwoot.requisicoes_chatwoot() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chatwoot.requisicoes_chatwoot() TO pg_monitor;
+GRANT SELECT (id, nome, ativo, limite_requisicoes, janela_limite_s, pausada_em) ON chatwoot.integracoes TO pg_monitor;

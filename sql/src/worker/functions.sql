@@ -39,3 +39,21 @@ REVOKE ALL ON FUNCTION chatwoot.aguardar_worker(integer, timestamptz) FROM PUBLI
 CREATE FUNCTION chatwoot.acordar_worker() RETURNS boolean
     LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_acordar_worker';
 REVOKE ALL ON FUNCTION chatwoot.acordar_worker() FROM PUBLIC;
+
+-- Monitoring (docs/monitoring/): per database worker, the integration it sends with,
+-- the requests it started and the 429s it received since that integration was set
+-- (counters kept in shared memory: a server restart sets them to 0), and the request
+-- budget in force, what 429s taught when lower than integracoes.limite_requisicoes
+-- (NULL until a budget paced a request). Same visibility as worker_status().
+CREATE FUNCTION chatwoot.requisicoes_chatwoot(
+    OUT banco text,
+    OUT integracao_id bigint,       -- NULL: no connection, or the deprecated settings
+    OUT requisicoes bigint,
+    OUT respostas_429 bigint,
+    OUT limite_em_vigor integer,
+    OUT janela_limite_s integer,
+    OUT usadas_na_janela integer    -- this clock window's requests, worker and testar_conexao
+) RETURNS SETOF record
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_requisicoes_chatwoot';
+REVOKE ALL ON FUNCTION chatwoot.requisicoes_chatwoot() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chatwoot.requisicoes_chatwoot() TO pg_monitor;
