@@ -32,5 +32,3 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ch
 INSERT INTO chatwoot._acessos_app (privilegio, objeto)
 VALUES ('SELECT (id, nome, api_url, account_id, default_inbox_id, ativo, limite_requisicoes, '
         'janela_limite_s, pausada_em, motivo_pausa, created_at, updated_at)', 'chatwoot.integracoes');
--- Monitoring reads the connections' names, budgets and pauses, never the secrets.
-GRANT SELECT (id, nome, ativo, limite_requisicoes, janela_limite_s, pausada_em) ON chatwoot.integracoes TO pg_monitor;
