@@ -57,6 +57,7 @@ DATA_SOURCE_NAME="postgresql://chatwoot_monitor@127.0.0.1:$IT_PORT/zattar?sslmod
   "$EXPORTER" --web.listen-address="127.0.0.1:$EXP_PORT" --extend.query-path="$QUERIES" \
   --disable-default-metrics --disable-settings-metrics >"$IT_WORK/exporter.log" 2>&1 &
 EXP_PID=$!
+[ -n "${WORK:-}" ] && echo "$EXP_PID" >> "$WORK/exporter.pids"  # test/run.sh stops it should this script be killed
 scrape() { curl -sf --max-time 20 "http://127.0.0.1:$EXP_PORT/metrics"; }
 eventually 30 "the exporter serves /metrics with chatwoot_sync metrics" bash -c "curl -sf --max-time 5 http://127.0.0.1:$EXP_PORT/metrics | grep -q '^chatwoot_sync_'"
 metrics=$(scrape)
