@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev libjansson-dev libssl-dev libphonenumber-dev libmicrohttpd-dev
   googletest libgtest-dev
   curl jq wrk openssl procps iproute2
+  prometheus-postgres-exporter prometheus
 )
 
 missing=()
@@ -34,4 +35,18 @@ apt-get update -qq
 # The Debian package would also create and start a system-wide cluster; we never use it.
 mkdir -p /etc/postgresql-common/createcluster.d
 echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/chatwoot_sync-no-main.conf
+# prometheus and prometheus-postgres-exporter are services, but the tests run their
+# binaries themselves: none may start (a policy-rc.d of our own while apt runs, unless
+# the system has one), and under systemd their units are disabled.
+own_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  own_policy=/usr/sbin/policy-rc.d
+  printf '#!/bin/sh\nexit 101\n' > "$own_policy" && chmod 755 "$own_policy"
+  trap 'rm -f "$own_policy"' EXIT
+fi
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if [ -d /run/systemd/system ]; then
+  for service in prometheus prometheus-postgres-exporter; do
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  done
+fi

@@ -559,3 +559,29 @@ BEGIN
     NEW.updated_at := pg_catalog.now();
     RETURN NEW;
 END $$;
+
+-- Monitoring (issue 18, docs/monitoring/): the worker's requests, 429s and budget in
+-- force, and the connections' names, budgets and pauses for pg_monitor (no secret).
+CREATE FUNCTION chatwoot.requisicoes_chatwoot(
+    OUT banco text,
+    OUT integracao_id bigint,
+    OUT requisicoes bigint,
+    OUT respostas_429 bigint,
+    OUT limite_em_vigor integer,
+    OUT janela_limite_s integer,
+    OUT usadas_na_janela integer
+) RETURNS SETOF record
+    LANGUAGE c AS 'MODULE_PATHNAME', 'chatwoot_requisicoes_chatwoot';
+REVOKE ALL ON FUNCTION chatwoot.requisicoes_chatwoot() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chatwoot.requisicoes_chatwoot() TO pg_monitor;
+
+-- Each connection for monitoring: its name, budget and pause, and the worker's
+-- counters when it is the integration this database's worker sends with (NULL
+-- otherwise). Never the key, the webhook secret or the URL.
+CREATE VIEW chatwoot.integracoes_resumo AS
+SELECT i.id, i.nome, i.ativo, i.limite_requisicoes, i.janela_limite_s, i.pausada_em,
+       r.requisicoes, r.respostas_429, r.limite_em_vigor, r.usadas_na_janela
+  FROM chatwoot.integracoes i
+  LEFT JOIN chatwoot.requisicoes_chatwoot() r ON r.integracao_id = i.id AND r.banco = pg_catalog.current_database();
+REVOKE ALL ON chatwoot.integracoes_resumo FROM PUBLIC;
+GRANT SELECT ON chatwoot.integracoes_resumo TO pg_monitor;

@@ -95,6 +95,12 @@ cleanup() {
         && kill "$pid" 2>/dev/null
     done < "$WORK/simulator.pids"
   fi
+  if [ -f "$WORK/exporter.pids" ]; then  # test/integration/monitoring.sh's exporter
+    while read -r pid; do
+      [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = /usr/bin/prometheus-postgres-exporter ] \
+        && kill "$pid" 2>/dev/null
+    done < "$WORK/exporter.pids"
+  fi
   for pidfile in "$WORK"/*/data/postmaster.pid "$WORK"/it.*/*/data/postmaster.pid; do
     [ -f "$pidfile" ] && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$(dirname "$pidfile")" -m immediate stop >/dev/null 2>&1
   done

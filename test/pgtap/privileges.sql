@@ -1,7 +1,7 @@
 -- Privileges: PUBLIC gets nothing secret; conceder_acesso_app grants the app the
 -- non-secret columns and testar_conexao, never api_key / webhook_secret.
 BEGIN;
-SELECT plan(81);
+SELECT plan(86);
 
 -- Runs `sql` as role `papel` and returns to the session user (on error the
 -- caller's subtransaction, e.g. throws_ok's, restores the role).
@@ -41,6 +41,16 @@ SELECT function_privs_are('chatwoot', '_registrar_instalacao', ARRAY[]::name[], 
 SELECT function_privs_are('chatwoot', 'worker_status', ARRAY[]::name[], 'pg_monitor', ARRAY['EXECUTE'],
                           'pg_monitor can execute worker_status');
 SELECT schema_privs_are('chatwoot', 'pg_monitor', ARRAY['USAGE'], 'pg_monitor has USAGE on schema chatwoot');
+-- Monitoring (docs/monitoring/queries.yaml): pg_monitor reads the counters and the
+-- connections' summary, never integracoes itself (api_key, webhook_secret).
+SELECT function_privs_are('chatwoot', 'requisicoes_chatwoot', ARRAY[]::name[], 'pg_monitor', ARRAY['EXECUTE'],
+                          'pg_monitor can execute requisicoes_chatwoot');
+SELECT function_privs_are('chatwoot', 'requisicoes_chatwoot', ARRAY[]::name[], 'public', ARRAY[]::text[],
+                          'PUBLIC cannot execute requisicoes_chatwoot');
+SELECT table_privs_are('chatwoot', 'integracoes_resumo', 'pg_monitor', ARRAY['SELECT'], 'pg_monitor can read integracoes_resumo');
+SELECT table_privs_are('chatwoot', 'integracoes_resumo', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on integracoes_resumo');
+SELECT is(has_any_column_privilege('pg_monitor', 'chatwoot.integracoes', 'SELECT'), false,
+          'pg_monitor reads no column of integracoes itself');
 -- ... and the contact sync's objects
 SELECT table_privs_are('chatwoot', 'fila', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on fila');
 SELECT table_privs_are('chatwoot', 'partes_chatwoot', 'public', ARRAY[]::text[], 'PUBLIC has no privilege on partes_chatwoot');

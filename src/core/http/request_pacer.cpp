@@ -126,6 +126,7 @@ RequestPacer::TimePoint RequestPacer::next_start(TimePoint now) {
 
 RequestPacer::Start RequestPacer::on_start(TimePoint now) {
     Start start{now, next_ticket_++};
+    if (shared_) shared_->count_sent();
     close_windows(now);
     ++starts_in_window_;
     int lim = limit();
@@ -140,6 +141,10 @@ RequestPacer::Start RequestPacer::on_start(TimePoint now) {
     if (learned_ > 0 && static_cast<int>(in_flight_.size() + answered_.size()) >= lim) probe_ = start.ticket;
     in_flight_.insert(start.ticket);
     return start;
+}
+
+void RequestPacer::count_reply(long status) {
+    if (shared_ && status == 429) shared_->count_throttled();
 }
 
 void RequestPacer::on_done(const Start& started, TimePoint now) {

@@ -77,6 +77,9 @@ public:
     // The end of a request whose reply teaches nothing (a request under a limit of its
     // own, or one cut off): it stops being in flight.
     void on_done(const Start& started, TimePoint now);
+    // Every reply's status, paced or not (status 0: none): counts a 429 in the shared
+    // window's monitoring counter.
+    void count_reply(long status);
 
     // Spend the budget together with other processes (nullptr: alone). The window must
     // outlive the pacer (it lives in shared memory).

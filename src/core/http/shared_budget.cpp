@@ -84,6 +84,19 @@ SharedRequestWindow::Terms SharedRequestWindow::terms() const {
     return {static_cast<int>(word >> 32), static_cast<int>(word & 0xffffffffu)};
 }
 
+void SharedRequestWindow::count_sent() { __atomic_fetch_add(&sent_word, 1, __ATOMIC_RELAXED); }
+void SharedRequestWindow::count_throttled() { __atomic_fetch_add(&throttled_word, 1, __ATOMIC_RELAXED); }
+
+SharedRequestWindow::Counts SharedRequestWindow::counts() const {
+    return {static_cast<std::int64_t>(__atomic_load_n(&sent_word, __ATOMIC_RELAXED)),
+            static_cast<std::int64_t>(__atomic_load_n(&throttled_word, __ATOMIC_RELAXED))};
+}
+
+void SharedRequestWindow::reset_counts() {
+    __atomic_store_n(&sent_word, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&throttled_word, 0, __ATOMIC_RELAXED);
+}
+
 std::int64_t clock_window_start(std::chrono::system_clock::time_point t, std::chrono::seconds window) {
     auto since_epoch = std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
     auto w = std::max<std::int64_t>(1, window.count());

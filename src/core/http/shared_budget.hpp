@@ -13,6 +13,8 @@
 //    whose clock lags) counts in the newer one.
 //  * The terms word: the budget the worker's pacer runs by (its learned limit when
 //    lower than the configured one), so testar_conexao follows what 429s taught.
+//  * Two counters for monitoring (chatwoot.requisicoes_chatwoot()): the worker's
+//    requests started and the 429s it received, since the worker's integration was set.
 #pragma once
 #include "core/http/request_pacer.hpp"
 
@@ -47,10 +49,21 @@ struct SharedRequestWindow {
     void publish_terms(int limit, int window_s);
     Terms terms() const;
 
+    struct Counts {
+        std::int64_t sent = 0;       // requests started
+        std::int64_t throttled = 0;  // 429s received
+    };
+    void count_sent();
+    void count_throttled();
+    Counts counts() const;
+    void reset_counts();
+
     // Plain words, accessed only atomically (so the struct stays trivially copyable
     // for the registry's memset).
     std::uint64_t count_word;
     std::uint64_t terms_word;
+    std::uint64_t sent_word;
+    std::uint64_t throttled_word;
 };
 
 // chatwoot.testar_conexao()'s turn at the shared budget, for `requests` requests at

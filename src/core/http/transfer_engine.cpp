@@ -369,6 +369,7 @@ void TransferEngine::step(std::chrono::milliseconds wait, bool hold_new, std::ve
         if (!response.retry_after.empty())
             retry_after = parse_retry_after(response.retry_after, static_cast<std::int64_t>(std::time(nullptr)),
                                             e.pacer.max_pause());
+        e.pacer.count_reply(response.transport_ok() ? response.status : 0);
         if (!t->request.separately_limited)
             e.pacer.on_response(t->paced, response.transport_ok() ? response.status : 0, retry_after, replied);
         else

@@ -597,6 +597,7 @@ int claim_and_send(DrainOutcome& outcome) {
     batch->conn = load_connection();
     const Connection& conn = batch->conn;
     state.no_connection = !conn.found;
+    pg_call([&conn] { set_worker_integration(conn.integracao_id.value_or(0)); });
     // A row's pause lives in the row; one of the deprecated settings, in memory until a reload.
     if (conn.integracao_id || !conn.found) state.paused = conn.paused;
     batch->conn.paused = state.paused;

@@ -85,6 +85,15 @@ void add_jobs_done(int jobs) {
     LWLockRelease(registry->lock);
 }
 
+void set_worker_integration(int64 integration_id) {
+    LWLockAcquire(registry->lock, LW_EXCLUSIVE);
+    if (my_slot->integration_id != integration_id) {
+        my_slot->integration_id = integration_id;
+        my_slot->requests.reset_counts();
+    }
+    LWLockRelease(registry->lock);
+}
+
 static void release_slot(int code, Datum) {
     if (!my_slot) return;
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);

@@ -101,6 +101,49 @@ CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_worker_status) {
     return (Datum)0;
 }
 
+// Monitoring: per database worker, the integration it sends with, its requests and
+// 429s since that integration was set (reset by a server restart: counters for
+// Prometheus), and the request budget in force (what 429s taught, when lower than
+// the configured one). Same visibility as worker_status().
+CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_requisicoes_chatwoot) {
+    constexpr int kColumns = 7;
+    InitMaterializedSRF(fcinfo, 0);
+    auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+    if (registry == nullptr) return (Datum)0;
+    WorkerSlot slots[kMaxWorkers];
+    LWLockAcquire(registry->lock, LW_SHARED);
+    memcpy(slots, registry->slots, sizeof(slots));
+    LWLockRelease(registry->lock);
+    bool see_all = has_privs_of_role(GetUserId(), ROLE_PG_MONITOR);
+    auto now_s = static_cast<std::int64_t>(time(nullptr));
+    for (const auto& slot : slots) {
+        if (slot.state == WorkerState::free) continue;
+        if (!see_all && slot.database_oid != MyDatabaseId) continue;
+        Datum values[kColumns];
+        bool nulls[kColumns];
+        memset(nulls, false, sizeof(nulls));
+        auto counts = slot.requests.counts();
+        auto terms = slot.requests.terms();
+        values[0] = CStringGetTextDatum(slot.database_name);
+        values[1] = Int64GetDatum(slot.integration_id);
+        nulls[1] = slot.integration_id == 0;
+        values[2] = Int64GetDatum(counts.sent);
+        values[3] = Int64GetDatum(counts.throttled);
+        values[4] = Int32GetDatum(terms.limit);
+        nulls[4] = terms.window_s == 0;  // nothing published: no budget has paced a request yet
+        values[5] = Int32GetDatum(terms.window_s);
+        nulls[5] = terms.window_s == 0;
+        std::int64_t window = terms.window_s > 0 ? chatwoot::core::clock_window_start(
+                                                       std::chrono::system_clock::from_time_t(now_s),
+                                                       std::chrono::seconds(terms.window_s))
+                                                 : 0;
+        values[6] = Int32GetDatum(slot.requests.usage(window).used);
+        nulls[6] = terms.window_s == 0;
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return (Datum)0;
+}
+
 // Test and ops barrier: waits until this database's worker is attached and has
 // completed a cycle since `desde` (default: any). Returns false on timeout.
 CHATWOOT_FUNCTION_ANY_SCHEMA(chatwoot_aguardar_worker) {

@@ -50,8 +50,10 @@ struct WorkerSlot {
     pg_atomic_uint64 quiet_until; // commits do not wake the worker before this (it could not send)
     pg_atomic_uint32 connection_generation;  // bumped at commit of any change to chatwoot.integracoes
     // Chatwoot's request budget, spent by the worker's HTTP thread and by testar_conexao
-    // in any backend (16 bytes, lock-free atomics only; core/http/shared_budget.hpp).
+    // in any backend, and the worker's request and 429 counters (lock-free atomics
+    // only; core/http/shared_budget.hpp).
     chatwoot::core::SharedRequestWindow requests;
+    int64 integration_id;  // the chatwoot.integracoes row the counters belong to (0: none, the settings)
 };
 
 struct Registry {
@@ -89,6 +91,9 @@ void set_worker_error(const char* message);
 // Why the worker is not sending (0 / "": it is) and its standing warnings.
 void set_worker_pause(TimestampTz until, const char* reason, const char* warnings);
 void add_jobs_done(int jobs);
+// The connection the worker now sends with: the request counters start again when it
+// is another integration's (chatwoot.requisicoes_chatwoot() shows them per integration).
+void set_worker_integration(int64 integration_id);
 
 // Set the latch of the current database's worker (now, or at commit). The commit-time
 // wake of a queueing transaction is skipped while the worker has said it cannot send

@@ -401,3 +401,24 @@ TEST(SharedBudget, ConcurrentReservationsNeverPassTheLimit) {
     EXPECT_EQ(shared.usage(window).used, 1000);
     EXPECT_EQ(shared.usage(window).external, external.load());
 }
+
+// Monitoring (chatwoot.requisicoes_chatwoot()): every start and every 429 is counted in
+// the shared window, paced or not, and a reset starts the counts again.
+TEST(SharedBudget, CountsEveryStartAndEvery429ForMonitoring) {
+    SharedRequestWindow shared{};
+    RequestPacer p({10, 5s});
+    p.share(&shared);
+    EXPECT_EQ(burst(p, 0.5, 200, 4), 4);
+    EXPECT_EQ(burst(p, 0.6, 429, 3), 1);  // a 429 holds the rest until the window ends
+    p.count_reply(200);
+    p.count_reply(429);  // a request under a limit of its own (search) answered 429
+    EXPECT_EQ(shared.counts().sent, 5);
+    EXPECT_EQ(shared.counts().throttled, 1);  // on_response counts nothing: the engine reports each reply once
+    RequestPacer unpaced;  // no budget: still counted
+    unpaced.share(&shared);
+    EXPECT_EQ(burst(unpaced, 1.0, 200, 5), 5);
+    EXPECT_EQ(shared.counts().sent, 10);
+    shared.reset_counts();
+    EXPECT_EQ(shared.counts().sent, 0);
+    EXPECT_EQ(shared.counts().throttled, 0);
+}
