@@ -537,6 +537,12 @@ SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('ch
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.integracoes', 'id')::regclass, '');
 SELECT pg_catalog.pg_extension_config_dump('chatwoot.fila', 'WHERE estado <> ''concluido''');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.fila', 'id')::regclass, '');
+-- The change log too (issue 18): its rows name their table by regclass, which a dump
+-- writes as the table's name and a restore resolves again (an oid changes). oid to
+-- regclass is binary coercible: no rewrite, and the C writer's datum is the same.
+ALTER TABLE chatwoot.mudancas ALTER COLUMN tabela TYPE regclass;
+SELECT pg_catalog.pg_extension_config_dump('chatwoot.mudancas', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.mudancas', 'id')::regclass, '');
 
 -- Worker isolation (issue 17): a test of the app-code fence on its own.
 CREATE FUNCTION chatwoot._testar_cerca(tabela regclass, comando text, limite_ms integer DEFAULT 0) RETURNS jsonb

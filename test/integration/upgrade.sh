@@ -61,14 +61,16 @@ queue_state() {
 }
 catalog() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -f test/upgrade/catalog.sql; }
 # digest_sql DB: SQL that digests every table of schema chatwoot, its rows as they are
-# now (the columns it has now, in order) as one md5 per table: made before the update,
+# now (the columns it has now, in order, read as the types they have now: an update may
+# change a column's type without changing its values, as mudancas.tabela's oid became a
+# regclass) as one md5 per table: made before the update,
 # run before it and inside its transaction.
 digest_sql() {
   q "$1" "SELECT 'SELECT * FROM (' || string_agg(format(
              'SELECT %L || '' '' || md5(coalesce(string_agg(t::text, E''\\n'' ORDER BY t::text), '''')) FROM (SELECT %s FROM %s) t',
              c.oid::regclass::text, k.cols, c.oid::regclass), ' UNION ALL ') || ') d ORDER BY 1'
             FROM pg_class c,
-                 LATERAL (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
+                 LATERAL (SELECT string_agg(quote_ident(a.attname) || '::' || format_type(a.atttypid, a.atttypmod) || ' AS ' || quote_ident(a.attname), ', ' ORDER BY a.attnum) AS cols
                             FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) k
            WHERE c.relnamespace = 'chatwoot'::regnamespace AND c.relkind = 'r'"
 }

@@ -2,7 +2,7 @@
 -- signatures, for the connection (integracoes) and for the contact sync (fila,
 -- partes_chatwoot, rastreamentos).
 BEGIN;
-SELECT plan(101);
+SELECT plan(103);
 
 SELECT has_schema('chatwoot', 'schema chatwoot exists');
 SELECT has_extension('chatwoot_sync', 'extension chatwoot_sync is installed');
@@ -177,6 +177,14 @@ SELECT col_is_pk('chatwoot', 'rastreamentos', 'tabela', 'rastreamentos.tabela is
 SELECT ok((SELECT ARRAY['chatwoot.partes_chatwoot'::regclass::oid, 'chatwoot.rastreamentos'::regclass::oid] <@ extconfig
              FROM pg_extension WHERE extname = 'chatwoot_sync'),
           'partes_chatwoot and rastreamentos are dumped with the extension');
+SELECT col_type_is('chatwoot', 'mudancas', 'tabela', 'regclass',
+                   'mudancas.tabela is a regclass: a dump writes the name, a restore resolves it (an oid changes)');
+SELECT is((SELECT array_agg(c.relname || ' ' || coalesce(nullif(x.w, ''), '-') ORDER BY c.relname)
+             FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(oid, w), pg_class c
+            WHERE e.extname = 'chatwoot_sync' AND c.oid = x.oid),
+          ARRAY['fila WHERE estado <> ''concluido''', 'fila_id_seq -', 'integracoes -', 'integracoes_id_seq -',
+                'mudancas -', 'mudancas_id_seq -', 'partes_chatwoot -', 'partes_chatwoot_id_seq -', 'rastreamentos -']::text[],
+          'what a dump keeps: every table but _acessos_app, their identity sequences, fila''s unfinished rows');
 SELECT has_view('chatwoot', 'fila_resumo', 'view chatwoot.fila_resumo exists');
 SELECT has_view('chatwoot', 'erros_sincronizacao', 'view chatwoot.erros_sincronizacao exists');
 SELECT has_function('chatwoot', 'rastrear', ARRAY['regclass', 'text', 'jsonb'], 'rastrear(regclass, text, jsonb) exists');

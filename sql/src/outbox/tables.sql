@@ -6,12 +6,13 @@
 -- index, no constraint, no trigger, by design: an app's single-row INSERT then costs
 -- one row appended, not an outbox row with its indexes and conflict check
 -- (bench/app_writes.sh). Nobody but the owner may read or write it.
--- Not dumped: it names tables by oid, which a restore changes; what it holds is a
--- few seconds of changes the worker has not moved yet (drenar_mudancas() moves them
--- into the dumped fila before a dump; README, "Dump and restore").
+-- tabela is a regclass, not an oid: the same four bytes for the C writer, but a dump
+-- writes it as the table's qualified name and a restore reads that name back into the
+-- new cluster's oid (the app's tables exist by then: pg_dump loads every table's data
+-- after every CREATE TABLE). An oid would point at nothing, or at another table.
 CREATE TABLE chatwoot.mudancas (
     id            bigint GENERATED ALWAYS AS IDENTITY,
-    tabela        oid NOT NULL,
+    tabela        regclass NOT NULL,
     tipo_entidade text NOT NULL,
     tipo          "char" NOT NULL,   -- i insert, u update (of a mapped column), r remove
     ids           bigint[] NOT NULL,
@@ -21,6 +22,11 @@ ALTER TABLE chatwoot.mudancas ALTER COLUMN ids SET STORAGE EXTERNAL;
 COMMENT ON TABLE chatwoot.mudancas IS
     'Change log of tracked tables, drained by the worker into chatwoot.fila. No index: append-only for the triggers.';
 REVOKE ALL ON chatwoot.mudancas FROM PUBLIC;
+-- Dumped whole: changes not yet moved into the outbox are work not done, as pending
+-- jobs are (an erasure among them is queued by nothing else). Its sequence too: the
+-- worker drains in id order, and ids restarting at 1 would put new changes first.
+SELECT pg_catalog.pg_extension_config_dump('chatwoot.mudancas', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('chatwoot.mudancas', 'id')::regclass, '');
 
 -- The outbox. An ordinary WAL-logged table: it survives crashes and reaches standbys.
 -- A job names a party; the worker reads the party's current row when it runs, so a

@@ -35,7 +35,7 @@ namespace {
     "  RETURNING id, tabela, tipo_entidade, tipo, ARRAY[$4::pg_catalog.int8] AS ids, criado_em), "
 #define INGEST_REST \
     "valida AS (SELECT m.* FROM m WHERE EXISTS (SELECT 1 FROM chatwoot.rastreamentos r " \
-    "  WHERE r.tabela::pg_catalog.oid OPERATOR(pg_catalog.=) m.tabela AND r.tipo_entidade OPERATOR(pg_catalog.=) m.tipo_entidade)), " \
+    "  WHERE r.tabela::pg_catalog.oid OPERATOR(pg_catalog.=) m.tabela::pg_catalog.oid AND r.tipo_entidade OPERATOR(pg_catalog.=) m.tipo_entidade)), " \
     "lotes AS (INSERT INTO chatwoot.fila (tipo, tipo_entidade, entidade_id, ids, criado_em, executar_apos) " \
     "  SELECT 'lote', v.tipo_entidade, 0, v.ids, v.criado_em, v.criado_em FROM valida v " \
     "  WHERE v.tipo OPERATOR(pg_catalog.=) 'i' AND pg_catalog.cardinality(v.ids) OPERATOR(pg_catalog.>) 1000 ORDER BY v.id RETURNING 1), " \
