@@ -2,11 +2,11 @@
 # The version is written once, as default_version in chatwoot_sync.control: the Makefile
 # reads it (EXTVERSION: the install script's name, CHATWOOT_SYNC_VERSION), and META.json,
 # which PGXN needs written out, must say the same. Prints a TAP plan; exits non-zero when
-# a rule is broken.
+# a rule is broken. debian/changelog, which dpkg needs written out too, must package it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
-echo "1..5"
+echo "1..6"
 failed=0
 check() {  # check DESCRIPTION CONDITION...
   local what=$1; shift
@@ -32,4 +32,6 @@ meta_ok() {
          and ([.provides[] | (.file | type == "string") and (.version | type == "string")] | all)' META.json >/dev/null 2>&1
 }
 check "META.json follows PGXN's meta-spec 1.0.0 (its mandatory fields)" meta_ok
+deb=$(dpkg-parsechangelog -l debian/changelog -S Version 2>/dev/null)
+check "debian/changelog packages default_version ($deb)" bash -c "[ -n '$control' ] && [ '${deb%-*}' = '$control' ]"
 exit $failed
