@@ -72,14 +72,14 @@ for f in "${EXPECTED[@]}"; do grep -qxF "$f" "$IT_WORK/deb.files" || missing+=("
 check "the package holds the library and every script: ${SCRIPTS[*]} (missing: ${missing[*]:-none})" \
   test ${#missing[@]} -eq 0
 check "the package holds the same files as an in-tree make install" \
-  diff -u "$IT_WORK/intree.files" "$IT_WORK/deb.files" \
+  cmp -s "$IT_WORK/intree.files" "$IT_WORK/deb.files" \
   || diff -u "$IT_WORK/intree.files" "$IT_WORK/deb.files" | sed 's/^/#   /' | head -20
 
 # pg_buildext's out-of-tree build (build-15, VPATH) against the in-tree one.
 git ls-files 'src/core/*.cpp' 'src/pg/*.cpp' | sed 's/\.cpp$/.o/' | sort > "$IT_WORK/objects.expected"
 (cd "$COPY/build-15" 2>/dev/null && find . -name '*.o' | sed 's|^\./||' | sort) > "$IT_WORK/objects.vpath"
 check "the out-of-tree build compiled an object for every source ($(wc -l <"$IT_WORK/objects.expected") of src/core and src/pg)" \
-  diff -u "$IT_WORK/objects.expected" "$IT_WORK/objects.vpath" \
+  cmp -s "$IT_WORK/objects.expected" "$IT_WORK/objects.vpath" \
   || diff -u "$IT_WORK/objects.expected" "$IT_WORK/objects.vpath" | sed 's/^/#   /' | head -20
 symbols() { nm -D --defined-only "$1" 2>/dev/null | awk '{print $3}' | sort; }
 symbols "$ROOT/chatwoot_sync.so" > "$IT_WORK/symbols.intree"
