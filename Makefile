@@ -6,32 +6,48 @@
 
 EXTENSION  = chatwoot_sync
 MODULE_big = chatwoot_sync
-# The version, written only here: the control file, the install script's name and the
-# library's schema check (CHATWOOT_SYNC_VERSION) come from it.
-EXTVERSION = 0.2.0
+
+# The source tree: "." in tree, the VPATH of an out-of-tree build (`make -f <src>/Makefile
+# VPATH=<src>`, as Debian's pg_buildext runs it). Every source is named through it, and
+# everything built lands in the current directory.
+top := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+
+# The version is written once, as default_version in the committed control file: the
+# install script's name and the library's schema check (CHATWOOT_SYNC_VERSION) come
+# from it, and META.json must say the same (test/lint/versions.sh).
+EXTVERSION := $(shell sed -nE "s/^default_version *= *'([^']+)'.*/\1/p" $(top)/$(EXTENSION).control)
+ifeq ($(EXTVERSION),)
+$(error no default_version in $(top)/$(EXTENSION).control)
+endif
 
 # The install script of EXTVERSION is joined from the feature sources below, in this
 # order (tables before the functions, triggers and views that use them). Released
 # versions are frozen: sql/chatwoot_sync--V.sql never changes, and every schema change
 # since ships in sql/chatwoot_sync--A--B.sql (docs/ARCHITECTURE.md, "An upgrade step").
-INSTALL_SQL = $(addprefix sql/src/, install.sql access/tables.sql \
+INSTALL_SQL = $(addprefix $(top)/sql/src/, install.sql access/tables.sql \
     connections/tables.sql contacts/tables.sql outbox/tables.sql \
     connections/functions.sql worker/functions.sql outbox/functions.sql contacts/functions.sql \
     outbox/views.sql access/functions.sql boundary/functions.sql)
-DATA       = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql, $(wildcard sql/$(EXTENSION)--*.sql))
+# DATA is relative to the source tree (PGXS installs $(srcdir)/$(DATA)); DATA_built to here.
+DATA       = $(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql, \
+               $(patsubst $(top)/%,%,$(wildcard $(top)/sql/$(EXTENSION)--*.sql)))
 DATA_built = build/sql/$(EXTENSION)--$(EXTVERSION).sql
 
-CORE_SRCS = $(sort $(wildcard src/core/*.cpp src/core/*/*.cpp))
-PG_SRCS   = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
-OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
+# Objects are built here (src/... below the current directory), their sources found in $(top).
+CORE_SRCS = $(sort $(wildcard $(top)/src/core/*.cpp $(top)/src/core/*/*.cpp))
+PG_SRCS   = $(sort $(wildcard $(top)/src/pg/*.cpp $(top)/src/pg/*/*.cpp))
+OBJS      = $(patsubst $(top)/%.cpp,%.o,$(CORE_SRCS) $(PG_SRCS))
 
-# pg_regress goldens: every test/regress/sql/*.sql, sorted, so the schedule cannot drift
-# from the files (test/run.sh fails an input without expected output and vice versa).
-REGRESS      = $(sort $(basename $(notdir $(wildcard test/regress/sql/*.sql))))
-REGRESS_OPTS = --inputdir=test/regress --outputdir=$(CURDIR)/build/regress
+# pg_regress, PGXS's own way: `make installcheck` runs sql/NAME.sql against an installed
+# server and compares with expected/NAME.out (pg_regress --inputdir=$(srcdir), so an
+# out-of-tree build finds them too). The inputs share sql/ with the extension's scripts:
+# every sql/*.sql that is not a $(EXTENSION)--*.sql script is a test, sorted, so the
+# schedule cannot drift from the files (test/run.sh fails an input without expected
+# output and vice versa). Results and regression.diffs land in the current directory.
+REGRESS = $(sort $(basename $(notdir $(filter-out $(top)/sql/$(EXTENSION)--%, $(wildcard $(top)/sql/*.sql)))))
 
 PG_CONFIG ?= pg_config
-PG_CPPFLAGS = -I$(CURDIR)/src -DCHATWOOT_SYNC_VERSION=\"$(EXTVERSION)\"
+PG_CPPFLAGS = -I$(top)/src -DCHATWOOT_SYNC_VERSION=\"$(EXTVERSION)\"
 PG_CXXFLAGS = -MMD -MP -std=c++17 -Wno-missing-field-initializers -Wno-register
 
 SHLIB_LINK  = -lstdc++ -lcurl -ljansson -lphonenumber -lcrypto -ldl
@@ -43,17 +59,38 @@ override with_llvm := no
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-build/sql/$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_SQL) Makefile
+$(DATA_built): $(INSTALL_SQL) $(top)/Makefile $(top)/$(EXTENSION).control
 	@mkdir -p $(@D)
 	{ echo '-- $(EXTENSION) $(EXTVERSION): joined by the build from sql/src (edit those files, not this one)'; \
 	  cat $(INSTALL_SQL); } > $@
 
-$(EXTENSION).control: $(EXTENSION).control.in Makefile
-	sed 's/@EXTVERSION@/$(EXTVERSION)/' $< > $@
+# Out of tree, make would take an in-tree build's objects and library, found through VPATH,
+# for this build's and build nothing: refuse, as PostgreSQL's own VPATH build does.
+ifneq ($(top),.)
+ifneq ($(filter-out clean distclean,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(wildcard $(top)/$(MODULE_big)$(DLSUFFIX) $(addprefix $(top)/,$(OBJS))),)
+$(error $(top) holds an in-tree build: run make clean there before building out of tree)
+endif
+endif
+endif
+
+# Out of tree the objects' directories do not exist yet (order-only: never a reason to rebuild).
+$(OBJS): | objdirs
+.PHONY: objdirs
+objdirs:
+	@mkdir -p $(sort $(dir $(OBJS)))
 
 # Header dependencies (PGXS tracks none without --enable-depend).
 -include $(OBJS:.o=.d)
-EXTRA_CLEAN = $(OBJS:.o=.d) build $(EXTENSION).control
+EXTRA_CLEAN = $(OBJS:.o=.d) build
+
+# A release archive for PGXN (META.json): the committed tree at HEAD, nothing built.
+DIST = build/dist/$(EXTENSION)-$(EXTVERSION).tar.gz
+.PHONY: dist
+dist:
+	@mkdir -p $(dir $(DIST))
+	git -C $(top) archive --format=tar.gz --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(abspath $(DIST)) HEAD
+	@echo "wrote $(DIST) (the tree at HEAD: uncommitted changes are not in it)"
 
 .PHONY: deps test test-long demo core
 deps:

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   postgresql-15-pgq3
+  postgresql-server-dev-all debhelper dpkg-dev   # the Debian package (debian/, pg_buildext)
   libcurl4-openssl-dev libjansson-dev libssl-dev libphonenumber-dev libmicrohttpd-dev
   googletest libgtest-dev
   curl jq wrk openssl procps iproute2

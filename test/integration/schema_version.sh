@@ -9,7 +9,7 @@ source "$(dirname "$0")/../lib/integration.sh"
 plan 20
 
 it_zattar schema "chatwoot_sync.poll_interval = '1s'"
-LIB_VERSION=$(sed -nE 's/^EXTVERSION *= *([^ ]+).*/\1/p' Makefile)
+LIB_VERSION=$(sed -nE "s/^default_version *= *'([^']+)'.*/\\1/p" chatwoot_sync.control)
 OLD_VERSION=0.0.1
 status() { q zattar "SELECT $1 FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"; }
 request_count() { requests_json | jq 'length'; }

@@ -16,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/integration.sh"
 plan 14
 PATHS_EXPECTED=1
 
-DEFAULT=$(sed -nE 's/^EXTVERSION *= *([0-9.]+).*/\1/p' Makefile)
+DEFAULT=$(sed -nE "s/^default_version *= *'([^']+)'.*/\\1/p" chatwoot_sync.control)
 mapfile -t FROZEN < <(ls sql/ | sed -nE 's/^chatwoot_sync--([0-9][0-9.]*)\.sql$/\1/p' | sort -V)
 db_of() { echo "v_${1//./_}"; }
 

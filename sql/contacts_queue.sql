@@ -5,7 +5,10 @@
 CREATE EXTENSION IF NOT EXISTS chatwoot_sync;
 \set VERBOSITY default
 \set ECHO none
-\i test/fixtures/zattar_schema.sql
+-- pg_regress names the source tree (also out of tree, where the current directory is not it).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\set fixture :abs_srcdir '/test/fixtures/zattar_schema.sql'
+\i :fixture
 \set ECHO all
 
 -- Mapping validation.
