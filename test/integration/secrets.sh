@@ -221,8 +221,7 @@ is_eq "neither change spent an attempt; the pause reason carries no key (nor the
 worker_error() { q zattar "SELECT coalesce(ultimo_erro, 'null') FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"; }
 worker_error_set() { [ "$(worker_error)" != null ]; }
 q postgres "ALTER SYSTEM RESET chatwoot_sync.api_url" >/dev/null
-q postgres "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+reload_settings zattar
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Certa', '[\"chave.certa@example.com\"]')" >/dev/null
 eventually 10 "worker_status().ultimo_erro is set (a job waits, no connection is active)" worker_error_set
 is_eq "worker_status.ultimo_erro carries no key" \
