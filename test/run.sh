@@ -12,7 +12,9 @@
 #
 # Each integration script must print a TAP plan (test/lib/integration.sh: plan N); it
 # fails when no plan was printed, when ok + not ok + skipped differs from the plan, when
-# it exits non-zero, or when it runs longer than IT_TIMEOUT seconds (default 900).
+# it exits non-zero, or when it runs longer than IT_TIMEOUT seconds (default 900). The
+# build, pg_regress and pg_prove run under timeouts too (BUILD_TIMEOUT, default 600 s each
+# step; SUITE_TIMEOUT, default 300 s): a hang there is a failure, not a stuck run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -84,6 +86,15 @@ SKIPPED=0
 FAILURES=()
 SKIPS=()
 IT_TIMEOUT="${IT_TIMEOUT:-900}"
+BUILD_TIMEOUT="${BUILD_TIMEOUT:-600}"
+SUITE_TIMEOUT="${SUITE_TIMEOUT:-300}"
+# limited SECONDS COMMAND...: COMMAND under timeout; says so when it was killed (124/137).
+limited() {
+  local limit="$1"; shift
+  timeout --kill-after=30 "$limit" "$@"; local rc=$?
+  if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo "TIMED OUT: still running after $limit s, killed: $*" >&2; fi
+  return $rc
+}
 
 cleanup() {
   cluster_stop_all
@@ -126,11 +137,12 @@ count() {  # count SUITE PASSED FAILED [SKIPPED]
 }
 
 note "build"
-if ! { make -j2 >"$WORK/build-ext.log" 2>&1 && make install >>"$WORK/build-ext.log" 2>&1; }; then
+if ! { limited "$BUILD_TIMEOUT" make -j2 >"$WORK/build-ext.log" 2>&1 &&
+       limited "$BUILD_TIMEOUT" make install >>"$WORK/build-ext.log" 2>&1; }; then
   tail -n 40 "$WORK/build-ext.log"; echo "0 passed, 1 failed"; exit 1
 fi
-if ! { cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/build-cmake.log" 2>&1 &&
-       cmake --build build/cmake -j2 >>"$WORK/build-cmake.log" 2>&1; }; then
+if ! { limited "$BUILD_TIMEOUT" cmake -S . -B build/cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$WORK/build-cmake.log" 2>&1 &&
+       limited "$BUILD_TIMEOUT" cmake --build build/cmake -j2 >>"$WORK/build-cmake.log" 2>&1; }; then
   tail -n 40 "$WORK/build-cmake.log"; echo "0 passed, 1 failed"; exit 1
 fi
 echo "built extension, core library, unit tests and simulator"
@@ -156,7 +168,10 @@ summary=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$WORK/ctest
 if [ -n "$summary" ]; then
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$summary")
   bad=$(sed -E 's/.* ([0-9]+) tests failed.*/\1/' <<<"$summary")
-  count "unit" $((total - bad)) "$bad"
+  # ctest counts a skipped test (GTEST_SKIP) among the passed: count it as skipped.
+  skipped=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped' "$WORK/ctest.log")
+  count "unit" $((total - bad - skipped)) "$bad" "$skipped"
+  [ "$skipped" -gt 0 ] && SKIPS+=("unit: $skipped tests skipped") && grep -E '\*\*\*Skipped' "$WORK/ctest.log" | head -20
   [ "$bad" -gt 0 ] && grep -E '\*\*\*Failed|Timeout|Exception' "$WORK/ctest.log" | head -20
 else
   tail -n 30 "$WORK/ctest.log"; count "unit" 0 1
@@ -190,7 +205,7 @@ for f in expected/*.out; do
     || { echo "pg_regress: $f has no input sql/$n.sql"; unpaired=$((unpaired + 1)); }
 done
 [ $unpaired -gt 0 ] && count "pg_regress (inputs and expected files)" 0 "$unpaired"
-make installcheck PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=postgres >"$WORK/regress.log" 2>&1
+limited "$SUITE_TIMEOUT" make installcheck PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=postgres >"$WORK/regress.log" 2>&1
 sed -nE 's/^(test +| +)([a-z0-9_]+) +\.\.\. .*/pg_regress\t\2\t1/p' "$WORK/regress.log" >> "$RAN"
 if grep -qE 'All [0-9]+ tests passed' "$WORK/regress.log"; then
   n=$(grep -oE 'All [0-9]+ tests passed' "$WORK/regress.log" | grep -oE '[0-9]+')
@@ -208,7 +223,7 @@ note "pgTAP"
 if psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE chatwoot_tap" >"$WORK/pgtap-setup.log" 2>&1 &&
    psql -X -q -v ON_ERROR_STOP=1 -d chatwoot_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION chatwoot_sync" \
      >>"$WORK/pgtap-setup.log" 2>&1; then
-  pg_prove --verbose -h 127.0.0.1 -p "$PGPORT" -U postgres -d chatwoot_tap test/pgtap/*.sql >"$WORK/pgtap.log" 2>&1
+  limited "$SUITE_TIMEOUT" pg_prove --verbose -h 127.0.0.1 -p "$PGPORT" -U postgres -d chatwoot_tap test/pgtap/*.sql >"$WORK/pgtap.log" 2>&1
   # Per file: its plan, its ok lines and its not ok lines. A test that never ran (the
   # file died) is a failure too: failed = plan - passed.
   awk '
@@ -232,7 +247,7 @@ if psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE chatwoot_tap" >
   done < "$WORK/pgtap.files"
   if ! grep -q 'Result: PASS' "$WORK/pgtap.log"; then
     [ "$bad" -eq 0 ] && bad=1
-    grep -E '^not ok|^#|^test/pgtap|Failed|Dubious|Parse errors' "$WORK/pgtap.log" | grep -vE '^# +(have|want)?$' | head -60
+    grep -E '^not ok|^#|^test/pgtap|Failed|Dubious|Parse errors|TIMED OUT' "$WORK/pgtap.log" | grep -vE '^# +(have|want)?$' | head -60
   fi
   count "pgTAP" "$passed" "$bad"
 else

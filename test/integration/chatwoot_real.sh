@@ -5,7 +5,7 @@
 # phone or an e-mail, crm_v2 filters, shared contacts, refused connections, fields the
 # app empties, and replies lost after the write was applied.
 source "$(dirname "$0")/../lib/integration.sh"
-plan 72
+plan 74
 
 SIM_ARGS="--proxy --concurrency real --rate-limit 3000/60" IT_BUDGET="" \
   it_zattar real "chatwoot_sync.poll_interval = '1s'" "chatwoot_sync.update_debounce = '100ms'" \
@@ -28,8 +28,7 @@ sim_set_faults '{"latency_ms": 30}'
 sim_mode '{"race_window_ms": 40}' >/dev/null
 # Room for all 80 at once: each client and its opposing party start together.
 q zattar "ALTER SYSTEM SET chatwoot_sync.max_concurrency = 100" >/dev/null
-q zattar "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+check "the worker reloaded max_concurrency = 100 (worker_status().recargas_config went up)" reload_settings zattar
 clear_requests
 # The same person as client and as opposing party, in one transaction, claimed together:
 # 20 share only a phone (no unique index in Chatwoot), 20 only an e-mail.
@@ -164,7 +163,7 @@ eventually_eq 15 "a wrong token pauses the integration, and worker_status says s
   q zattar "SELECT pausado_ate = 'infinity' AND motivo_pausa LIKE '%token de API inválido%' FROM chatwoot.worker_status() WHERE processo = 'worker'"
 check "fila_resumo shows the pause" test "$(q zattar "SELECT bool_and(pausa LIKE '%token%') FROM chatwoot.fila_resumo WHERE estado = 'pendente'")" = t
 check "erros_sincronizacao shows it" test "$(q zattar "SELECT count(*) FROM chatwoot.erros_sincronizacao WHERE origem = 'integracao'")" = 1
-sleep 3
+sleep 3  # on purpose: three polls in which a worker that ignored the pause would spend attempts
 # Each of the 20 waits either as a 0-attempt pending job or, not yet drained into the
 # outbox (a paused worker does no per-commit work), in the change log.
 check "no job spent an attempt on it (each of the 20 pending with 0 attempts, or still in the change log)" \
@@ -219,8 +218,11 @@ q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1)" >/dev
 q zattar "SELECT chatwoot.configurar('$SIM_URL', 'sim-admin-token', 1, 1, limite_requisicoes => 40, janela_limite_s => 2)" >/dev/null
 sim_mode '{"rate_limit": {"limit": 40, "period_s": 2}}' >/dev/null
 q zattar "ALTER SYSTEM SET chatwoot_sync.max_concurrency = 4" >/dev/null
-q zattar "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+check "the worker reloaded max_concurrency = 4" reload_settings zattar
+# On purpose: one window of the budget passes, so the measure below starts with all 40
+# (the requests just above spent part of the current one; without this wait the rate
+# measured 35.0 and 35.8 of 40 in two runs).
+sleep 2
 clear_requests
 q zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Ritmo ' || g FROM generate_series(1, 120) g" >/dev/null
 eventually 60 "240 requests under a 40-per-2 s budget drain" queue_drained
@@ -236,7 +238,9 @@ check "no window of Chatwoot's saw more than 40" \
 sim_mode '{"rate_limit": {"limit": 25, "period_s": 2}}' >/dev/null
 clear_requests
 q zattar "INSERT INTO clientes (tipo_pessoa, nome) SELECT 'pf', 'Limite menor ' || g FROM generate_series(1, 250) g" >/dev/null
-sleep 2
+# fila_resumo reads the outbox: wait until the worker has moved the 250 changes into it.
+in_outbox() { [ "$(q zattar "SELECT (SELECT count(*) FROM chatwoot.mudancas) = 0 AND count(*) = 250 FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome LIKE 'Limite menor %'")" = t ]; }
+for _ in $(seq 1 100); do in_outbox && break; sleep 0.1; done
 # About 230 parties left, 2 requests each, at 40 per 2 s: some 23 s (26 at 2.25 requests a job).
 estimate=$(q zattar "SELECT round(extract(epoch FROM sum(tempo_estimado))) FROM chatwoot.fila_resumo WHERE estado IN ('pendente', 'processando')")
 check "fila_resumo estimates the time to drain the pending parties at the budget's pace (${estimate} s)" \
@@ -245,10 +249,13 @@ eventually 120 "500 requests drain though Chatwoot allows only 25 per window" qu
 log=$(requests_json)
 throttled=$(jq '[.[] | select(.status == 429)] | length' <<<"$log"); total=$(jq length <<<"$log")
 check "429s stayed under 5 % of the requests ($throttled of $total)" test $((throttled * 20)) -lt "$total"
-# Steady state: once the first windows have taught the pacer the lower limit.
+# Steady state: once the first windows have taught the pacer the lower limit. Bound: 3 %
+# (about 12 of the ~395 late requests). Runs saw 3-7, on a loaded machine too, so the 2 %
+# this was (7.9) failed about one run in eight. A pacer that never learns the lower limit
+# (it still waits out each throttled window) drew 23 of 398 here (5.8 %): it still fails.
 late=$(jq '[.[] | {t: (.at_ms - .duration_ms), s: .status}] | (map(.t) | min) as $t0 | map(select(.t >= $t0 + 8000))' <<<"$log")
-check "after the first 8 s, at most 2 % of the requests were answered 429 ($(jq '[.[] | select(.s == 429)] | length' <<<"$late") of $(jq length <<<"$late"))" \
-  test "$(jq '[.[] | select(.s == 429)] | length * 50' <<<"$late")" -le "$(jq length <<<"$late")"
+check "after the first 8 s, at most 3 % of the requests were answered 429 ($(jq '[.[] | select(.s == 429)] | length' <<<"$late") of $(jq length <<<"$late"))" \
+  test "$(jq '[.[] | select(.s == 429)] | length * 100' <<<"$late")" -le "$(jq 'length * 3' <<<"$late")"
 check "no job died of them, and none spent an attempt" \
   test "$(q zattar "SELECT count(*) FILTER (WHERE f.estado = 'concluido' AND f.tentativas = 1) FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente' WHERE c.nome LIKE 'Limite menor %'")" = 250
 exit $IT_FAILED

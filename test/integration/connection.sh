@@ -160,7 +160,7 @@ for _ in $(seq 1 50); do
   [ -n "$CANCEL_BACKEND" ] && [ "$(q postgres "SELECT count(*) FROM pg_stat_activity WHERE pid = $CANCEL_BACKEND AND state = 'active'")" = 1 ] && break
   sleep 0.05
 done
-sleep 0.3
+sleep 0.3  # on purpose: the request hangs a while in testar_conexao before the cancel
 cancelled_at=$(q postgres "SELECT pg_cancel_backend(${CANCEL_BACKEND:-0})::text || ' ' || round(extract(epoch FROM clock_timestamp()) * 1000)")
 for _ in $(seq 1 100); do kill -0 "$CANCEL_PSQL" 2>/dev/null || break; sleep 0.1; done
 kill "$CANCEL_PSQL" 2>/dev/null; wait "$CANCEL_PSQL"

@@ -52,7 +52,7 @@ done
 kills=0; busy=0; back=0
 for _ in $(seq 1 40); do
   [ $kills -ge 8 ] && break
-  sleep "1.$((RANDOM % 10))"
+  sleep "1.$((RANDOM % 10))"  # on purpose: kills at random moments of the drain
   pid=$(worker_pid)
   [ -n "$pid" ] || continue
   n=$(queued); [ "${n:-0}" -gt 0 ] && busy=$((busy + 1))
@@ -132,7 +132,7 @@ clear_requests
 sim_set_faults '{"error_500_rate": 0.3, "throttle_rate": 0.1}'
 q zattar "INSERT INTO partes_contrarias (tipo_pessoa, nome, emails)
           SELECT 'pf', 'Rajada ' || g, jsonb_build_array('rajada' || g || '@example.com') FROM generate_series(1, 200) g" >/dev/null
-sleep 10
+sleep 10  # on purpose: 10 s of faults
 sim_clear_faults
 served500=$(requests_json | jq '[.[] | select(.fault == "error_500")] | length')
 served429=$(requests_json | jq '[.[] | select(.fault == "throttle")] | length')

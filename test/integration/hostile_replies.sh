@@ -244,7 +244,7 @@ check "backing off, 8,000 commits from 4 sessions cost the worker next to nothin
 sim_clear_faults
 eventually 90 "they drain once Chatwoot answers again" queue_drained
 q zattar "UPDATE chatwoot.integracoes SET ativo = false" >/dev/null
-sleep 2
+worker_cycled zattar  # it has seen that no connection is active
 t0=$(worker_ticks); added=$(commits 8000); t1=$(worker_ticks)
 check "with no connection, 8,000 commits from 4 sessions cost the worker next to nothing ($added rows, $((t1 - t0)) ticks)" \
   test "$added" = 8000 -a $((t1 - t0)) -lt 4
@@ -252,7 +252,7 @@ sim_set_faults '{"reply": {"status": 401, "content_type": "application/json", "b
 q zattar "UPDATE chatwoot.integracoes SET ativo = true" >/dev/null
 eventually_eq 20 "a 401 pauses the integration, in worker_status" t \
   q zattar "SELECT motivo_pausa LIKE '%suspensa%' AND pausado_ate = 'infinity' FROM chatwoot.worker_status() WHERE processo = 'worker'"
-sleep 1
+worker_cycled zattar  # the cycle that paused it is over
 t0=$(worker_ticks); added=$(commits 8000); t1=$(worker_ticks)
 check "paused, 8,000 commits from 4 sessions cost the worker next to nothing ($added rows, $((t1 - t0)) ticks)" \
   test "$added" = 8000 -a $((t1 - t0)) -lt 4

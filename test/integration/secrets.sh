@@ -16,7 +16,7 @@ FILIAL_KEY="SEGREDO-FILIAL-24680"   # configured by the app role allowed to conf
 WEBHOOK="WEBHOOK-SEGREDO-55555"
 GUC_KEY="SEGREDO-GUC-123456"        # the deprecated chatwoot_sync.api_key setting
 
-plan 64
+plan 68
 it_cluster secrets \
   "chatwoot_sync.database_name = 'zattar,guc'" \
   "chatwoot_sync.poll_interval = '500ms'" \
@@ -26,7 +26,8 @@ it_cluster secrets \
   "shared_preload_libraries = 'chatwoot_sync,auto_explain'" \
   "auto_explain.log_min_duration = 0" \
   "auto_explain.log_nested_statements = on" \
-  "auto_explain.log_verbose = on" || { not_ok "cluster starts"; exit 1; }
+  "auto_explain.log_verbose = on" \
+  "auto_explain.log_settings = on" || { not_ok "cluster starts"; exit 1; }
 LOG="$IT_DIR/server.log"
 
 # The simulator, with our key as its admin token.
@@ -220,8 +221,7 @@ is_eq "neither change spent an attempt; the pause reason carries no key (nor the
 worker_error() { q zattar "SELECT coalesce(ultimo_erro, 'null') FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = 'zattar'"; }
 worker_error_set() { [ "$(worker_error)" != null ]; }
 q postgres "ALTER SYSTEM RESET chatwoot_sync.api_url" >/dev/null
-q postgres "SELECT pg_reload_conf()" >/dev/null
-sleep 1
+reload_settings zattar
 q zattar "INSERT INTO clientes (tipo_pessoa, nome, emails) VALUES ('pf', 'Chave Certa', '[\"chave.certa@example.com\"]')" >/dev/null
 eventually 10 "worker_status().ultimo_erro is set (a job waits, no connection is active)" worker_error_set
 is_eq "worker_status.ultimo_erro carries no key" \
@@ -240,7 +240,47 @@ is_eq "the worker cycles with the configuration in place" \
   "$(q zattar "SELECT chatwoot.aguardar_worker(3000, clock_timestamp())")" "t"
 is_eq "testar_conexao works again at the end" "$(rc_ok)" "true"
 
+# --- replies that quote the secrets: redacted from whatever is recorded ------------------------
+# Chatwoot, or a proxy before it, may quote what it was sent. A 401 and a 422 whose bodies
+# quote the webhook secret and the token header (echoed from the request): without the
+# redaction, testar_conexao's report and the dead letter's error would hold both.
+ECHO_BODY="recusado: webhook $WEBHOOK, cabecalho Api-Access-Token="
+echo_reply() {  # echo_reply STATUS PATH_REGEX
+  sim_faults "{\"reply\": {\"status\": $1, \"content_type\": \"text/plain\", \"body\": \"$ECHO_BODY\", \"echo_header\": \"Api-Access-Token\", \"path_regex\": \"$2\", \"count\": 1}}"
+}
+# redacted_both TEXT: the reply is quoted, each secret as [redacted], no piece of 8
+# characters of either (the redaction's own rule; the two test secrets share "SEGREDO-").
+redacted_both() {
+  grep -qF "recusado: webhook [redacted]" <<<"$1" && grep -qF "Api-Access-Token=[redacted]" <<<"$1" &&
+    ! grep -qF -e "${KEY:0:8}" -e "${WEBHOOK:0:8}" -e "${WEBHOOK: -8}" -e "${KEY: -8}" <<<"$1"
+}
+echo_reply 401 '/profile$'
+out=$(q zattar "SELECT chatwoot.testar_conexao()->>'erro'")
+sim_clear_faults
+check "testar_conexao on a 401 quoting the token and the webhook secret: both redacted ($out)" redacted_both "$out"
+echo_reply 422 '/contacts$'
+q zattar "INSERT INTO clientes (tipo_pessoa, nome) VALUES ('pf', 'Eco Segredos')" >/dev/null
+echo_error() {
+  q zattar "SELECT f.ultimo_erro FROM chatwoot.fila f JOIN clientes c ON c.id = f.entidade_id AND f.tipo_entidade = 'cliente'
+             WHERE c.nome = 'Eco Segredos' AND f.ultimo_erro LIKE '%recusado: webhook%'"
+}
+eventually 15 "the worker's create is answered with a 422 quoting both secrets" echo_error
+sim_clear_faults
+recorded="$(echo_error) | $(q zattar "SELECT string_agg(erro, ' | ') FROM chatwoot.erros_sincronizacao WHERE erro LIKE '%recusado: webhook%'")"
+check "the job's error and erros_sincronizacao quote that reply with both secrets redacted ($recorded)" \
+  redacted_both "$recorded"
+
 # --- where the keys must not be ------------------------------------------------------------
+# The worker's own statements run with search_path pinned to pg_catalog, pg_temp
+# (worker.cpp): auto_explain (log_settings) prints it under each plan that ran so. This
+# is the pin alone; worker_qualified_sql.sh proves the qualified SQL alone.
+# (A log line's start is its date; mawk has no {n} in regular expressions.)
+worker_plans=$(awk '/^[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] / { if (inplan) { n++; if (!pinned) bad++ }
+                      inplan = /chatwoot_sync worker LOG: +([0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z][0-9A-Z]: )?duration: .* plan:/; pinned = 0; next }
+                    inplan && /^[ \t]*Settings: .*search_path = .pg_catalog, pg_temp./ { pinned = 1 }
+                    END { if (inplan) { n++; if (!pinned) bad++ } print n + 0, bad + 0 }' "$LOG")
+check "every plan the worker logged ran with search_path = 'pg_catalog, pg_temp' (plans, unpinned: $worker_plans)" \
+  bash -c '[ "${1% *}" -ge 10 ] && [ "${1#* }" = 0 ]' _ "$worker_plans"
 check "no key in pg_stat_activity.query of any backend, chatwoot workers included (sampled)" test "$ACTIVITY_LEAKS" = 0
 is_eq "no key in the chatwoot processes' pg_stat_activity.query now" \
   "$(q postgres "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'chatwoot%' AND $SECRET_SQL")" "0"

@@ -58,7 +58,7 @@ check "worker_status has one launcher row with the launcher's pid" \
 # --- no busy polling -----------------------------------------------------------
 LPID=$(launcher_pid)
 w0=$(cpu_ticks "$WPID"); l0=$(cpu_ticks "$LPID")
-sleep 3
+sleep 3  # on purpose: idle time measured
 w1=$(cpu_ticks "$WPID"); l1=$(cpu_ticks "$LPID")
 check "idle worker uses < 5 CPU ticks in 3 s (used $((w1 - w0)))" test $((w1 - w0)) -lt 5
 check "idle launcher uses < 5 CPU ticks in 3 s (used $((l1 - l0)))" test $((l1 - l0)) -lt 5
@@ -116,7 +116,7 @@ elapsed=$(( $(now_ms) - started ))
 check "DROP EXTENSION: the worker exits within 3 s with a 60 s poll (took ${elapsed} ms)" test "$elapsed" -lt 3000
 check "DROP EXTENSION: worker_status estado sem_extensao, pid NULL" \
   test "$(st zattar "estado || '|' || (pid IS NULL)")" = "sem_extensao|true"
-sleep 1
+sleep 1  # on purpose: a worker restarted by mistake would show within it
 check "DROP EXTENSION: no worker runs for the database afterwards" no_worker zattar
 q zattar "CREATE EXTENSION chatwoot_sync" >/dev/null
 started=$(now_ms)
@@ -184,7 +184,7 @@ chown postgres:postgres "$SDIR/data/postgresql.conf"
 check "standby starts" cluster_start "$SDIR"
 sq() { psql -X -A -t -q -h 127.0.0.1 -p "$SPORT" -U postgres -d "$1" -c "$2"; }
 check "standby is in recovery" test "$(sq postgres "SELECT pg_is_in_recovery()")" = t
-sleep 2
+sleep 2  # on purpose: time for a launcher started by mistake to show
 check "standby runs no chatwoot launcher or worker" \
   test "$(sq postgres "SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE '%chatwoot%' OR application_name LIKE '%chatwoot%'")" = 0
 check "standby: worker_status shows no running launcher" \

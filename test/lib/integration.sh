@@ -147,6 +147,27 @@ queued() {  # queued [DB]: in `zattar` unless DB is given
                  + (SELECT count(*) FROM chatwoot.mudancas)" 2>/dev/null
 }
 queue_drained() { [ "$(queued "${1:-zattar}")" = 0 ]; }
+# reload_settings DB: pg_reload_conf(), then waits (10 s at most) until DB's worker has
+# read the settings again (worker_status().recargas_config went up), instead of a sleep.
+# Fails, saying so, when it did not.
+reload_settings() {
+  local db="$1" before i
+  local sql="SELECT recargas_config FROM chatwoot.worker_status() WHERE processo = 'worker' AND banco = '$db'"
+  before=$(q "$db" "$sql")
+  q "$db" "SELECT pg_reload_conf()" >/dev/null
+  for i in $(seq 1 100); do
+    [ -n "$before" ] && [ "$(q "$db" "$sql")" -gt "$before" ] 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "# the worker of $db did not reload its settings within 10 s (recargas_config ${before:-none})"
+  return 1
+}
+# worker_cycled DB: wakes DB's worker and waits (10 s at most) for a cycle that began
+# after this call: a change made before it (ativo = false, a pause) has been seen.
+worker_cycled() {
+  [ "$(q "${1:-zattar}" "SELECT chatwoot.acordar_worker() AND chatwoot.aguardar_worker(10000, clock_timestamp())")" = t ] ||
+    { echo "# the worker of ${1:-zattar} did not complete a cycle within 10 s"; return 1; }
+}
 
 # q DB SQL: one value, unaligned, no headers.
 q() { psql -X -A -t -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$IT_PORT" -U postgres -d "$1" -c "$2"; }

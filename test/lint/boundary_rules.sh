@@ -87,9 +87,10 @@ problems=()
 while IFS= read -r line; do
     [ -n "$line" ] && problems+=("$line")
 done < <(for f in "${pg_files[@]}"; do [ "$f" = src/pg/worker/worker.cpp ] && continue; code "$f" | grep -nE '\bsigsetjmp\(' | sed "s#^#$f:#"; done)
-entry=$(sed -n '/^Datum cpp_entry(/,/^}/p' src/pg/boundary/boundary.hpp)
-grep -q 'PG_exception_stack = ' <<<"$entry" || problems+=("cpp_entry does not restore PG_exception_stack")
-grep -q 'error_context_stack = ' <<<"$entry" || problems+=("cpp_entry does not restore error_context_stack")
+# Comments stripped: a restore commented out is no restore.
+entry=$(code src/pg/boundary/boundary.hpp | sed -E 's#/\*.*\*/##g' | sed -n '/^Datum cpp_entry(/,/^}/p')
+grep -qE '(^|[^_[:alnum:]])PG_exception_stack = entry_exception_stack;' <<<"$entry" || problems+=("cpp_entry does not restore PG_exception_stack")
+grep -qE '(^|[^_[:alnum:]])error_context_stack = entry_context_stack;' <<<"$entry" || problems+=("cpp_entry does not restore error_context_stack")
 check "sigsetjmp only in the worker's recovery; cpp_entry restores the PostgreSQL stacks" "${problems[@]}"
 
 exit $failed

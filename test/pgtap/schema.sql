@@ -2,7 +2,7 @@
 -- signatures, for the connection (integracoes) and for the contact sync (fila,
 -- partes_chatwoot, rastreamentos).
 BEGIN;
-SELECT plan(103);
+SELECT plan(104);
 
 SELECT has_schema('chatwoot', 'schema chatwoot exists');
 SELECT has_extension('chatwoot_sync', 'extension chatwoot_sync is installed');
@@ -112,6 +112,12 @@ SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_
 SELECT ok((SELECT proconfig @> ARRAY['search_path=pg_catalog, pg_temp'] FROM pg_proc
             WHERE oid = 'chatwoot.conceder_acesso_app(regrole, boolean)'::regprocedure),
           'conceder_acesso_app pins search_path = pg_catalog, pg_temp');
+-- Not a definer, but a DBA drains the change log by hand as a superuser: its SQL must not
+-- resolve through that session's search_path (hostile_rights.sh; the qualified SQL is the
+-- other defence, worker_qualified_sql.sh).
+SELECT ok((SELECT coalesce(proconfig @> ARRAY['search_path=pg_catalog, pg_temp'], false) FROM pg_proc
+            WHERE oid = 'chatwoot.drenar_mudancas()'::regprocedure),
+          'drenar_mudancas pins search_path = pg_catalog, pg_temp');
 -- A SECURITY DEFINER function runs as the extension's owner (a superuser): one that
 -- resolves names through the caller's search_path can be made to run the caller's
 -- objects with the owner's rights (CVE-2018-1058). Every one must pin it.
